@@ -1,0 +1,28 @@
+# bknd: `make run` starts a local backend, `make test` runs every test. Both set up a fresh
+# Debian 12 machine first (skipping what is already installed).
+
+BKND_DATA_DIR ?= .bknd
+BKND_PG_PORT ?= 54329
+BKND_LISTEN ?= 127.0.0.1:3000
+export BKND_DATA_DIR BKND_PG_PORT BKND_LISTEN
+
+.PHONY: run test bench setup install build
+
+setup:
+	@scripts/setup.sh
+
+install: setup
+	@scripts/install-extension.sh
+
+build: setup
+	@echo "build: sidecar and tests (release)"
+	@cargo build --release -p bknd-sidecar -p bknd-tests --tests --quiet
+
+run: install build
+	@scripts/run.sh
+
+test: install build
+	@scripts/test.sh
+
+bench: install build
+	@scripts/bench.sh

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what bknd needs on a fresh Debian 12 machine; skips what is already there.
+set -euo pipefail
+PG_MAJOR=15
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+
+missing=()
+for pkg in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! cargo pgrx --version 2>/dev/null | grep -q '0\.18\.1'; then
+  echo "setup: installing cargo-pgrx 0.18.1 (takes several minutes, once)"
+  cargo install cargo-pgrx --version 0.18.1 --locked
+fi
+
+if ! grep -qs "pg$PG_MAJOR" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  cargo pgrx init --pg$PG_MAJOR "$PG_CONFIG"
+fi

@@ -1,0 +1,131 @@
+//! JWT in SQL: `bknd.jwt_sign`, `bknd.jwt_verify`, `bknd.authenticate`.
+
+pub mod keys;
+pub mod token;
+
+use std::ffi::CString;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{Map, Value};
+
+use crate::errors::{self, Code};
+use crate::secrets;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Verify a token or fail with SQLSTATE 28000 (invalid_authorization_specification).
+fn verified_claims(token: &str) -> Map<String, Value> {
+    let keys = secrets::keys();
+    match token::verify(token, &keys, now()) {
+        Ok(claims) => claims,
+        Err(e) => errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, e.to_string()),
+    }
+}
+
+/// Sign `claims` with the HS256 secret; `iat` is set, and `exp` when `expires_in` is not NULL.
+/// Superusers and service_role only (EXECUTE is granted to nobody else).
+#[pg_extern(volatile, parallel_safe)]
+fn jwt_sign(claims: JsonB, expires_in: default!(Option<i32>, 3600)) -> String {
+    let JsonB(Value::Object(mut claims)) = claims else {
+        errors::invalid("claims must be a JSON object");
+    };
+    let iat = now();
+    claims.insert("iat".into(), iat.into());
+    if let Some(seconds) = expires_in {
+        if seconds <= 0 {
+            errors::invalid("expires_in must be a positive number of seconds, or NULL for no expiry");
+        }
+        claims.insert("exp".into(), (iat + seconds as i64).into());
+    }
+    let keys = secrets::signing_secret();
+    token::sign_hs256(&claims, keys.hmac_secret().unwrap_or_default())
+}
+
+/// Verify a token (HS256/384/512 with the secret; RS256/384/512 and ES256 with the JWKS) and
+/// return its claims. Errors with SQLSTATE 28000 on any defect.
+#[pg_extern(stable, strict, parallel_safe)]
+fn jwt_verify(token: &str) -> JsonB {
+    JsonB(Value::Object(verified_claims(token)))
+}
+
+/// Verify `token`, then transaction-locally set `request.jwt.claims` (and `request.method`,
+/// `request.path`, `request.headers` when given) and switch to the token's role: its `role`
+/// claim, else `authenticated` when it has a `sub`, else `anon`. NULL or '' means anon.
+/// Only roles granted to the session user may be assumed, and never a superuser.
+#[pg_extern(volatile, parallel_unsafe)]
+fn authenticate(
+    token: Option<&str>,
+    method: default!(Option<&str>, "NULL"),
+    path: default!(Option<&str>, "NULL"),
+    headers: default!(Option<JsonB>, "NULL"),
+) -> JsonB {
+    let mut claims = match token.map(str::trim) {
+        None | Some("") => Map::new(),
+        Some(t) => verified_claims(t),
+    };
+    let role = match claims.get("role") {
+        Some(Value::String(r)) if !r.is_empty() => r.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            if claims.contains_key("sub") { "authenticated".into() } else { "anon".into() }
+        }
+        Some(_) => errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "JWT role claim must be a string"),
+    };
+    check_assumable(&role);
+    claims.insert("role".into(), Value::String(role.clone()));
+    let claims = Value::Object(claims);
+
+    set_local("request.jwt.claims", &claims.to_string());
+    if let Some(m) = method {
+        set_local("request.method", m);
+    }
+    if let Some(p) = path {
+        set_local("request.path", p);
+    }
+    if let Some(JsonB(h)) = headers {
+        set_local("request.headers", &h.to_string());
+    }
+    set_local("role", &role);
+    JsonB(claims)
+}
+
+/// A role may be assumed if it exists, is not a superuser, and the session user is a member.
+fn check_assumable(role: &str) {
+    let refuse = |why: String| -> ! { errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, why) };
+    let Ok(name) = CString::new(role) else { refuse("JWT role claim contains a NUL byte".into()) };
+    let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
+    if oid == pg_sys::InvalidOid {
+        refuse(format!("role \"{role}\" named in the JWT does not exist"));
+    }
+    if unsafe { pg_sys::superuser_arg(oid) } {
+        refuse(format!("role \"{role}\" named in the JWT is a superuser and cannot be assumed"));
+    }
+    if !unsafe { pg_sys::is_member_of_role(pg_sys::GetSessionUserId(), oid) } {
+        refuse(format!("role \"{role}\" named in the JWT is not granted to the session user"));
+    }
+}
+
+/// `set_config(name, value, true)` without going through SQL.
+fn set_local(name: &str, value: &str) {
+    let (Ok(n), Ok(v)) = (CString::new(name), CString::new(value)) else {
+        errors::invalid(format!("{name} contains a NUL byte"));
+    };
+    unsafe {
+        pg_sys::set_config_option(
+            n.as_ptr(),
+            v.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
+}

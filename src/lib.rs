@@ -1,0 +1,26 @@
+//! bknd: a backend-as-a-service inside PostgreSQL.
+//!
+//! One module per concept: `jwt` (sign, verify, authenticate), `secrets` (the key store and
+//! its per-backend cache), `ddl` (dynamic tables), `policy` (RLS policy generation).
+//! Hand-written SQL (roles, tables, grants, claim helpers) lives in `sql/`.
+
+use pgrx::prelude::*;
+
+mod ddl;
+mod errors;
+mod identity;
+mod jwt;
+mod policy;
+mod secrets;
+
+pgrx::pg_module_magic!();
+
+// Roles, the extension's own tables and the claim helpers come first; the Rust functions are
+// created next; grants on them and the first secret come last.
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    secrets::register_invalidation_callback();
+}
