@@ -25,8 +25,21 @@ BEGIN
 END
 $roles$;
 
-ALTER ROLE service_role BYPASSRLS;
-GRANT anon, authenticated, service_role TO authenticator;
+-- Only touch pg_authid when something is missing: a cluster's databases share these roles.
+DO $grants$
+DECLARE
+  r text;
+BEGIN
+  IF NOT (SELECT rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
+    ALTER ROLE service_role BYPASSRLS;
+  END IF;
+  FOREACH r IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
+    IF NOT pg_catalog.pg_has_role('authenticator', r, 'MEMBER') THEN
+      EXECUTE format('GRANT %I TO authenticator', r);
+    END IF;
+  END LOOP;
+END
+$grants$;
 
 -- Everything API roles may call in schema bknd is granted one by one in finalize.sql.
 GRANT USAGE ON SCHEMA bknd TO anon, authenticated, service_role, authenticator;

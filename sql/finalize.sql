@@ -6,7 +6,7 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA bknd FROM PUBLIC;
 -- Anyone: reading the current claims, verifying a token they hold, authenticating.
 GRANT EXECUTE ON FUNCTION
   bknd.claims(), bknd.uid(), bknd.role(), bknd.email(), bknd.touch_updated_at(),
-  bknd.jwt_verify(text), bknd.authenticate(text, text, text, jsonb)
+  bknd.jwt_verify(text), bknd.jwt_verify_text(text), bknd.authenticate(text, text, text, jsonb)
 TO PUBLIC;
 
 -- service_role: signing tokens and building the schema (superusers can always).

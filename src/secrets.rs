@@ -44,6 +44,7 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
         };
         if hit {
             *cache = None;
+            crate::jwt::cache::clear();
         }
     });
 }
@@ -54,6 +55,7 @@ pub fn keys() -> Rc<KeySet> {
         return keys;
     }
     let (table, keys) = load();
+    crate::jwt::cache::clear(); // verified under the old keys
     let keys = Rc::new(keys);
     CACHE.with(|c| *c.borrow_mut() = Some(Cached { table, keys: keys.clone() }));
     keys

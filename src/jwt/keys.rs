@@ -3,7 +3,9 @@
 //! checked against an RSA public key (the classic key-confusion attack).
 
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rsa::BigUint;
+use sha2::{Sha256, Sha384, Sha512};
 use serde_json::Value;
 
 use super::token::B64;
@@ -19,8 +21,17 @@ pub struct EcKey {
     pub key: p256::ecdsa::VerifyingKey,
 }
 
+/// HMAC states already keyed with the secret: each verification clones one instead of
+/// hashing the key again.
+pub struct HmacKeys {
+    pub secret: Vec<u8>,
+    pub hs256: Hmac<Sha256>,
+    pub hs384: Hmac<Sha384>,
+    pub hs512: Hmac<Sha512>,
+}
+
 pub struct KeySet {
-    hmac: Option<Vec<u8>>,
+    hmac: Option<HmacKeys>,
     pub rsa: Vec<RsaKey>,
     pub ec: Vec<EcKey>,
 }
@@ -28,7 +39,16 @@ pub struct KeySet {
 impl KeySet {
     /// `secret`: the HS secret (None when HS is disabled). `jwks`: a JWKS document as JSON text.
     pub fn new(secret: Option<String>, jwks: Option<&str>) -> Result<KeySet, String> {
-        let mut set = KeySet { hmac: secret.map(String::into_bytes), rsa: vec![], ec: vec![] };
+        let hmac = secret.map(|s| {
+            let secret = s.into_bytes();
+            HmacKeys {
+                hs256: <Hmac<Sha256> as Mac>::new_from_slice(&secret).expect("HMAC takes any key length"),
+                hs384: <Hmac<Sha384> as Mac>::new_from_slice(&secret).expect("HMAC takes any key length"),
+                hs512: <Hmac<Sha512> as Mac>::new_from_slice(&secret).expect("HMAC takes any key length"),
+                secret,
+            }
+        });
+        let mut set = KeySet { hmac, rsa: vec![], ec: vec![] };
         if let Some(text) = jwks {
             let doc: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
             let keys = match &doc {
@@ -45,8 +65,12 @@ impl KeySet {
         Ok(set)
     }
 
+    pub fn hmac(&self) -> Option<&HmacKeys> {
+        self.hmac.as_ref()
+    }
+
     pub fn hmac_secret(&self) -> Option<&[u8]> {
-        self.hmac.as_deref()
+        self.hmac.as_ref().map(|h| h.secret.as_slice())
     }
 
     fn add_jwk(&mut self, jwk: &Value) -> Result<(), String> {

@@ -1,9 +1,11 @@
 //! JWT in SQL: `bknd.jwt_sign`, `bknd.jwt_verify`, `bknd.authenticate`.
 
+pub mod cache;
 pub mod keys;
 pub mod token;
 
 use std::ffi::CString;
+use std::rc::Rc;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -20,11 +22,21 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Verify a token or fail with SQLSTATE 28000 (invalid_authorization_specification).
-fn verified_claims(token: &str) -> Map<String, Value> {
-    let keys = secrets::keys();
-    match token::verify(token, &keys, now()) {
-        Ok(claims) => claims,
+/// Verify a token (from the cache when this backend has verified it before) or fail with
+/// SQLSTATE 28000 (invalid_authorization_specification).
+fn verified(token: &str) -> Rc<token::Verified> {
+    let now = now();
+    let keys = secrets::keys(); // first: loading the keys may empty the cache
+    let result = match cache::get(token, now) {
+        Some(hit) => hit,
+        None => token::verify_payload(token, &keys, now).map(|v| {
+            let v = Rc::new(v);
+            cache::put(token, v.clone());
+            v
+        }),
+    };
+    match result {
+        Ok(v) => v,
         Err(e) => errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, e.to_string()),
     }
 }
@@ -49,11 +61,22 @@ fn jwt_sign(claims: JsonB, expires_in: default!(Option<i32>, 3600)) -> String {
 }
 
 /// Verify a token (HS256/384/512 with the secret; RS256/384/512 and ES256 with the JWKS) and
-/// return its claims. Errors with SQLSTATE 28000 on any defect.
+/// return its claims as signed, as text. Errors with SQLSTATE 28000 on any defect.
+/// `bknd.jwt_verify` is this cast to jsonb, in SQL, so Postgres parses the claims once.
 #[pg_extern(stable, strict, parallel_safe)]
-fn jwt_verify(token: &str) -> JsonB {
-    JsonB(Value::Object(verified_claims(token)))
+fn jwt_verify_text(token: &str) -> String {
+    verified(token).payload.clone()
 }
+
+extension_sql!(
+    r#"
+CREATE FUNCTION bknd.jwt_verify(token text) RETURNS jsonb
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$ SELECT bknd.jwt_verify_text(token)::jsonb $$;
+COMMENT ON FUNCTION bknd.jwt_verify(text) IS 'Verify a JWT and return its claims (SQLSTATE 28000 when invalid)';
+"#,
+    name = "jwt_verify",
+    requires = [jwt_verify_text],
+);
 
 /// Verify `token`, then transaction-locally set `request.jwt.claims` (and `request.method`,
 /// `request.path`, `request.headers` when given) and switch to the token's role: its `role`
@@ -68,7 +91,7 @@ fn authenticate(
 ) -> JsonB {
     let mut claims = match token.map(str::trim) {
         None | Some("") => Map::new(),
-        Some(t) => verified_claims(t),
+        Some(t) => verified(t).claims(),
     };
     let role = match claims.get("role") {
         Some(Value::String(r)) if !r.is_empty() => r.clone(),

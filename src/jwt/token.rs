@@ -42,26 +42,61 @@ impl std::fmt::Display for JwtError {
     }
 }
 
-/// Verify `token` against `keys` at time `now` (seconds since the epoch); the claims on success.
-pub fn verify(token: &str, keys: &KeySet, now: i64) -> Result<Map<String, Value>, JwtError> {
+#[derive(serde::Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    kid: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The time claims; every other claim is skipped without being built.
+#[derive(serde::Deserialize)]
+struct Times {
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+}
+
+/// A verified token: its payload, the JSON text exactly as signed, and its time window.
+#[derive(Debug)]
+pub struct Verified {
+    pub payload: String,
+    pub exp: Option<i64>,
+    pub nbf: Option<i64>,
+}
+
+impl Verified {
+    pub fn claims(&self) -> Map<String, Value> {
+        match serde_json::from_str(&self.payload) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(), // verify_payload only accepts objects
+        }
+    }
+}
+
+/// Verify `token` against `keys` at time `now` (seconds since the epoch).
+pub fn verify_payload(token: &str, keys: &KeySet, now: i64) -> Result<Verified, JwtError> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed("expected three dot-separated parts"));
     };
-    let header = decode_json(h, "header is not base64url JSON")?;
-    let alg = header.get("alg").and_then(Value::as_str).ok_or(JwtError::Malformed("header has no alg"))?;
-    let kid = header.get("kid").and_then(Value::as_str);
+    let header_bytes = B64.decode(h).map_err(|_| JwtError::Malformed("header is not base64url JSON"))?;
+    let header: Header = serde_json::from_slice(&header_bytes)
+        .map_err(|_| JwtError::Malformed("header is not base64url JSON"))?;
+    let alg: &str = header.alg.as_deref().ok_or(JwtError::Malformed("header has no alg"))?;
+    let kid: Option<&str> = header.kid.as_deref();
     let signature = B64.decode(s).map_err(|_| JwtError::Malformed("signature is not base64url"))?;
     let signed = &token.as_bytes()[..h.len() + 1 + p.len()];
 
     match alg {
         "HS256" | "HS384" | "HS512" => {
-            let secret = keys.hmac_secret().ok_or_else(|| JwtError::NoKey(alg.to_string()))?;
+            let hmac = keys.hmac().ok_or_else(|| JwtError::NoKey(alg.to_string()))?;
             let ok = match alg {
-                "HS256" => hmac_check::<Hmac<Sha256>>(secret, signed, &signature),
-                "HS384" => hmac_check::<Hmac<Sha384>>(secret, signed, &signature),
-                _ => hmac_check::<Hmac<Sha512>>(secret, signed, &signature),
+                "HS256" => hmac_check(hmac.hs256.clone(), signed, &signature),
+                "HS384" => hmac_check(hmac.hs384.clone(), signed, &signature),
+                _ => hmac_check(hmac.hs512.clone(), signed, &signature),
             };
             if !ok {
                 return Err(JwtError::BadSignature);
@@ -97,49 +132,44 @@ pub fn verify(token: &str, keys: &KeySet, now: i64) -> Result<Map<String, Value>
         other => return Err(JwtError::UnsupportedAlgorithm(other.to_string())),
     }
 
-    let claims = match decode_json(p, "payload is not base64url JSON")? {
-        Value::Object(map) => map,
-        _ => return Err(JwtError::Malformed("payload is not a JSON object")),
+    let payload = B64.decode(p).map_err(|_| JwtError::Malformed("payload is not base64url JSON"))?;
+    let payload = String::from_utf8(payload).map_err(|_| JwtError::Malformed("payload is not UTF-8"))?;
+    // (a struct also deserialises from an array, so look at the first byte too)
+    if !payload.trim_start().starts_with('{') {
+        return Err(JwtError::Malformed("payload is not a JSON object"));
+    }
+    let times: Times = match serde_json::from_str(&payload) {
+        Ok(t) => t,
+        Err(e) if e.is_data() => return Err(JwtError::Malformed("payload is not a JSON object")),
+        Err(_) => return Err(JwtError::Malformed("payload is not base64url JSON")),
     };
-    check_times(&claims, now)?;
-    Ok(claims)
-}
-
-fn check_times(claims: &Map<String, Value>, now: i64) -> Result<(), JwtError> {
-    let time = |name: &str| -> Result<Option<i64>, JwtError> {
-        match claims.get(name) {
+    let time = |value: &Option<Value>| -> Result<Option<i64>, JwtError> {
+        match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64().map(|f| f.floor() as i64)),
             Some(_) => Err(JwtError::Malformed("exp, nbf and iat must be numbers")),
         }
     };
-    if let Some(exp) = time("exp")? {
-        if now > exp + LEEWAY_SECONDS {
-            return Err(JwtError::Expired);
-        }
+    let (exp, nbf) = (time(&times.exp)?, time(&times.nbf)?);
+    time(&times.iat)?;
+    check_window(exp, nbf, now)?;
+    Ok(Verified { payload, exp, nbf })
+}
+
+/// Whether `now` is inside the token's validity window, with `LEEWAY_SECONDS` of clock skew.
+pub fn check_window(exp: Option<i64>, nbf: Option<i64>, now: i64) -> Result<(), JwtError> {
+    if exp.is_some_and(|exp| now > exp + LEEWAY_SECONDS) {
+        return Err(JwtError::Expired);
     }
-    if let Some(nbf) = time("nbf")? {
-        if now + LEEWAY_SECONDS < nbf {
-            return Err(JwtError::NotYetValid);
-        }
+    if nbf.is_some_and(|nbf| now + LEEWAY_SECONDS < nbf) {
+        return Err(JwtError::NotYetValid);
     }
-    time("iat")?;
     Ok(())
 }
 
-fn decode_json(part: &str, why: &'static str) -> Result<Value, JwtError> {
-    let bytes = B64.decode(part).map_err(|_| JwtError::Malformed(why))?;
-    serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed(why))
-}
-
-fn hmac_check<M: Mac + hmac::digest::KeyInit>(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
-    match <M as Mac>::new_from_slice(secret) {
-        Ok(mut mac) => {
-            mac.update(signed);
-            mac.verify_slice(signature).is_ok() // constant time
-        }
-        Err(_) => false,
-    }
+fn hmac_check<M: Mac>(mut mac: M, signed: &[u8], signature: &[u8]) -> bool {
+    mac.update(signed);
+    mac.verify_slice(signature).is_ok() // constant time
 }
 
 fn rsa_check(alg: &str, key: &rsa::RsaPublicKey, signed: &[u8], signature: &[u8]) -> bool {

@@ -2,6 +2,7 @@
 //! `BKND_TEST_PG_PORT`), one fresh database with the extension per test.
 
 pub mod jwt;
+pub mod sidecar;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -218,3 +218,17 @@ fn uid_is_null_for_non_uuid_subjects() {
     assert_eq!(row.get::<_, String>(1), "auth0|123");
     c.batch_execute("ROLLBACK").unwrap();
 }
+
+#[test]
+fn a_cached_token_still_expires() {
+    let db = TestDb::new("jwt_cache_exp");
+    let s = secret(&db);
+    let mut c = db.connect_as("authenticator");
+    // expired 28 s ago: inside the 30 s leeway, so accepted now (and cached) ...
+    let token = jwt::hs("HS256", s.as_bytes(), &json!({"sub": "x", "exp": jwt::now() - 28}));
+    verify(&mut c, &token).unwrap();
+    verify(&mut c, &token).unwrap();
+    // ... and refused by the same backend once the leeway has passed
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    rejected(&mut c, &token, "expired");
+}

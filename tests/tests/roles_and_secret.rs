@@ -84,8 +84,8 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
     let db = TestDb::new("callable");
     let mut c = db.admin();
     for (role, expected) in [
-        ("anon", vec!["authenticate", "claims", "email", "jwt_verify", "role", "touch_updated_at", "uid"]),
-        ("authenticated", vec!["authenticate", "claims", "email", "jwt_verify", "role", "touch_updated_at", "uid"]),
+        ("anon", vec!["authenticate", "claims", "email", "jwt_verify", "jwt_verify_text", "role", "touch_updated_at", "uid"]),
+        ("authenticated", vec!["authenticate", "claims", "email", "jwt_verify", "jwt_verify_text", "role", "touch_updated_at", "uid"]),
     ] {
         let rows = c
             .query(

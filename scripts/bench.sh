@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `make bench`: figures as ratios against a baseline measured in the same run.
+#   JWT: pgbench `SELECT bknd.jwt_verify(:token)` against `SELECT 1`, same clients and duration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${BKND_BENCH_PG_PORT:-54331}
+DIR=target/bench-pgdata
+CLIENTS=${BENCH_CLIENTS:-2}
+SECONDS_EACH=${BENCH_SECONDS:-10}
+PGBENCH=/usr/lib/postgresql/15/bin/pgbench
+PSQL=(psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres)
+
+scripts/pg.sh stop "$DIR" 2>/dev/null || true
+rm -rf "$DIR"
+scripts/pg.sh start "$DIR" "$PORT"
+trap 'scripts/pg.sh stop "$DIR"; rm -rf "$WORK"' EXIT
+WORK=$(mktemp -d)
+
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench"
+"${PSQL[@]}" -d bench -c "CREATE EXTENSION bknd"
+TOKEN=$("${PSQL[@]}" -d bench -tAc "SELECT bknd.jwt_sign('{\"sub\": \"6f1c1c4e-4a57-4c1b-9d4b-7b4b1f0a0001\", \"role\": \"authenticated\", \"email\": \"bench@example.com\"}', 3600)")
+# 10,000 distinct tokens: more than a backend's verification cache holds
+"${PSQL[@]}" -d bench -c "CREATE TABLE bench_tokens AS
+  SELECT i AS id, bknd.jwt_sign(jsonb_build_object('sub', gen_random_uuid(), 'role', 'authenticated'), 3600) AS token
+  FROM generate_series(1, 10000) i;
+  ALTER TABLE bench_tokens ADD PRIMARY KEY (id); GRANT SELECT ON bench_tokens TO authenticator;"
+echo 'SELECT 1;' > "$WORK/baseline.sql"
+echo 'SELECT bknd.jwt_verify(:token);' > "$WORK/verify.sql"
+printf '%s\n' '\set i random(1, 10000)' 'SELECT token FROM bench_tokens WHERE id = :i;' > "$WORK/baseline_many.sql"
+printf '%s\n' '\set i random(1, 10000)' 'SELECT bknd.jwt_verify(token) FROM bench_tokens WHERE id = :i;' > "$WORK/verify_many.sql"
+
+tps() { # script -> transactions per second
+  "$PGBENCH" -n -M prepared -h 127.0.0.1 -p "$PORT" -U authenticator -c "$CLIENTS" -j "$CLIENTS" \
+    -T "$SECONDS_EACH" -D "token=$TOKEN" -f "$1" bench 2>/dev/null \
+    | sed -nE 's/^tps = ([0-9.]+).*/\1/p'
+}
+tps "$WORK/verify.sql" >/dev/null # warm up: backends load and cache the keys
+BASE=$(tps "$WORK/baseline.sql")
+VERIFY=$(tps "$WORK/verify.sql")
+BASE_MANY=$(tps "$WORK/baseline_many.sql")
+VERIFY_MANY=$(tps "$WORK/verify_many.sql")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "JWT verification (pgbench, $CLIENTS clients, ${SECONDS_EACH}s each, prepared statements)"
+echo "  one token, as a user's requests repeat it (verified once, then from the backend's cache):"
+printf '    %-58s %9.0f tps\n' "SELECT 1" "$BASE" "SELECT bknd.jwt_verify(:token)" "$VERIFY"
+echo "    ratio $(ratio "$VERIFY" "$BASE")   (goal >= 0.80)"
+echo "  10,000 distinct tokens, chosen at random (nearly every one a full signature check):"
+printf '    %-58s %9.0f tps\n' "SELECT token FROM bench_tokens WHERE id = :i" "$BASE_MANY" \
+  "SELECT bknd.jwt_verify(token) FROM bench_tokens WHERE id = :i" "$VERIFY_MANY"
+echo "    ratio $(ratio "$VERIFY_MANY" "$BASE_MANY")"

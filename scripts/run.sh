@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make run`: a local cluster in $BKND_DATA_DIR/pgdata on 127.0.0.1:$BKND_PG_PORT, database
+# `bknd` with the extension, and the sidecar in the foreground. Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA_DIR=${BKND_DATA_DIR:-.bknd}
+PG_PORT=${BKND_PG_PORT:-54329}
+LISTEN=${BKND_LISTEN:-127.0.0.1:3000}
+PGDATA_DIR="$DATA_DIR/pgdata"
+PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+
+mkdir -p "$DATA_DIR"
+scripts/pg.sh start "$PGDATA_DIR" "$PG_PORT"
+trap 'echo; echo "stopping PostgreSQL"; scripts/pg.sh stop "$PGDATA_DIR"' EXIT
+
+if [ "$("${PSQL[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'bknd'")" != 1 ]; then
+  "${PSQL[@]}" -d postgres -c "CREATE DATABASE bknd"
+fi
+"${PSQL[@]}" -d bknd -c "CREATE EXTENSION IF NOT EXISTS bknd" -c "ALTER EXTENSION bknd UPDATE"
+
+ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/bknd"
+KEYS=$(target/release/bknd keys --database-url "$ADMIN_URL")
+ANON=$(printf '%s' "$KEYS" | sed -E 's/.*"anon":"([^"]+)".*/\1/')
+SERVICE=$(printf '%s' "$KEYS" | sed -E 's/.*"service_role":"([^"]+)".*/\1/')
+
+cat <<INFO
+
+  bknd is running
+    API              http://$LISTEN
+    database         $ADMIN_URL
+    anon key         $ANON
+    service_role key $SERVICE
+
+  Ctrl-C stops the sidecar and PostgreSQL.
+
+INFO
+target/release/bknd serve --database-url "postgres://authenticator@127.0.0.1:$PG_PORT/bknd" --listen "$LISTEN"

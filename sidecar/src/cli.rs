@@ -1,0 +1,78 @@
+//! The command line: `bknd serve`, `bknd keys`. Every flag also reads an environment variable.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "bknd", version, about = "bknd: a backend inside PostgreSQL, served over HTTP")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the HTTP API (REST, auth, storage, MCP, console, /health).
+    Serve(ServeArgs),
+    /// Print an anon key and a service_role key, signed in the database, as JSON.
+    Keys(KeysArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// PostgreSQL URL; connect as `authenticator` so every request runs under its token's role.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Address to listen on.
+    #[arg(long, env = "BKND_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Where file bytes go: file:///path (default) or s3://bucket.
+    #[arg(long, env = "BKND_STORAGE")]
+    pub storage: Option<String>,
+    /// Database connections in the pool.
+    #[arg(long, env = "BKND_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct KeysArgs {
+    /// PostgreSQL URL of a superuser, or of `authenticator` (it signs as service_role).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Lifetime of the keys in seconds (default: ten years).
+    #[arg(long, env = "BKND_KEYS_EXPIRE_IN", default_value_t = 315_360_000)]
+    pub expires_in: i32,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bknd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => crate::app::serve(args).await,
+            Command::Keys(args) => crate::keys::print(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bknd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; stdout is kept for output other programs read (keys, MCP stdio).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BKND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

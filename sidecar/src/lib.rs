@@ -1,0 +1,8 @@
+//! The bknd sidecar: maps HTTP onto the `bknd` extension. It keeps no state of its own; every
+//! decision about who may do what is made by the database, under the caller's role.
+
+pub mod app;
+pub mod cli;
+pub mod db;
+pub mod health;
+pub mod keys;

@@ -1,0 +1,63 @@
+//! The real `bknd` binary (path in `BKND_BIN`), started on a free loopback port.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn binary() -> String {
+    std::env::var("BKND_BIN").expect("BKND_BIN is not set: run the tests with `make test`")
+}
+
+pub struct Sidecar {
+    child: Child,
+    pub base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Sidecar {
+    /// `bknd serve --database-url URL` on a free port; waits until it answers HTTP.
+    pub fn start(database_url: &str, extra_args: &[&str]) -> Sidecar {
+        let port = free_port();
+        let child = Command::new(binary())
+            .args(["serve", "--database-url", database_url, "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra_args)
+            .env("BKND_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start bknd serve");
+        let sidecar = Sidecar { child, base: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sidecar;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("bknd serve did not start listening on port {port}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET `path`: (status, body as JSON or a JSON string).
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = match ureq::get(&self.url(path)).timeout(Duration::from_secs(15)).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {path}: {e}"),
+        };
+        let status = response.status();
+        let text = response.into_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
