@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 echo "install: building and installing extension bknd (release)"
+mkdir -p target
 $SUDO env "PATH=$PATH" "HOME=$HOME" cargo pgrx install --release --pg-config /usr/lib/postgresql/15/bin/pg_config >target/pgrx-install.log 2>&1 \
   || { tail -50 target/pgrx-install.log; exit 1; }
