@@ -16,7 +16,8 @@ install: setup
 
 build: setup
 	@echo "build: sidecar and tests (release)"
-	@cargo build --release -p bknd-sidecar -p bknd-tests --tests --quiet
+	@cargo build --release -p bknd-sidecar --bins --quiet
+	@cargo build --release -p bknd-tests --tests --quiet
 
 run: install build
 	@scripts/run.sh

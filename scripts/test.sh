@@ -13,4 +13,5 @@ trap 'scripts/pg.sh stop "$DIR"' EXIT
 
 export BKND_TEST_PG_PORT=$PORT
 export BKND_BIN="$PWD/target/release/bknd"
+[ -x "$BKND_BIN" ] || { echo "test: $BKND_BIN is missing; run make test" >&2; exit 1; }
 cargo test --release -p bknd-tests -- --test-threads=4
