@@ -6,7 +6,7 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA bknd FROM PUBLIC;
 -- Anyone: reading the current claims, verifying a token they hold, authenticating.
 GRANT EXECUTE ON FUNCTION
   bknd.claims(), bknd.uid(), bknd.role(), bknd.email(), bknd.touch_updated_at(),
-  bknd.jwt_verify(text), bknd.jwt_verify_text(text), bknd.authenticate(text, text, text, jsonb)
+  bknd.jwt_verify(text), bknd.jwt_verify_text(text), bknd.authenticate(text, text, text, jsonb, text)
 TO PUBLIC;
 
 -- service_role: signing tokens and building the schema (superusers can always).
@@ -25,5 +25,16 @@ GRANT EXECUTE ON FUNCTION
   bknd.revoke(text, text, text, text),
   bknd.policies(text)
 TO service_role;
+
+-- The sidecar LISTENs on bknd_schema and reloads its schema cache when the schema changes.
+CREATE FUNCTION bknd.notify_schema_change() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+  PERFORM pg_notify('bknd_schema', 'reload');
+END
+$$;
+REVOKE ALL ON FUNCTION bknd.notify_schema_change() FROM PUBLIC;
+CREATE EVENT TRIGGER bknd_schema_changed ON ddl_command_end EXECUTE FUNCTION bknd.notify_schema_change();
+CREATE EVENT TRIGGER bknd_schema_dropped ON sql_drop EXECUTE FUNCTION bknd.notify_schema_change();
 
 INSERT INTO bknd.secrets (name, value) VALUES ('jwt_secret', bknd.generate_secret());

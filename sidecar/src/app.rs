@@ -5,25 +5,48 @@ use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
 
+use std::sync::Arc;
+
 use crate::cli::ServeArgs;
+use crate::rest::schema::reload::{watch, SharedSchema};
+use crate::rest::RestConfig;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
+    pub rest: Arc<RestConfig>,
+    pub schema: SharedSchema,
 }
 
 pub fn app(state: AppState) -> Router {
-    Router::new().route("/health", get(crate::health::health)).with_state(state)
+    Router::new()
+        .route("/health", get(crate::health::health))
+        .merge(crate::rest::router())
+        .with_state(state)
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let pool = crate::db::pool(&args.database_url, args.pool_size)?;
+    let rest = Arc::new(RestConfig {
+        schemas: args.schemas.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        anon_role: args.anon_role.clone(),
+        statement_timeout_ms: args.statement_timeout_ms,
+        max_body_bytes: args.max_body_bytes,
+        pre_request: match &args.pre_request {
+            None => None,
+            Some(name) => Some(
+                crate::rest::pre_request_call(name).with_context(|| format!("--pre-request {name:?} is not schema.function"))?,
+            ),
+        },
+    });
+    let schema = SharedSchema::new();
+    tokio::spawn(watch(args.database_url.clone(), rest.schemas.clone(), schema.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     tracing::info!("bknd listening on http://{address}");
-    axum::serve(listener, app(AppState { pool }))
+    axum::serve(listener, app(AppState { pool, rest, schema }))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")

@@ -34,6 +34,22 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "BKND_POOL_SIZE", default_value_t = 16)]
     pub pool_size: usize,
+    /// Schemas the REST API exposes, comma-separated; the first is the default.
+    #[arg(long, env = "BKND_SCHEMAS", default_value = "public", value_delimiter = ',')]
+    pub schemas: Vec<String>,
+    /// The role for requests without a token.
+    #[arg(long, env = "BKND_ANON_ROLE", default_value = "anon")]
+    pub anon_role: String,
+    /// Statement timeout per request, in milliseconds.
+    #[arg(long, env = "BKND_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub statement_timeout_ms: u64,
+    /// A function (schema.name) called after authentication on every REST request, like
+    /// PostgREST's db-pre-request: it may check headers or claims, raise, or SET LOCAL ROLE.
+    #[arg(long, env = "BKND_PRE_REQUEST")]
+    pub pre_request: Option<String>,
+    /// Largest request body accepted, in bytes (default 10 MiB).
+    #[arg(long, env = "BKND_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
 }
 
 #[derive(clap::Args, Debug, Clone)]

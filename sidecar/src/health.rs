@@ -16,7 +16,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Ok::<(), String>(())
     };
     match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok"}))),
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok", "schema_cache_loads": state.schema.loads()}))),
         Ok(Err(e)) => {
             tracing::warn!("health check: database unavailable: {e}");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})))

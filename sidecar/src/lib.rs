@@ -6,3 +6,4 @@ pub mod cli;
 pub mod db;
 pub mod health;
 pub mod keys;
+pub mod rest;

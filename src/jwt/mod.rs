@@ -80,15 +80,18 @@ COMMENT ON FUNCTION bknd.jwt_verify(text) IS 'Verify a JWT and return its claims
 
 /// Verify `token`, then transaction-locally set `request.jwt.claims` (and `request.method`,
 /// `request.path`, `request.headers` when given) and switch to the token's role: its `role`
-/// claim, else `authenticated` when it has a `sub`, else `anon`. NULL or '' means anon.
-/// Only roles granted to the session user may be assumed, and never a superuser.
+/// claim, else `authenticated` when it has a `sub`, else `anon_role`. NULL or '' means
+/// `anon_role` (default `anon`). Only roles granted to the session user may be assumed, and
+/// never a superuser.
 #[pg_extern(volatile, parallel_unsafe)]
 fn authenticate(
     token: Option<&str>,
     method: default!(Option<&str>, "NULL"),
     path: default!(Option<&str>, "NULL"),
     headers: default!(Option<JsonB>, "NULL"),
+    anon_role: default!(Option<&str>, "'anon'"),
 ) -> JsonB {
+    let anon_role = anon_role.unwrap_or("anon");
     let mut claims = match token.map(str::trim) {
         None | Some("") => Map::new(),
         Some(t) => verified(t).claims(),
@@ -96,7 +99,7 @@ fn authenticate(
     let role = match claims.get("role") {
         Some(Value::String(r)) if !r.is_empty() => r.clone(),
         Some(Value::String(_)) | None | Some(Value::Null) => {
-            if claims.contains_key("sub") { "authenticated".into() } else { "anon".into() }
+            if claims.contains_key("sub") { "authenticated".into() } else { anon_role.into() }
         }
         Some(_) => errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "JWT role claim must be a string"),
     };

@@ -1,0 +1,127 @@
+//! One transaction per request, on a pooled connection (connected as `authenticator`):
+//! BEGIN [READ ONLY] and `bknd.authenticate` go out together, then the statement runs under the
+//! token's role, with RLS. The work runs in its own task, so a client that disconnects can never
+//! hand a connection back to the pool in the middle of a transaction (or in someone's role).
+
+use axum::http::StatusCode;
+use tokio_postgres::Row;
+
+use super::error::ApiError;
+use super::query::Sql;
+use super::request::ApiRequest;
+use crate::app::AppState;
+
+const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)::text";
+
+/// What to do with the transaction once the statement has answered.
+pub enum Finish {
+    Commit,
+    Rollback,
+}
+
+pub struct Statement {
+    pub text: String,
+    pub sql: Sql,
+    pub read_only: bool,
+}
+
+/// Run `stmt` for `req`; `decide` looks at the result row and says whether to commit (an
+/// error also rolls back).
+pub async fn run<F>(state: &AppState, req: &ApiRequest, stmt: Statement, decide: F) -> Result<Row, ApiError>
+where
+    F: FnOnce(&Row) -> Result<Finish, ApiError> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    let token = req.token.clone();
+    let method = req.method.to_string();
+    let path = req.path.clone();
+    let headers = req.headers_json.to_string();
+    let anon_role = state.rest.anon_role.clone();
+    let timeout_ms = state.rest.statement_timeout_ms;
+    let anonymous = req.token.is_none();
+    let pre_request = state.rest.pre_request.clone();
+    let task = tokio::spawn(async move {
+        let client = pool.get().await.map_err(|e| ApiError::unavailable("database pool", e))?;
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED{}; SET LOCAL statement_timeout = {timeout_ms}",
+            if stmt.read_only { " READ ONLY" } else { "" }
+        );
+        let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| db_error(&e, anonymous, "prepare authenticate"))?;
+        let auth_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&token, &method, &path, &headers, &anon_role];
+        let (began, authenticated) = tokio::join!(client.batch_execute(&begin), client.query_one(&auth, &auth_params));
+        if let Err(e) = began {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(ApiError::unavailable("begin", e));
+        }
+        if let Err(e) = authenticated {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(auth_error(&e, anonymous));
+        }
+        if let Some(call) = &pre_request {
+            if let Err(e) = client.batch_execute(call).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(db_error(&e, anonymous, "pre-request"));
+            }
+        }
+        let params = stmt.sql.bind();
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let prepared = match client.prepare_cached(&stmt.text).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(db_error(&e, anonymous, "prepare"));
+            }
+        };
+        let row = match client.query_one(&prepared, &refs).await {
+            Ok(row) => row,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(db_error(&e, anonymous, "statement"));
+            }
+        };
+        match decide(&row) {
+            Ok(Finish::Commit) => client.batch_execute("COMMIT").await.map_err(|e| db_error(&e, anonymous, "commit"))?,
+            Ok(Finish::Rollback) => client.batch_execute("ROLLBACK").await.map_err(|e| ApiError::internal("rollback", e))?,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(e);
+            }
+        }
+        Ok(row)
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(e) => Err(ApiError::internal("request task", e)),
+    }
+}
+
+fn db_error(e: &tokio_postgres::Error, anonymous: bool, context: &str) -> ApiError {
+    match e.as_db_error() {
+        Some(db) => ApiError::from_db(db, anonymous),
+        None if e.is_closed() => ApiError::unavailable(context, e),
+        None => ApiError::internal(context, e),
+    }
+}
+
+/// `bknd.authenticate` refused the token: 401 with PostgREST's codes.
+fn auth_error(e: &tokio_postgres::Error, anonymous: bool) -> ApiError {
+    let Some(db) = e.as_db_error() else { return ApiError::unavailable("authenticate", e) };
+    if db.code().code() != "28000" {
+        return ApiError::from_db(db, anonymous);
+    }
+    let message = db.message().to_string();
+    // claims that are well-formed but not acceptable (time, role) are PGRST303
+    let claims = message.starts_with("JWT expired") || message.starts_with("JWT is not valid yet") || message.contains("named in the JWT");
+    let code = if claims { "PGRST303" } else { "PGRST301" };
+    let mut err = ApiError::new(StatusCode::UNAUTHORIZED, code, message.clone());
+    err.www_authenticate = Some(format!("Bearer error=\"invalid_token\", error_description=\"{}\"", message.replace('"', "'")));
+    err
+}
+
+pub fn text(row: &Row, column: &str) -> Option<String> {
+    row.try_get::<_, Option<String>>(column).ok().flatten()
+}
+
+pub fn int(row: &Row, column: &str) -> Option<i64> {
+    row.try_get::<_, Option<i64>>(column).ok().flatten()
+}

@@ -1,0 +1,82 @@
+//! The PostgREST-compatible REST API at `/rest/v1`.
+//!
+//! request (parse, no database) -> plan (schema cache) -> query (parameterised SQL) ->
+//! execute (one transaction under the token's role) -> response.
+
+pub mod error;
+pub mod execute;
+pub mod openapi;
+pub mod plan;
+pub mod query;
+pub mod relation;
+pub mod request;
+pub mod response;
+pub mod rpc;
+pub mod schema;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Response, StatusCode};
+use axum::routing::any;
+use axum::Router;
+
+use crate::app::AppState;
+use error::ApiError;
+use request::Target;
+
+/// What the REST API needs from the command line.
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    pub schemas: Vec<String>,
+    pub anon_role: String,
+    pub statement_timeout_ms: u64,
+    pub max_body_bytes: usize,
+    /// `SELECT "schema"."function"()` run after authenticate, already quoted
+    pub pre_request: Option<String>,
+}
+
+/// `schema.function` as quoted SQL, or None when it is not two plain names.
+pub fn pre_request_call(name: &str) -> Option<String> {
+    let (schema, function) = name.split_once('.')?;
+    let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    (ok(schema) && ok(function)).then(|| format!("SELECT {}()", query::qualified(schema, function)))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/rest/v1", any(handle)).route("/rest/v1/", any(handle)).route("/rest/v1/{*path}", any(handle))
+}
+
+async fn handle(State(state): State<AppState>, request: Request) -> Response<Body> {
+    match handle_inner(&state, request).await {
+        Ok(r) => r,
+        Err(e) => axum::response::IntoResponse::into_response(e),
+    }
+}
+
+async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let limit = state.rest.max_body_bytes;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BKND413", format!("The request body is larger than the limit of {limit} bytes"))
+    })?;
+    let rest = parts.uri.path().strip_prefix("/rest/v1").unwrap_or("");
+    let req = request::parse(parts.method.clone(), rest, parts.uri.query(), &parts.headers, body, &state.rest.schemas)?;
+    let cache = match state.schema.get() {
+        Some(c) => c,
+        None => {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "PGRST002", "Could not query the database for the schema cache. Retrying."))
+        }
+    };
+    match &req.target {
+        Target::Root => {
+            let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let doc = openapi::document(&cache, &req.schema, host);
+            let mut reply = response::Reply::new(StatusCode::OK);
+            reply.body = Some(doc.to_string());
+            reply.content_type = Some("application/openapi+json; charset=utf-8");
+            Ok(reply.finish(&req))
+        }
+        Target::Relation(name) => relation::handle(state, &cache, &req, name).await,
+        Target::Rpc(name) => rpc::handle(state, &cache, &req, name).await,
+    }
+}

@@ -1,0 +1,175 @@
+//! A read tree as one SELECT: embedded resources are lateral joins producing JSON, the whole
+//! result is aggregated to JSON text in the database (no row-by-row work in Rust).
+
+use super::where_clause::{conditions, field_sql, order_sql, with_cast};
+use super::{ident, qualified, Sql};
+use crate::rest::error::ApiError;
+use crate::rest::plan::{EmbedNode, Projection, ReadNode, Source};
+use crate::rest::schema::Relationship;
+use axum::http::StatusCode;
+
+/// The pieces of a node's SELECT, kept apart so the count query can reuse FROM and WHERE.
+pub struct NodeSql {
+    pub select_list: String,
+    pub from: String,
+    /// lateral joins for every embed (the inner ones also restrict the count)
+    pub laterals: String,
+    pub inner_laterals: String,
+    pub conditions: Vec<String>,
+    pub order: String,
+    pub limit_offset: String,
+}
+
+impl NodeSql {
+    pub fn select(&self) -> String {
+        let mut s = format!("SELECT {} FROM {}{}", self.select_list, self.from, self.laterals);
+        if !self.conditions.is_empty() {
+            s.push_str(&format!(" WHERE {}", self.conditions.join(" AND ")));
+        }
+        s.push_str(&self.order);
+        s.push_str(&self.limit_offset);
+        s
+    }
+
+    pub fn count(&self) -> String {
+        let mut s = format!("SELECT pg_catalog.count(*) FROM {}{}", self.from, self.inner_laterals);
+        if !self.conditions.is_empty() {
+            s.push_str(&format!(" WHERE {}", self.conditions.join(" AND ")));
+        }
+        s
+    }
+}
+
+pub fn source_sql(source: &Source, alias: &str) -> String {
+    match source {
+        Source::Table { schema, name } => format!("{} AS {}", qualified(schema, name), ident(alias)),
+        Source::Cte(name) => format!("{} AS {}", ident(name), ident(alias)),
+        Source::Call(call) => format!("{call} AS {}", ident(alias)),
+    }
+}
+
+/// `extra` conditions (a join to the parent) come before the node's own filters.
+pub fn node_sql(sql: &mut Sql, node: &ReadNode, extra_from: &str, extra: Vec<String>) -> Result<NodeSql, ApiError> {
+    let a = &node.alias;
+    let mut select = Vec::new();
+    let mut laterals = String::new();
+    let mut inner_laterals = String::new();
+    for p in &node.projections {
+        match p {
+            Projection::Star(Some(cols)) => select.extend(cols.iter().map(|c| format!("{}.{}", ident(a), ident(c)))),
+            Projection::Star(None) => select.push(format!("{}.*", ident(a))),
+            Projection::Column { field, label, cast } => {
+                let expr = field_sql(sql, a, field);
+                let expr = with_cast(expr, cast.as_deref()).ok_or_else(|| {
+                    ApiError::parse("\"failed to parse select\"", format!("invalid cast type {:?}", cast.as_deref().unwrap_or("")))
+                })?;
+                select.push(format!("{expr} AS {}", ident(label)));
+            }
+            Projection::Embed(e) => {
+                let (lateral, columns) = embed_sql(sql, a, e)?;
+                laterals.push_str(&lateral);
+                if e.inner {
+                    inner_laterals.push_str(&lateral);
+                }
+                select.extend(columns);
+            }
+        }
+    }
+    let mut conds = extra;
+    conds.extend(conditions(sql, a, &node.filters));
+    let order = order_sql(sql, a, &node.order);
+    let mut limit_offset = String::new();
+    if let Some(l) = node.limit {
+        limit_offset.push_str(&format!(" LIMIT {}", sql.param(l.to_string())));
+    }
+    if let Some(o) = node.offset {
+        limit_offset.push_str(&format!(" OFFSET {}", sql.param(o.to_string())));
+    }
+    Ok(NodeSql {
+        select_list: select.join(", "),
+        from: format!("{}{extra_from}", source_sql(&node.source, a)),
+        laterals,
+        inner_laterals,
+        conditions: conds,
+        order,
+        limit_offset,
+    })
+}
+
+fn join_conditions(child: &str, parent: &str, join: &[(String, String)]) -> Vec<String> {
+    join.iter().map(|(c, p)| format!("{}.{} = {}.{}", ident(child), ident(c), ident(parent), ident(p))).collect()
+}
+
+/// The lateral join for one embed, and what the parent selects from it.
+fn embed_sql(sql: &mut Sql, parent: &str, e: &EmbedNode) -> Result<(String, Vec<String>), ApiError> {
+    let child = &e.node.alias;
+    let (extra_from, join) = match &e.relationship {
+        Relationship::ToOne { join, .. } | Relationship::ToMany { join, .. } => (String::new(), join_conditions(child, parent, join)),
+        Relationship::ManyToMany { junction_schema, junction, junction_join, child_join, .. } => {
+            let j = format!("{child}_j");
+            let mut conds = join_conditions(&j, parent, junction_join);
+            // child_join pairs are (child col, junction col)
+            conds.extend(child_join.iter().map(|(c, jc)| format!("{}.{} = {}.{}", ident(child), ident(c), ident(&j), ident(jc))));
+            (format!(", {} AS {}", qualified(junction_schema, junction), ident(&j)), conds)
+        }
+    };
+    let inner_sql = node_sql(sql, &e.node, &extra_from, join)?;
+    let lateral_alias = format!("{child}_e");
+    let join_kind = if e.inner { "INNER" } else { "LEFT" };
+    let body = inner_sql.select();
+    let empty = inner_sql.select_list.is_empty();
+    if e.spread {
+        if empty {
+            return Ok((format!(" {join_kind} JOIN LATERAL ({body}) AS {} ON TRUE", ident(&lateral_alias)), vec![]));
+        }
+        return Ok((
+            format!(" {join_kind} JOIN LATERAL ({body}) AS {} ON TRUE", ident(&lateral_alias)),
+            vec![format!("{}.*", ident(&lateral_alias))],
+        ));
+    }
+    let lateral = if e.relationship.is_to_one() {
+        format!(" {join_kind} JOIN LATERAL (SELECT pg_catalog.row_to_json(_e) AS body FROM ({body}) _e) AS {} ON TRUE", ident(&lateral_alias))
+    } else if e.inner {
+        format!(
+            " INNER JOIN LATERAL (SELECT pg_catalog.json_agg(_e) AS body FROM ({body}) _e HAVING pg_catalog.count(*) > 0) AS {} ON TRUE",
+            ident(&lateral_alias)
+        )
+    } else {
+        format!(
+            " LEFT JOIN LATERAL (SELECT coalesce(pg_catalog.json_agg(_e), '[]'::json) AS body FROM ({body}) _e) AS {} ON TRUE",
+            ident(&lateral_alias)
+        )
+    };
+    // an embed with nothing selected only filters (`rel!inner()`): it adds no key
+    let columns = if empty { vec![] } else { vec![format!("{}.body AS {}", ident(&lateral_alias), ident(&e.label))] };
+    Ok((lateral, columns))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyShape {
+    /// a JSON array of the rows
+    Array,
+    /// the first row as a JSON object (callers check there is exactly one)
+    Object,
+}
+
+pub fn body_expr(shape: BodyShape) -> &'static str {
+    match shape {
+        BodyShape::Array => "coalesce(pg_catalog.json_agg(_bknd_t), '[]'::json)::text",
+        BodyShape::Object => "coalesce((pg_catalog.json_agg(_bknd_t) -> 0)::text, '')",
+    }
+}
+
+/// The whole read: `total` (when counting), `page_total`, `body`.
+pub fn read_statement(sql: &mut Sql, root: &ReadNode, count: bool, shape: BodyShape) -> Result<String, ApiError> {
+    let node = node_sql(sql, root, "", vec![])?;
+    if node.select_list.is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "PGRST100", "select names nothing to return"));
+    }
+    let total = if count { format!("({})", node.count()) } else { "NULL::bigint".into() };
+    Ok(format!(
+        "SELECT {total} AS total, pg_catalog.count(*) AS page_total, {} AS body FROM ({}) _bknd_t",
+        body_expr(shape),
+        node.select()
+    ))
+}

@@ -1,0 +1,189 @@
+//! ApiRequest: an HTTP request read into what the REST API needs, without touching the
+//! database. Everything a client can get wrong here is a 4xx with a PostgREST error body.
+
+pub mod field;
+pub mod filter;
+pub mod order;
+pub mod prefer;
+pub mod query_string;
+pub mod select;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode};
+use serde_json::{Map, Value};
+
+use crate::rest::error::ApiError;
+use prefer::Preferences;
+use query_string::QueryParams;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `/rest/v1/`: the OpenAPI document
+    Root,
+    Relation(String),
+    Rpc(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    Json,
+    SingleObject,
+    Csv,
+    OpenApi,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    pub target: Target,
+    pub schema: String,
+    /// An explicit Accept-Profile / Content-Profile named the schema: echo it back.
+    pub schema_negotiated: bool,
+    pub query: QueryParams,
+    pub prefer: Preferences,
+    pub accept: MediaType,
+    /// `Range: first-last` (GET and HEAD only): offset and optional last row
+    pub range: Option<(i64, Option<i64>)>,
+    pub token: Option<String>,
+    pub body: Bytes,
+    /// request headers as a JSON object with lower-case names, for `request.headers`
+    pub headers_json: Value,
+    pub path: String,
+}
+
+impl ApiRequest {
+    pub fn is_read(&self) -> bool {
+        self.method == Method::GET || self.method == Method::HEAD
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `rest` is the path after `/rest/v1`, `raw_query` the undecoded query string.
+pub fn parse(
+    method: Method,
+    rest: &str,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+    schemas: &[String],
+) -> Result<ApiRequest, ApiError> {
+    let target = match rest.trim_start_matches('/') {
+        "" => Target::Root,
+        p => match p.strip_prefix("rpc/") {
+            Some(f) if !f.is_empty() && !f.contains('/') => Target::Rpc(decode_path(f)),
+            _ if p.contains('/') => {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "PGRST125", format!("Invalid path specified in request URL")))
+            }
+            _ => Target::Relation(decode_path(p)),
+        },
+    };
+    if let Target::Rpc(_) = target {
+        if !matches!(method, Method::GET | Method::HEAD | Method::POST) {
+            return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "PGRST101", format!("Cannot use the {method} method on RPC")));
+        }
+    }
+    let is_read = method == Method::GET || method == Method::HEAD;
+
+    // schema: Accept-Profile for reads, Content-Profile for writes
+    let profile_header = if is_read { "accept-profile" } else { "content-profile" };
+    let (schema, schema_negotiated) = match header(headers, profile_header) {
+        Some(s) if schemas.iter().any(|x| x == s) => (s.to_string(), true),
+        Some(s) => {
+            return Err(ApiError::new(StatusCode::NOT_ACCEPTABLE, "PGRST106", format!("Invalid schema: {s}"))
+                .hint(format!("Only the following schemas are exposed: {}", schemas.join(", "))))
+        }
+        None => (schemas.first().cloned().unwrap_or_else(|| "public".into()), false),
+    };
+
+    let pairs: Vec<(String, String)> = raw_query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .unwrap_or_default();
+    let query = query_string::parse(&pairs)?;
+
+    let prefer = prefer::parse(headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()));
+    let accept = media_type(header(headers, "accept").unwrap_or("*/*"), &target)?;
+    let range = if is_read { header(headers, "range").and_then(parse_range) } else { None };
+    let token = bearer(headers);
+
+    let mut headers_json = Map::new();
+    for (name, value) in headers {
+        if let Ok(v) = value.to_str() {
+            headers_json.insert(name.as_str().to_ascii_lowercase(), Value::String(v.to_string()));
+        }
+    }
+    Ok(ApiRequest {
+        method,
+        target,
+        schema,
+        schema_negotiated,
+        query,
+        prefer,
+        accept,
+        range,
+        token,
+        body,
+        headers_json: Value::Object(headers_json),
+        path: rest.to_string(),
+    })
+}
+
+fn decode_path(p: &str) -> String {
+    percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned()
+}
+
+/// `Authorization: Bearer <jwt>`, else the `apikey` header; none means anonymous.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    if let Some(auth) = header(headers, "authorization") {
+        let mut parts = auth.splitn(2, ' ');
+        if let (Some(scheme), Some(token)) = (parts.next(), parts.next()) {
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
+                return Some(token.trim().to_string());
+            }
+        }
+    }
+    header(headers, "apikey").map(str::trim).filter(|t| !t.is_empty()).map(str::to_string)
+}
+
+fn media_type(accept: &str, target: &Target) -> Result<MediaType, ApiError> {
+    let mut any = false;
+    for item in accept.split(',') {
+        let mime = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let found = match mime.as_str() {
+            "application/json" | "application/*" | "*/*" | "" => {
+                any = true;
+                Some(if *target == Target::Root && mime != "application/json" { MediaType::OpenApi } else { MediaType::Json })
+            }
+            "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => Some(MediaType::SingleObject),
+            "text/csv" => Some(MediaType::Csv),
+            "application/openapi+json" if *target == Target::Root => Some(MediaType::OpenApi),
+            _ => None,
+        };
+        if let Some(m) = found {
+            return Ok(m);
+        }
+    }
+    let _ = any;
+    Err(ApiError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "PGRST107",
+        format!("None of these media types are available: {}", accept.split(',').map(str::trim).collect::<Vec<_>>().join(", ")),
+    ))
+}
+
+/// `Range: 0-9` or `items=0-9` or `0-`
+fn parse_range(value: &str) -> Option<(i64, Option<i64>)> {
+    let spec = value.rsplit('=').next()?.trim();
+    let (first, last) = spec.split_once('-')?;
+    let first: i64 = first.trim().parse().ok()?;
+    let last = match last.trim() {
+        "" => None,
+        l => Some(l.parse::<i64>().ok()?),
+    };
+    if first < 0 || last.is_some_and(|l| l < first) {
+        return None;
+    }
+    Some((first, last))
+}

@@ -1,0 +1,97 @@
+//! Keeps the schema cache current: loads it at start, then reloads on every NOTIFY on
+//! `bknd_schema` (the extension's DDL event trigger) or `pgrst` (PostgREST's channel), and after
+//! every reconnect. A dedicated connection LISTENs; requests read the current cache through an
+//! `Arc` swap, so a reload never blocks them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::{stream, StreamExt};
+use tokio::sync::Notify;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::SchemaCache;
+
+#[derive(Clone)]
+pub struct SharedSchema {
+    current: Arc<RwLock<Option<Arc<SchemaCache>>>>,
+    /// Woken after every load, for tests and for a request that waits for the first load.
+    pub loaded: Arc<Notify>,
+    loads: Arc<AtomicU64>,
+}
+
+impl SharedSchema {
+    pub fn new() -> SharedSchema {
+        SharedSchema { current: Arc::new(RwLock::new(None)), loaded: Arc::new(Notify::new()), loads: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// The cache, once it has loaded.
+    pub fn get(&self) -> Option<Arc<SchemaCache>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// How many times the cache has loaded (shown by /health, so a client can tell a reload).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, cache: SchemaCache) {
+        if let Ok(mut c) = self.current.write() {
+            *c = Some(Arc::new(cache));
+        }
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.loaded.notify_waiters();
+    }
+}
+
+impl Default for SharedSchema {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Run forever: connect, LISTEN, load, and reload on each notification.
+pub async fn watch(database_url: String, schemas: Vec<String>, shared: SharedSchema) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match listen_once(&database_url, &schemas, &shared).await {
+            Ok(()) => backoff = Duration::from_millis(200),
+            Err(e) => tracing::warn!("schema cache: {e}; retrying in {backoff:?}"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn listen_once(database_url: &str, schemas: &[String], shared: &SharedSchema) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
+    let pump = tokio::spawn(async move {
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => {
+                    let _ = tx.send(());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("schema cache: listener connection failed: {e}");
+                    break;
+                }
+            }
+        }
+    });
+    client.batch_execute("LISTEN bknd_schema; LISTEN pgrst").await?;
+    shared.set(SchemaCache::load(&client, schemas).await?);
+    tracing::info!("schema cache loaded");
+    while rx.recv().await.is_some() {
+        // several DDL statements in a row notify several times: reload once for the burst
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while rx.try_recv().is_ok() {}
+        shared.set(SchemaCache::load(&client, schemas).await?);
+        tracing::info!("schema cache reloaded");
+    }
+    pump.abort();
+    Ok(())
+}
