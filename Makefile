@@ -6,7 +6,7 @@ BKND_PG_PORT ?= 54329
 BKND_LISTEN ?= 127.0.0.1:3000
 export BKND_DATA_DIR BKND_PG_PORT BKND_LISTEN
 
-.PHONY: run test bench setup install build
+.PHONY: run test bench setup install build clients
 
 setup:
 	@scripts/setup.sh
@@ -22,7 +22,10 @@ build: setup
 run: install build
 	@scripts/run.sh
 
-test: install build
+clients:
+	@scripts/setup-clients.sh
+
+test: install build clients
 	@scripts/test.sh
 
 bench: install build

@@ -1,0 +1,86 @@
+//! Real clients against the sidecar: @supabase/postgrest-js (node) and Python `postgrest`,
+//! on a table made with bknd.create_table and policies from bknd.allow, with two users' tokens
+//! and anon. The client-side checks live in tests/e2e/.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use bknd_tests::sidecar::Sidecar;
+use bknd_tests::*;
+use serde_json::json;
+
+const USER_A: &str = "aaaaaaaa-1111-4111-8111-000000000001";
+const USER_B: &str = "bbbbbbbb-2222-4222-8222-000000000002";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+const FIXTURE: &str = r#"
+SELECT bknd.create_table('authors', '{"name": {"type": "text", "required": true}}');
+SELECT bknd.create_table('notes', '[{"name": "title", "type": "text", "required": true},
+  {"name": "body", "type": "text"}, {"name": "rank", "type": "integer", "default": 0},
+  {"name": "author_id", "type": "reference", "table": "authors"}]');
+SELECT bknd.allow('notes', 'all', 'authenticated', 'owner');
+SELECT bknd.allow('notes', 'select', 'anon', 'rank > 100');
+SELECT bknd.allow('authors', 'select', 'authenticated');
+CREATE FUNCTION public.note_count() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM public.notes';
+CREATE FUNCTION public.titles_like(pattern text) RETURNS SETOF public.notes LANGUAGE sql STABLE
+  AS 'SELECT * FROM public.notes WHERE title LIKE pattern';
+"#;
+
+// fields drop in order: the sidecar stops before its database is dropped
+struct Env {
+    sidecar: Sidecar,
+    db: TestDb,
+    vars: Vec<(String, String)>,
+}
+
+fn setup(label: &str) -> Env {
+    let db = TestDb::new(label);
+    let mut admin = db.admin();
+    admin.batch_execute(FIXTURE).unwrap();
+    let author: String = admin.query_one("INSERT INTO authors (name) VALUES ('Ann') RETURNING id::text", &[]).unwrap().get(0);
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let vars = vec![
+        ("BKND_URL".to_string(), sidecar.base.clone()),
+        ("TOKEN_A".into(), db.token(json!({"sub": USER_A, "role": "authenticated"}))),
+        ("TOKEN_B".into(), db.token(json!({"sub": USER_B, "role": "authenticated"}))),
+        ("ANON_KEY".into(), db.token(json!({"role": "anon"}))),
+        ("USER_A".into(), USER_A.into()),
+        ("USER_B".into(), USER_B.into()),
+        ("AUTHOR_ID".into(), author),
+    ];
+    Env { sidecar, db, vars }
+}
+
+fn run(mut cmd: Command, env: &Env, what: &str) {
+    for (k, v) in &env.vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot start: {e} (run `make test`, which installs it)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+    let _ = (&env.db, &env.sidecar);
+}
+
+#[test]
+fn postgrest_js_against_bknd() {
+    let env = setup("e2e_js");
+    let dir = repo().join("tests/e2e");
+    assert!(dir.join("node_modules/@supabase/postgrest-js").exists(), "npm packages missing: run `make test`");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&dir).args(["--test", "--test-concurrency=1", "postgrest_js.test.mjs"]);
+    run(cmd, &env, "node --test postgrest_js.test.mjs");
+}
+
+#[test]
+fn python_postgrest_against_bknd() {
+    let env = setup("e2e_py");
+    let python = repo().join(".tools/venv/bin/python");
+    assert!(python.exists(), "python venv missing: run `make test`");
+    let mut cmd = Command::new(python);
+    cmd.arg(repo().join("tests/e2e/test_postgrest_py.py"));
+    run(cmd, &env, "python test_postgrest_py.py");
+}
