@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 PORT=${BKND_TEST_PG_PORT:-54330}
 DIR=target/test-pgdata
 
+# unit and property tests of the sidecar (no database)
+cargo test --release -p bknd-sidecar
+
 scripts/pg.sh stop "$DIR" 2>/dev/null || true
 rm -rf "$DIR"
 scripts/pg.sh start "$DIR" "$PORT"

@@ -187,3 +187,6 @@ fn parse_range(value: &str) -> Option<(i64, Option<i64>)> {
     }
     Some((first, last))
 }
+
+#[cfg(test)]
+mod parser_tests;

@@ -1,0 +1,101 @@
+//! The query-language parser: examples of what it builds, and a property test that random
+//! input never panics (it either parses or returns a PGRST100 error).
+
+use proptest::prelude::*;
+
+use super::filter::{parse_filter, parse_logic, Logic, Operation, Quantifier};
+use super::order::parse_order;
+use super::query_string;
+use super::select::{parse_select, JoinKind, SelectItem};
+use super::field::parse_field;
+
+#[test]
+fn select_with_alias_cast_json_path_and_embeds() {
+    let items = parse_select("id, myId:id::text,data->a->>b,client:clients!fk!inner(id,name),...owner(name)").unwrap();
+    assert_eq!(items.len(), 5);
+    match &items[1] {
+        SelectItem::Field { field, alias, cast } => {
+            assert_eq!(field.name, "id");
+            assert_eq!(alias.as_deref(), Some("myId"));
+            assert_eq!(cast.as_deref(), Some("text"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &items[2] {
+        SelectItem::Field { field, .. } => assert_eq!(field.json_path.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    match &items[3] {
+        SelectItem::Embed(e) => {
+            assert_eq!((e.relation.as_str(), e.alias.as_deref(), e.hint.as_deref(), e.join), ("clients", Some("client"), Some("fk"), JoinKind::Inner));
+            assert_eq!(e.items.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&items[4], SelectItem::Embed(e) if e.spread));
+}
+
+#[test]
+fn filters_and_logic() {
+    let f = parse_filter(parse_field("id").unwrap(), "not.eq(any).{1,2}").unwrap();
+    assert!(f.negate);
+    assert!(matches!(f.operation, Operation::Compare { op: "=", quantifier: Some(Quantifier::Any), .. }));
+    let f = parse_filter(parse_field("name").unwrap(), r#"in.("a,b",c)"#).unwrap();
+    assert_eq!(f.operation, Operation::In(vec!["a,b".into(), "c".into()]));
+    let tree = parse_logic(true, false, "(a.eq.1,and(b.gt.2,c.is.null),not.or(d.like.*x*,e.in.(1,2)))").unwrap();
+    match tree {
+        Logic::Tree { or: true, children, .. } => assert_eq!(children.len(), 3),
+        other => panic!("{other:?}"),
+    }
+    assert!(parse_order("a.desc.nullslast,b->c.asc").is_ok());
+    assert!(parse_order("a.up").is_err());
+}
+
+fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+    let key = prop_oneof![
+        Just("select".to_string()),
+        Just("order".to_string()),
+        Just("or".to_string()),
+        Just("not.and".to_string()),
+        Just("limit".to_string()),
+        Just("a.b.order".to_string()),
+        "[a-z.>-]{0,12}",
+    ];
+    prop::collection::vec((key, "[a-z0-9().,!:*\"\\\\ {}\\[\\]>-]{0,40}"), 0..6)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn select_never_panics(s in "\\PC{0,80}") {
+        let _ = parse_select(&s);
+    }
+
+    #[test]
+    fn select_like_input_never_panics(s in "[a-z0-9().,!:*\" >-]{0,60}") {
+        let _ = parse_select(&s);
+    }
+
+    #[test]
+    fn filters_never_panic(field in "\\PC{0,20}", value in "\\PC{0,60}") {
+        if let Ok(f) = parse_field(&field) {
+            let _ = parse_filter(f, &value);
+        }
+    }
+
+    #[test]
+    fn logic_never_panics(s in "[a-z0-9().,\"\\\\{}*-]{0,60}", or in any::<bool>()) {
+        let _ = parse_logic(or, false, &s);
+    }
+
+    #[test]
+    fn order_never_panics(s in "\\PC{0,60}") {
+        let _ = parse_order(&s);
+    }
+
+    #[test]
+    fn query_strings_never_panic(p in pairs()) {
+        let _ = query_string::parse(&p);
+    }
+}
