@@ -13,7 +13,8 @@ PSQL=(psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres)
 scripts/pg.sh stop "$DIR" 2>/dev/null || true
 rm -rf "$DIR"
 scripts/pg.sh start "$DIR" "$PORT"
-trap 'scripts/pg.sh stop "$DIR"; rm -rf "$WORK"' EXIT
+SIDECAR_PID=""
+trap '[ -n "$SIDECAR_PID" ] && kill "$SIDECAR_PID" 2>/dev/null; scripts/pg.sh stop "$DIR"; rm -rf "$WORK"' EXIT
 WORK=$(mktemp -d)
 
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE bench"
@@ -49,3 +50,38 @@ echo "  10,000 distinct tokens, chosen at random (nearly every one a full signat
 printf '    %-58s %9.0f tps\n' "SELECT token FROM bench_tokens WHERE id = :i" "$BASE_MANY" \
   "SELECT bknd.jwt_verify(token) FROM bench_tokens WHERE id = :i" "$VERIFY_MANY"
 echo "    ratio $(ratio "$VERIFY_MANY" "$BASE_MANY")"
+
+# REST: wrk against the sidecar, pgbench running the same statements the sidecar runs
+REST_CLIENTS=${BENCH_REST_CLIENTS:-8}
+REST_PORT=${BENCH_REST_PORT:-3099}
+command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+"${PSQL[@]}" -d bench -c "SELECT bknd.create_table('items', '{\"name\": {\"type\": \"text\"}, \"price\": {\"type\": \"numeric\"}}', '{\"id\": \"bigint\"}')" >/dev/null
+"${PSQL[@]}" -d bench -c "SELECT bknd.allow('items', 'select,insert', 'anon')" >/dev/null
+"${PSQL[@]}" -d bench -c "INSERT INTO items (name, price) SELECT 'item ' || g, g FROM generate_series(1, 10000) g" -c "VACUUM ANALYZE items" >/dev/null
+BKND_LOG=warn target/release/bknd serve --database-url "postgres://authenticator@127.0.0.1:$PORT/bench" \
+  --listen "127.0.0.1:$REST_PORT" --pool-size "$REST_CLIENTS" &
+SIDECAR_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$REST_PORT/rest/v1/items?limit=1" >/dev/null && break; sleep 0.1; done
+
+rps() { # lua script -> requests per second; any non-2xx response voids the figure
+  local out
+  out=$(wrk -t 2 -c "$REST_CLIENTS" -d "${SECONDS_EACH}s" -s "$1" "http://127.0.0.1:$REST_PORT")
+  if grep -q "Non-2xx" <<<"$out"; then
+    echo "bench: $1 got error responses:" >&2; grep "Non-2xx" <<<"$out" >&2; echo 0; return
+  fi
+  sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' <<<"$out"
+}
+pg_tps() { # pgbench script -> transactions per second
+  "$PGBENCH" -n -M prepared -h 127.0.0.1 -p "$PORT" -U authenticator -c "$REST_CLIENTS" -j 2 -T "$SECONDS_EACH" -f "$1" bench 2>/dev/null \
+    | sed -nE 's/^tps = ([0-9.]+).*/\1/p'
+}
+rps bench/by_id.lua >/dev/null # warm up: connections, prepared statements
+echo
+echo "REST (wrk, $REST_CLIENTS connections, ${SECONDS_EACH}s each) against pgbench running the same statements"
+echo "(BEGIN, bknd.authenticate, the same json_agg select, COMMIT; as authenticator -> anon, prepared)"
+for case in by_id list insert; do
+  R=$(rps "bench/$case.lua")
+  P=$(pg_tps "bench/$case.sql")
+  printf '  %-8s REST %9.0f req/s   pgbench %9.0f tps   ratio %s\n' "$case" "$R" "$P" "$(ratio "$R" "$P")"
+done
+echo "  goal: by_id ratio >= 0.50"

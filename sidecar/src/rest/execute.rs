@@ -11,7 +11,8 @@ use super::query::Sql;
 use super::request::ApiRequest;
 use crate::app::AppState;
 
-const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)::text";
+const AUTHENTICATE: &str = "SELECT pg_catalog.set_config('statement_timeout', $6::text, true), \
+     bknd.authenticate($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)::text";
 
 /// What to do with the transaction once the statement has answered.
 pub enum Finish {
@@ -23,6 +24,9 @@ pub struct Statement {
     pub text: String,
     pub sql: Sql,
     pub read_only: bool,
+    /// The commit does not depend on the result: send COMMIT right behind the statement (if
+    /// the statement fails, COMMIT of the aborted transaction rolls it back).
+    pub blind_commit: bool,
 }
 
 /// Run `stmt` for `req`; `decide` looks at the result row and says whether to commit (an
@@ -42,13 +46,11 @@ where
     let pre_request = state.rest.pre_request.clone();
     let task = tokio::spawn(async move {
         let client = pool.get().await.map_err(|e| ApiError::unavailable("database pool", e))?;
-        let begin = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED{}; SET LOCAL statement_timeout = {timeout_ms}",
-            if stmt.read_only { " READ ONLY" } else { "" }
-        );
+        let begin = if stmt.read_only { "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY" } else { "BEGIN ISOLATION LEVEL READ COMMITTED" };
+        let timeout = timeout_ms.to_string();
         let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| db_error(&e, anonymous, "prepare authenticate"))?;
-        let auth_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&token, &method, &path, &headers, &anon_role];
-        let (began, authenticated) = tokio::join!(client.batch_execute(&begin), client.query_one(&auth, &auth_params));
+        let auth_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [&token, &method, &path, &headers, &anon_role, &timeout];
+        let (began, authenticated) = tokio::join!(client.batch_execute(begin), client.query_one(&auth, &auth_params));
         if let Err(e) = began {
             let _ = client.batch_execute("ROLLBACK").await;
             return Err(ApiError::unavailable("begin", e));
@@ -72,6 +74,13 @@ where
                 return Err(db_error(&e, anonymous, "prepare"));
             }
         };
+        if stmt.blind_commit {
+            let (row, committed) = tokio::join!(client.query_one(&prepared, &refs), client.batch_execute("COMMIT"));
+            let row = row.map_err(|e| db_error(&e, anonymous, "statement"))?;
+            committed.map_err(|e| db_error(&e, anonymous, "commit"))?;
+            decide(&row)?;
+            return Ok(row);
+        }
         let row = match client.query_one(&prepared, &refs).await {
             Ok(row) => row,
             Err(e) => {

@@ -73,7 +73,8 @@ async fn read(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Rel
     let mut sql = Sql::default();
     let text = read_statement(&mut sql, &root, count, shape(req))?;
     let req_check = req.clone();
-    let row = execute::run(state, req, Statement { text, sql, read_only: true }, move |row| {
+    let blind_commit = req.accept != MediaType::SingleObject;
+    let row = execute::run(state, req, Statement { text, sql, read_only: true, blind_commit }, move |row| {
         single_row_check(&req_check, execute::int(row, "page_total").unwrap_or(0))?;
         Ok(Finish::Commit)
     })
@@ -245,7 +246,8 @@ async fn write(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Re
     let count = req.prefer.count == Some(Count::Exact) || req.prefer.count.is_some();
     let text = write_statement(&mut sql, &spec, read.as_ref(), count, shape(req))?;
     let req_check = req.clone();
-    let row = execute::run(state, req, Statement { text, sql, read_only: false }, move |row| {
+    let blind_commit = req.accept != MediaType::SingleObject && !req.prefer.tx_rollback;
+    let row = execute::run(state, req, Statement { text, sql, read_only: false, blind_commit }, move |row| {
         single_row_check(&req_check, execute::int(row, "page_total").unwrap_or(0))?;
         Ok(if req_check.prefer.tx_rollback { Finish::Rollback } else { Finish::Commit })
     })

@@ -76,13 +76,15 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
             let shape = if req.accept == MediaType::SingleObject || !function.returns_set { BodyShape::Object } else { BodyShape::Array };
             let text = read_statement(&mut sql, &root, count, shape)?;
             let single = req.accept == MediaType::SingleObject;
-            let row = execute::run(state, req, Statement { text, sql, read_only }, move |row| {
+            let tx_rollback = req.prefer.tx_rollback;
+            let blind_commit = !single && !req.prefer.tx_rollback;
+            let row = execute::run(state, req, Statement { text, sql, read_only, blind_commit }, move |row| {
                 let page = execute::int(row, "page_total").unwrap_or(0);
                 if single && page != 1 {
                     return Err(ApiError::new(StatusCode::NOT_ACCEPTABLE, "PGRST116", "Cannot coerce the result to a single JSON object")
                         .details(format!("The result contains {page} rows")));
                 }
-                Ok(Finish::Commit)
+                Ok(if tx_rollback { Finish::Rollback } else { Finish::Commit })
             })
             .await?;
             if !function.returns_set && execute::text(&row, "body").as_deref() == Some("") {
@@ -100,7 +102,12 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
                 format!("pg_catalog.to_json({call})::text")
             };
             let text = format!("SELECT NULL::bigint AS total, 1::bigint AS page_total, {body} AS body");
-            let row = execute::run(state, req, Statement { text, sql, read_only }, |_| Ok(Finish::Commit)).await?;
+            let blind_commit = !req.prefer.tx_rollback;
+            let tx_rollback = req.prefer.tx_rollback;
+            let row = execute::run(state, req, Statement { text, sql, read_only, blind_commit }, move |_| {
+                Ok(if tx_rollback { Finish::Rollback } else { Finish::Commit })
+            })
+            .await?;
             if function.return_kind == ReturnKind::Void {
                 return Ok(Reply::new(StatusCode::NO_CONTENT).finish(req));
             }
