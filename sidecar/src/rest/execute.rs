@@ -27,11 +27,25 @@ pub struct Statement {
     /// The commit does not depend on the result: send COMMIT right behind the statement (if
     /// the statement fails, COMMIT of the aborted transaction rolls it back).
     pub blind_commit: bool,
+    /// An EXPLAIN (FORMAT JSON) whose top row estimate is the planned count.
+    pub explain: Option<(String, Sql)>,
+}
+
+impl Statement {
+    pub fn new(text: String, sql: Sql, read_only: bool, blind_commit: bool) -> Statement {
+        Statement { text, sql, read_only, blind_commit, explain: None }
+    }
+}
+
+pub struct Outcome {
+    pub row: Row,
+    /// the planner's row estimate, when the statement asked for one
+    pub planned: Option<i64>,
 }
 
 /// Run `stmt` for `req`; `decide` looks at the result row and says whether to commit (an
 /// error also rolls back).
-pub async fn run<F>(state: &AppState, req: &ApiRequest, stmt: Statement, decide: F) -> Result<Row, ApiError>
+pub async fn run<F>(state: &AppState, req: &ApiRequest, stmt: Statement, decide: F) -> Result<Outcome, ApiError>
 where
     F: FnOnce(&Row) -> Result<Finish, ApiError> + Send + 'static,
 {
@@ -65,6 +79,22 @@ where
                 return Err(db_error(&e, anonymous, "pre-request"));
             }
         }
+        let mut planned = None;
+        if let Some((text, sql)) = &stmt.explain {
+            let params = sql.bind();
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            let result = match client.prepare_cached(text).await {
+                Ok(p) => client.query_one(&p, &refs).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(row) => planned = plan_rows(&row),
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(db_error(&e, anonymous, "explain"));
+                }
+            }
+        }
         let params = stmt.sql.bind();
         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let prepared = match client.prepare_cached(&stmt.text).await {
@@ -79,7 +109,7 @@ where
             let row = row.map_err(|e| db_error(&e, anonymous, "statement"))?;
             committed.map_err(|e| db_error(&e, anonymous, "commit"))?;
             decide(&row)?;
-            return Ok(row);
+            return Ok(Outcome { row, planned });
         }
         let row = match client.query_one(&prepared, &refs).await {
             Ok(row) => row,
@@ -96,7 +126,7 @@ where
                 return Err(e);
             }
         }
-        Ok(row)
+        Ok(Outcome { row, planned })
     });
     match task.await {
         Ok(result) => result,
@@ -125,6 +155,12 @@ fn auth_error(e: &tokio_postgres::Error, anonymous: bool) -> ApiError {
     let mut err = ApiError::new(StatusCode::UNAUTHORIZED, code, message.clone());
     err.www_authenticate = Some(format!("Bearer error=\"invalid_token\", error_description=\"{}\"", message.replace('"', "'")));
     err
+}
+
+/// "Plan Rows" of the top plan node in EXPLAIN (FORMAT JSON) output.
+fn plan_rows(row: &Row) -> Option<i64> {
+    let plan: serde_json::Value = row.try_get(0).ok()?;
+    plan[0]["Plan"]["Plan Rows"].as_f64().map(|f| f as i64)
 }
 
 pub fn text(row: &Row, column: &str) -> Option<String> {

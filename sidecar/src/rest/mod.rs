@@ -61,7 +61,7 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
     })?;
     let rest = parts.uri.path().strip_prefix("/rest/v1").unwrap_or("");
     let req = request::parse(parts.method.clone(), rest, parts.uri.query(), &parts.headers, body, &state.rest.schemas)?;
-    let cache = match state.schema.get() {
+    let cache = match state.schema.wait(std::time::Duration::from_secs(5)).await {
         Some(c) => c,
         None => {
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "PGRST002", "Could not query the database for the schema cache. Retrying."))

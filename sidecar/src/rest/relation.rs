@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::execute::{self, Finish, Statement};
 use super::plan::{Planner, ReadNode, Source};
 use super::query::mutate::{write_statement, Write, WriteSpec, SOURCE_CTE, TARGET_ALIAS};
-use super::query::read::{read_statement, BodyShape};
+use super::query::read::{planned_count_statement, read_statement, BodyShape, CountSql, ESTIMATE_THRESHOLD};
 use super::query::where_clause::conditions;
 use super::query::Sql;
 use super::request::filter::{Logic, Operation};
@@ -69,17 +69,48 @@ async fn read(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Rel
         filters,
     )?;
     apply_range(req, &mut root);
-    let count = req.prefer.count.is_some();
     let mut sql = Sql::default();
-    let text = read_statement(&mut sql, &root, count, shape(req))?;
+    let text = read_statement(&mut sql, &root, count_sql(req), shape(req))?;
     let req_check = req.clone();
     let blind_commit = req.accept != MediaType::SingleObject;
-    let row = execute::run(state, req, Statement { text, sql, read_only: true, blind_commit }, move |row| {
+    let mut stmt = Statement::new(text, sql, true, blind_commit);
+    stmt.explain = explain_for(req, &root)?;
+    let outcome = execute::run(state, req, stmt, move |row| {
         single_row_check(&req_check, execute::int(row, "page_total").unwrap_or(0))?;
         Ok(Finish::Commit)
     })
     .await?;
-    read_reply(req, &root, &row)
+    read_reply(req, &root, &outcome)
+}
+
+/// What the read statement itself counts, for each `Prefer: count=`.
+pub fn count_sql(req: &ApiRequest) -> CountSql {
+    match req.prefer.count {
+        None | Some(Count::Planned) => CountSql::None,
+        Some(Count::Exact) => CountSql::Exact,
+        Some(Count::Estimated) => CountSql::AtMost(ESTIMATE_THRESHOLD + 1),
+    }
+}
+
+pub fn explain_for(req: &ApiRequest, root: &ReadNode) -> Result<Option<(String, Sql)>, ApiError> {
+    match req.prefer.count {
+        Some(Count::Planned) | Some(Count::Estimated) => Ok(Some(planned_count_statement(root)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The total for Content-Range: exact, the planner's estimate, or exact up to the threshold.
+fn total(req: &ApiRequest, outcome: &execute::Outcome) -> Option<i64> {
+    let counted = execute::int(&outcome.row, "total");
+    match req.prefer.count {
+        None => None,
+        Some(Count::Exact) => counted,
+        Some(Count::Planned) => outcome.planned,
+        Some(Count::Estimated) => match counted {
+            Some(n) if n <= ESTIMATE_THRESHOLD => Some(n),
+            _ => outcome.planned.map(|p| p.max(ESTIMATE_THRESHOLD + 1)),
+        },
+    }
 }
 
 /// The Range header narrows limit and offset.
@@ -94,8 +125,9 @@ pub fn apply_range(req: &ApiRequest, root: &mut ReadNode) {
     }
 }
 
-pub fn read_reply(req: &ApiRequest, root: &ReadNode, row: &tokio_postgres::Row) -> Result<Response<Body>, ApiError> {
-    let total = execute::int(row, "total");
+pub fn read_reply(req: &ApiRequest, root: &ReadNode, outcome: &execute::Outcome) -> Result<Response<Body>, ApiError> {
+    let row = &outcome.row;
+    let total = total(req, outcome);
     let page = execute::int(row, "page_total").unwrap_or(0);
     let offset = root.offset.unwrap_or(0);
     if let Some(t) = total {
@@ -243,15 +275,16 @@ async fn write(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Re
         }
         return Ok(reply.finish(req));
     }
-    let count = req.prefer.count == Some(Count::Exact) || req.prefer.count.is_some();
+    let count = req.prefer.count.is_some();
     let text = write_statement(&mut sql, &spec, read.as_ref(), count, shape(req))?;
     let req_check = req.clone();
     let blind_commit = req.accept != MediaType::SingleObject && !req.prefer.tx_rollback;
-    let row = execute::run(state, req, Statement { text, sql, read_only: false, blind_commit }, move |row| {
+    let row = execute::run(state, req, Statement::new(text, sql, false, blind_commit), move |row| {
         single_row_check(&req_check, execute::int(row, "page_total").unwrap_or(0))?;
         Ok(if req_check.prefer.tx_rollback { Finish::Rollback } else { Finish::Commit })
     })
-    .await?;
+    .await?
+    .row;
 
     let total = execute::int(&row, "total");
     let page = execute::int(&row, "page_total").unwrap_or(0);

@@ -9,6 +9,7 @@ use super::error::ApiError;
 use super::execute::{self, Finish, Statement};
 use super::plan::{Planner, Source};
 use super::query::read::{read_statement, BodyShape};
+use super::relation::{count_sql, explain_for};
 use super::query::{ident, qualified, Sql};
 use super::relation::{apply_range, read_reply};
 use super::request::query_string::root_filters;
@@ -74,11 +75,13 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
             let mut root = planner.read(Source::Call(call), relation.as_ref().map(|(s, t)| (s.as_str(), t.as_str())), columns, filters)?;
             apply_range(req, &mut root);
             let shape = if req.accept == MediaType::SingleObject || !function.returns_set { BodyShape::Object } else { BodyShape::Array };
-            let text = read_statement(&mut sql, &root, count, shape)?;
+            let text = read_statement(&mut sql, &root, count_sql(req), shape)?;
             let single = req.accept == MediaType::SingleObject;
             let tx_rollback = req.prefer.tx_rollback;
             let blind_commit = !single && !req.prefer.tx_rollback;
-            let row = execute::run(state, req, Statement { text, sql, read_only, blind_commit }, move |row| {
+            let mut stmt = Statement::new(text, sql, read_only, blind_commit);
+            stmt.explain = explain_for(req, &root)?;
+            let outcome = execute::run(state, req, stmt, move |row| {
                 let page = execute::int(row, "page_total").unwrap_or(0);
                 if single && page != 1 {
                     return Err(ApiError::new(StatusCode::NOT_ACCEPTABLE, "PGRST116", "Cannot coerce the result to a single JSON object")
@@ -87,11 +90,11 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
                 Ok(if tx_rollback { Finish::Rollback } else { Finish::Commit })
             })
             .await?;
-            if !function.returns_set && execute::text(&row, "body").as_deref() == Some("") {
+            if !function.returns_set && execute::text(&outcome.row, "body").as_deref() == Some("") {
                 let reply = Reply::new(StatusCode::OK).with_body(req, "null".into());
                 return Ok(reply.finish(req));
             }
-            read_reply(req, &root, &row)
+            read_reply(req, &root, &outcome)
         }
         ReturnKind::Scalar | ReturnKind::Void => {
             let body = if function.returns_set {
@@ -104,10 +107,11 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
             let text = format!("SELECT NULL::bigint AS total, 1::bigint AS page_total, {body} AS body");
             let blind_commit = !req.prefer.tx_rollback;
             let tx_rollback = req.prefer.tx_rollback;
-            let row = execute::run(state, req, Statement { text, sql, read_only, blind_commit }, move |_| {
+            let row = execute::run(state, req, Statement::new(text, sql, read_only, blind_commit), move |_| {
                 Ok(if tx_rollback { Finish::Rollback } else { Finish::Commit })
             })
-            .await?;
+            .await?
+            .row;
             if function.return_kind == ReturnKind::Void {
                 return Ok(Reply::new(StatusCode::NO_CONTENT).finish(req));
             }

@@ -160,13 +160,48 @@ pub fn body_expr(shape: BodyShape) -> &'static str {
     }
 }
 
+/// How the read statement counts the rows its filters match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountSql {
+    None,
+    Exact,
+    /// count, but stop at this many (the rest comes from the planner's estimate)
+    AtMost(i64),
+}
+
+/// The rows of every count=estimated answer up to which the count is exact.
+pub const ESTIMATE_THRESHOLD: i64 = 1000;
+
+/// `EXPLAIN (FORMAT JSON)` of the rows the count would count, with parameters of its own.
+/// Built from a copy of the tree holding only what the count uses (filters and `!inner`
+/// embeds), so every parameter it allocates is referenced.
+pub fn planned_count_statement(root: &ReadNode) -> Result<(String, Sql), ApiError> {
+    let mut stripped = root.clone();
+    stripped.limit = None;
+    stripped.offset = None;
+    stripped.order.clear();
+    stripped.projections.retain(|p| matches!(p, Projection::Embed(e) if e.inner));
+    let mut sql = Sql::default();
+    let node = node_sql(&mut sql, &stripped, "", vec![])?;
+    let rows = node.count().replacen("SELECT pg_catalog.count(*) FROM", "SELECT 1 FROM", 1);
+    Ok((format!("EXPLAIN (FORMAT JSON) {rows}"), sql))
+}
+
 /// The whole read: `total` (when counting), `page_total`, `body`.
-pub fn read_statement(sql: &mut Sql, root: &ReadNode, count: bool, shape: BodyShape) -> Result<String, ApiError> {
+pub fn read_statement(sql: &mut Sql, root: &ReadNode, count: CountSql, shape: BodyShape) -> Result<String, ApiError> {
     let node = node_sql(sql, root, "", vec![])?;
     if node.select_list.is_empty() {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "PGRST100", "select names nothing to return"));
     }
-    let total = if count { format!("({})", node.count()) } else { "NULL::bigint".into() };
+    let total = match count {
+        CountSql::None => "NULL::bigint".into(),
+        CountSql::Exact => format!("({})", node.count()),
+        CountSql::AtMost(n) => {
+            let mut limited = node.count().replacen("SELECT pg_catalog.count(*) FROM", "SELECT 1 FROM", 1);
+            limited.push_str(&format!(" LIMIT {n}"));
+            format!("(SELECT pg_catalog.count(*) FROM ({limited}) _c)")
+        }
+    };
     Ok(format!(
         "SELECT {total} AS total, pg_catalog.count(*) AS page_total, {} AS body FROM ({}) _bknd_t",
         body_expr(shape),

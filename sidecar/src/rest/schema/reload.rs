@@ -31,6 +31,16 @@ impl SharedSchema {
         self.current.read().ok().and_then(|c| c.clone())
     }
 
+    /// The cache, waiting up to `timeout` for the first load (a request right after start).
+    pub async fn wait(&self, timeout: Duration) -> Option<Arc<SchemaCache>> {
+        let notified = self.loaded.notified();
+        if let Some(c) = self.get() {
+            return Some(c);
+        }
+        let _ = tokio::time::timeout(timeout, notified).await;
+        self.get()
+    }
+
     /// How many times the cache has loaded (shown by /health, so a client can tell a reload).
     pub fn loads(&self) -> u64 {
         self.loads.load(Ordering::SeqCst)

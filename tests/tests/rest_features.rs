@@ -1,0 +1,104 @@
+//! REST behaviour beyond the conformance cases: counts, schema reload, profiles.
+
+use std::time::{Duration, Instant};
+
+use bknd_tests::conformance::{request, HttpResponse};
+use bknd_tests::sidecar::Sidecar;
+use bknd_tests::*;
+
+fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
+    r.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn total(r: &HttpResponse) -> i64 {
+    header(r, "content-range").and_then(|v| v.rsplit('/').next()).and_then(|t| t.parse().ok()).unwrap_or(-1)
+}
+
+#[test]
+fn exact_planned_and_estimated_counts() {
+    let db = TestDb::new("counts");
+    db.admin()
+        .batch_execute(
+            r#"SELECT bknd.create_table('events', '{"kind": {"type": "integer"}}', '{"id": "bigint", "owner": false}');
+               SELECT bknd.allow('events', 'select', 'anon');
+               INSERT INTO events (kind) SELECT g % 500 FROM generate_series(1, 5000) g;
+               ANALYZE events;"#,
+        )
+        .unwrap();
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let get = |path: &str, count: &str| {
+        let h = vec![("Prefer".to_string(), format!("count={count}"))];
+        request(&sidecar.base, "GET", &format!("/rest/v1{path}"), &h, None)
+    };
+    let exact = get("/events?limit=10", "exact");
+    assert_eq!((exact.status, header(&exact, "content-range")), (206, Some("0-9/5000")));
+    let planned = get("/events?limit=10", "planned");
+    assert_eq!(planned.status, 206);
+    assert!((4500..=5500).contains(&total(&planned)), "planned estimate {:?}", header(&planned, "content-range"));
+    // estimated: exact while small ...
+    let small = get("/events?kind=eq.7", "estimated");
+    assert_eq!(header(&small, "content-range"), Some("0-9/10"));
+    // ... the planner's figure when large
+    let large = get("/events?limit=5", "estimated");
+    assert!((4500..=5500).contains(&total(&large)), "estimated {:?}", header(&large, "content-range"));
+}
+
+#[test]
+fn the_schema_cache_reloads_without_a_restart() {
+    let db = TestDb::new("reload");
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    assert_eq!(request(&sidecar.base, "GET", "/rest/v1/late", &[], None).status, 404);
+    db.admin()
+        .batch_execute(
+            r#"SELECT bknd.create_table('late', '{"v": {"type": "text"}}');
+               SELECT bknd.allow('late', 'select', 'anon');
+               INSERT INTO late (v) VALUES ('here');"#,
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = request(&sidecar.base, "GET", "/rest/v1/late?select=v", &[], None);
+        if r.status == 200 {
+            assert_eq!(r.body, r#"[{"v":"here"}]"#);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new table never appeared: {} {}", r.status, r.body);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // and a dropped one disappears
+    db.admin().batch_execute("SELECT bknd.drop_table('late')").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while request(&sidecar.base, "GET", "/rest/v1/late", &[], None).status != 404 {
+        assert!(Instant::now() < deadline, "the dropped table is still served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn profiles_choose_among_exposed_schemas() {
+    let db = TestDb::new("profiles");
+    db.admin()
+        .batch_execute(
+            r#"CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO anon;
+               SELECT bknd.create_table('things', '{"v": {"type": "text"}}');
+               SELECT bknd.create_table('app.things', '{"v": {"type": "text"}}');
+               SELECT bknd.allow('things', 'select,insert', 'anon');
+               SELECT bknd.allow('app.things', 'select,insert', 'anon');
+               INSERT INTO public.things (v) VALUES ('public'); INSERT INTO app.things (v) VALUES ('app');"#,
+        )
+        .unwrap();
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--schemas", "public,app"]);
+    let r = request(&sidecar.base, "GET", "/rest/v1/things?select=v", &[], None);
+    assert_eq!(r.body, r#"[{"v":"public"}]"#);
+    let h = vec![("Accept-Profile".to_string(), "app".to_string())];
+    let r = request(&sidecar.base, "GET", "/rest/v1/things?select=v", &h, None);
+    assert_eq!((r.body.as_str(), header(&r, "content-profile")), (r#"[{"v":"app"}]"#, Some("app")));
+    let h = vec![
+        ("Content-Profile".to_string(), "app".to_string()),
+        ("Content-Type".to_string(), "application/json".to_string()),
+    ];
+    assert_eq!(request(&sidecar.base, "POST", "/rest/v1/things", &h, Some(r#"{"v": "app2"}"#)).status, 201);
+    assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(*) FROM app.things"), 2);
+    let h = vec![("Accept-Profile".to_string(), "bknd".to_string())];
+    assert_eq!(request(&sidecar.base, "GET", "/rest/v1/secrets", &h, None).status, 406);
+}
