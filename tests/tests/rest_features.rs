@@ -102,3 +102,37 @@ fn profiles_choose_among_exposed_schemas() {
     let h = vec![("Accept-Profile".to_string(), "bknd".to_string())];
     assert_eq!(request(&sidecar.base, "GET", "/rest/v1/secrets", &h, None).status, 406);
 }
+
+#[test]
+fn one_connection_stays_clean_across_failures_and_roles() {
+    // one pooled connection, so every request after the first takes the one-round-trip path
+    let db = TestDb::new("fast_path");
+    db.admin()
+        .batch_execute(
+            r#"SELECT bknd.create_table('notes', '{"rank": {"type": "integer"}}');
+               SELECT bknd.allow('notes', 'all', 'authenticated', 'owner');
+               INSERT INTO notes (rank, owner_id) VALUES (1, 'aaaaaaaa-0000-4000-8000-000000000001');"#,
+        )
+        .unwrap();
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--pool-size", "1"]);
+    let alice = db.token(serde_json::json!({"sub": "aaaaaaaa-0000-4000-8000-000000000001"}));
+    let bob = db.token(serde_json::json!({"sub": "bbbbbbbb-0000-4000-8000-000000000002"}));
+    let get = |token: Option<&str>, q: &str| {
+        let h: Vec<(String, String)> = token.map(|t| vec![("Authorization".to_string(), format!("Bearer {t}"))]).unwrap_or_default();
+        request(&sidecar.base, "GET", &format!("/rest/v1/notes?select=rank&rank=eq.{q}"), &h, None)
+    };
+    for _ in 0..2 {
+        assert_eq!(get(Some(&alice), "1").body, r#"[{"rank":1}]"#);
+    }
+    // a bad token on a prepared statement: 401, and the connection is not left in a transaction
+    assert_eq!(get(Some("garbage"), "1").status, 401);
+    // the statement fails at execution (22P02) on the fast path
+    assert_eq!(get(Some(&alice), "abc").status, 400);
+    // roles do not leak from one request to the next on the same connection
+    assert_eq!(get(Some(&bob), "1").body, "[]");
+    assert_eq!(get(None, "1").body, "[]");
+    assert_eq!(get(Some(&alice), "1").body, r#"[{"rank":1}]"#);
+    let mut c = db.admin();
+    let idle_in_tx = scalar_i64(&mut c, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'authenticator' AND state LIKE 'idle in transaction%'");
+    assert_eq!(idle_in_tx, 0);
+}

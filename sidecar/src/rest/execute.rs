@@ -3,6 +3,11 @@
 //! token's role, with RLS. The work runs in its own task, so a client that disconnects can never
 //! hand a connection back to the pool in the middle of a transaction (or in someone's role).
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
+
 use axum::http::StatusCode;
 use tokio_postgres::Row;
 
@@ -13,6 +18,33 @@ use crate::app::AppState;
 
 const AUTHENTICATE: &str = "SELECT pg_catalog.set_config('statement_timeout', $6::text, true), \
      bknd.authenticate($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)::text";
+
+/// Statements known to be prepared on a pooled connection, by (connection, creation time,
+/// statement text hash). Such a statement can go out in the same round trip as BEGIN and
+/// `bknd.authenticate`; a new one must be parsed after the role switch (the API role may have
+/// schema privileges that authenticator lacks), which takes a round trip of its own.
+static PREPARED: LazyLock<Mutex<HashSet<(usize, Instant, u64)>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
+
+fn statement_key(client: &deadpool_postgres::Object, text: &str) -> (usize, Instant, u64) {
+    let address = &**client as *const deadpool_postgres::ClientWrapper as usize;
+    let created = deadpool_postgres::Object::metrics(client).created;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    (address, created, h.finish())
+}
+
+fn known_prepared(key: &(usize, Instant, u64)) -> bool {
+    PREPARED.lock().map(|set| set.contains(key)).unwrap_or(false)
+}
+
+fn remember_prepared(key: (usize, Instant, u64)) {
+    if let Ok(mut set) = PREPARED.lock() {
+        if set.len() > 100_000 {
+            set.clear(); // bounded: connections come and go
+        }
+        set.insert(key);
+    }
+}
 
 /// What to do with the transaction once the statement has answered.
 pub enum Finish {
@@ -64,6 +96,33 @@ where
         let timeout = timeout_ms.to_string();
         let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| db_error(&e, anonymous, "prepare authenticate"))?;
         let auth_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [&token, &method, &path, &headers, &anon_role, &timeout];
+        let key = statement_key(&client, &stmt.text);
+
+        // One round trip: BEGIN, authenticate, the (already prepared) statement and COMMIT
+        // together. If authenticate fails the statement fails too, and COMMIT rolls back.
+        if known_prepared(&key) && stmt.blind_commit && stmt.explain.is_none() && pre_request.is_none() {
+            let prepared = client.prepare_cached(&stmt.text).await.map_err(|e| db_error(&e, anonymous, "prepare"))?;
+            let params = stmt.sql.bind();
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            let (began, authenticated, result, committed) = tokio::join!(
+                client.batch_execute(begin),
+                client.query_one(&auth, &auth_params),
+                client.query_one(&prepared, &refs),
+                client.batch_execute("COMMIT")
+            );
+            if let Err(e) = began {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(ApiError::unavailable("begin", e));
+            }
+            if let Err(e) = authenticated {
+                return Err(auth_error(&e, anonymous));
+            }
+            let row = result.map_err(|e| db_error(&e, anonymous, "statement"))?;
+            committed.map_err(|e| db_error(&e, anonymous, "commit"))?;
+            decide(&row)?;
+            return Ok(Outcome { row, planned: None });
+        }
+
         let (began, authenticated) = tokio::join!(client.batch_execute(begin), client.query_one(&auth, &auth_params));
         if let Err(e) = began {
             let _ = client.batch_execute("ROLLBACK").await;
@@ -104,6 +163,7 @@ where
                 return Err(db_error(&e, anonymous, "prepare"));
             }
         };
+        remember_prepared(key);
         if stmt.blind_commit {
             let (row, committed) = tokio::join!(client.query_one(&prepared, &refs), client.batch_execute("COMMIT"));
             let row = row.map_err(|e| db_error(&e, anonymous, "statement"))?;
