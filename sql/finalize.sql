@@ -37,4 +37,19 @@ REVOKE ALL ON FUNCTION bknd.notify_schema_change() FROM PUBLIC;
 CREATE EVENT TRIGGER bknd_schema_changed ON ddl_command_end EXECUTE FUNCTION bknd.notify_schema_change();
 CREATE EVENT TRIGGER bknd_schema_dropped ON sql_drop EXECUTE FUNCTION bknd.notify_schema_change();
 
+-- Auth: signing up and in for anyone with an API key; the signed-in user's own functions;
+-- administration for service_role.
+GRANT EXECUTE ON FUNCTION
+  bknd.sign_up(text, text, jsonb, text),
+  bknd.sign_in_password(text, text, text),
+  bknd.refresh_session(text, text),
+  bknd.auth_public_settings()
+TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION bknd.get_user(), bknd.update_user(jsonb), bknd.sign_out(text)
+TO authenticated, service_role;
+GRANT EXECUTE ON FUNCTION
+  bknd.admin_create_user(jsonb), bknd.admin_list_users(integer, integer), bknd.admin_get_user(text),
+  bknd.admin_update_user(text, jsonb), bknd.admin_delete_user(text)
+TO service_role;
+
 INSERT INTO bknd.secrets (name, value) VALUES ('jwt_secret', bknd.generate_secret());

@@ -6,6 +6,7 @@
 
 use pgrx::prelude::*;
 
+mod auth;
 mod ddl;
 mod errors;
 mod identity;
@@ -18,6 +19,7 @@ pgrx::pg_module_magic!();
 // Roles, the extension's own tables and the claim helpers come first; the Rust functions are
 // created next; grants on them and the first secret come last.
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/auth.sql", name = "auth_tables", requires = ["bootstrap"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

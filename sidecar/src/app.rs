@@ -22,6 +22,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(crate::health::health))
         .merge(crate::rest::router())
+        .merge(crate::auth::router())
         .with_state(state)
 }
 
@@ -46,7 +47,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     tracing::info!("bknd listening on http://{address}");
-    axum::serve(listener, app(AppState { pool, rest, schema }))
+    let service = app(AppState { pool, rest, schema }).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")

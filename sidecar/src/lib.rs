@@ -2,6 +2,7 @@
 //! decision about who may do what is made by the database, under the caller's role.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod health;

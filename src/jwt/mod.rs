@@ -41,23 +41,32 @@ fn verified(token: &str) -> Rc<token::Verified> {
     }
 }
 
+/// Sign `claims` with the HS256 secret: `iat` set, and `exp` when `expires_in` is given.
+pub fn sign_claims(mut claims: Map<String, Value>, expires_in: Option<i64>) -> String {
+    let iat = now();
+    claims.insert("iat".into(), iat.into());
+    if let Some(seconds) = expires_in {
+        claims.insert("exp".into(), (iat + seconds).into());
+    }
+    let keys = secrets::signing_secret();
+    token::sign_hs256(&claims, keys.hmac_secret().unwrap_or_default())
+}
+
+pub fn unix_now() -> i64 {
+    now()
+}
+
 /// Sign `claims` with the HS256 secret; `iat` is set, and `exp` when `expires_in` is not NULL.
 /// Superusers and service_role only (EXECUTE is granted to nobody else).
 #[pg_extern(volatile, parallel_safe)]
 fn jwt_sign(claims: JsonB, expires_in: default!(Option<i32>, 3600)) -> String {
-    let JsonB(Value::Object(mut claims)) = claims else {
+    let JsonB(Value::Object(claims)) = claims else {
         errors::invalid("claims must be a JSON object");
     };
-    let iat = now();
-    claims.insert("iat".into(), iat.into());
-    if let Some(seconds) = expires_in {
-        if seconds <= 0 {
-            errors::invalid("expires_in must be a positive number of seconds, or NULL for no expiry");
-        }
-        claims.insert("exp".into(), (iat + seconds as i64).into());
+    if expires_in.is_some_and(|s| s <= 0) {
+        errors::invalid("expires_in must be a positive number of seconds, or NULL for no expiry");
     }
-    let keys = secrets::signing_secret();
-    token::sign_hs256(&claims, keys.hmac_secret().unwrap_or_default())
+    sign_claims(claims, expires_in.map(i64::from))
 }
 
 /// Verify a token (HS256/384/512 with the secret; RS256/384/512 and ES256 with the JWKS) and

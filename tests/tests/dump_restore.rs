@@ -14,7 +14,8 @@ fn dump_and_restore_keeps_user_tables_and_the_secret() {
     c.batch_execute(
         "SELECT bknd.create_table('notes', '{\"body\": {\"type\": \"text\", \"required\": true}}');
          SELECT bknd.allow('notes', 'all', 'authenticated', 'owner');
-         INSERT INTO notes (body) VALUES ('first'), ('second');",
+         INSERT INTO notes (body) VALUES ('first'), ('second');
+         SELECT bknd.configure_auth('{\"disable_signup\": true}');",
     )
     .unwrap();
     let token = source.token(json!({"sub": "00000000-0000-0000-0000-000000000009"}));
@@ -53,6 +54,7 @@ fn dump_and_restore_keeps_user_tables_and_the_secret() {
     assert_eq!(scalar_i64(&mut r, "SELECT count(*) FROM notes"), 2);
     assert_eq!(json(&mut r, "bknd.policies('notes')").as_array().unwrap().len(), 4);
     assert_eq!(scalar_i64(&mut r, "SELECT count(*) FROM bknd.schema_history"), 2);
+    assert_eq!(scalar_string(&mut r, "SELECT config ->> 'disable_signup' FROM bknd.auth_settings").as_deref(), Some("true"));
     // the secret came back: a token issued before the dump still verifies
     let mut api = target.connect_as("authenticator");
     api.query_one("SELECT bknd.jwt_verify($1)", &[&token]).unwrap();

@@ -76,6 +76,18 @@ fn postgrest_js_against_bknd() {
 }
 
 #[test]
+fn supabase_js_auth_then_rest() {
+    let env = setup("e2e_auth");
+    let dir = repo().join("tests/e2e");
+    assert!(dir.join("node_modules/@supabase/supabase-js").exists(), "npm packages missing: run `make test`");
+    let mut env = env;
+    env.vars.push(("SERVICE_KEY".into(), env.db.token(json!({"role": "service_role"}))));
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&dir).args(["--test", "--test-concurrency=1", "auth_js.test.mjs"]);
+    run(cmd, &env, "node --test auth_js.test.mjs");
+}
+
+#[test]
 fn python_postgrest_against_bknd() {
     let env = setup("e2e_py");
     let python = repo().join(".tools/venv/bin/python");

@@ -84,8 +84,8 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
     let db = TestDb::new("callable");
     let mut c = db.admin();
     for (role, expected) in [
-        ("anon", vec!["authenticate", "claims", "email", "jwt_verify", "jwt_verify_text", "role", "touch_updated_at", "uid"]),
-        ("authenticated", vec!["authenticate", "claims", "email", "jwt_verify", "jwt_verify_text", "role", "touch_updated_at", "uid"]),
+        ("anon", vec!["auth_public_settings", "authenticate", "claims", "email", "jwt_verify", "jwt_verify_text", "refresh_session", "role", "sign_in_password", "sign_up", "touch_updated_at", "uid"]),
+        ("authenticated", vec!["auth_public_settings", "authenticate", "claims", "email", "get_user", "jwt_verify", "jwt_verify_text", "refresh_session", "role", "sign_in_password", "sign_out", "sign_up", "touch_updated_at", "uid", "update_user"]),
     ] {
         let rows = c
             .query(
@@ -98,7 +98,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
         assert_eq!(names, expected, "functions {role} may execute");
     }
     // service_role may sign and build the schema, but not read or replace the secret
-    for denied in ["generate_secret", "set_jwt_secret", "set_jwks"] {
+    for denied in ["generate_secret", "set_jwt_secret", "set_jwks", "configure_auth"] {
         let allowed: bool = c
             .query_one(
                 "SELECT bool_or(has_function_privilege('service_role', p.oid, 'EXECUTE'))

@@ -41,7 +41,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn rest(&self) -> &'a str {
-        &self.text[self.pos..]
+        self.text.get(self.pos..).unwrap_or("")
     }
 
     pub fn at_end(&self) -> bool {

@@ -212,7 +212,11 @@ fn logic_item(c: &mut Cursor, depth: usize) -> Result<Logic, ApiError> {
     while let Some(ch) = c.peek() {
         match ch {
             '\\' if in_quotes => {
+                // skip the backslash; the escaped character (if any) is skipped below
                 c.pos += 1;
+                if c.at_end() {
+                    break;
+                }
             }
             '"' => in_quotes = !in_quotes,
             '(' | '{' | '[' if !in_quotes => depth_parens += 1,
@@ -222,6 +226,6 @@ fn logic_item(c: &mut Cursor, depth: usize) -> Result<Logic, ApiError> {
         }
         c.pos += c.peek().map(char::len_utf8).unwrap_or(1);
     }
-    let text = &c.text[start..c.pos];
+    let text = c.text.get(start..c.pos).unwrap_or("");
     Ok(Logic::Filter(parse_filter(field, text)?))
 }

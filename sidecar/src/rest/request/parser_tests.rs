@@ -51,6 +51,14 @@ fn filters_and_logic() {
     assert!(parse_order("a.up").is_err());
 }
 
+#[test]
+fn a_trailing_backslash_in_quotes_does_not_panic() {
+    // found by the property test below
+    let _ = parse_logic(true, false, "(\"}\\,*7\".\\\\\"\\}\"6\").}.x.u}**va.\"4\\p.u\\q\"f7(f\\bz6c-g(}.\"\"k6)0\\");
+    let _ = parse_logic(false, false, "(a.eq.\"x\\");
+    let _ = parse_logic(false, false, "(a.eq.\"\\");
+}
+
 fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
     let key = prop_oneof![
         Just("select".to_string()),

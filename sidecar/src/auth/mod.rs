@@ -1,0 +1,152 @@
+//! GoTrue-compatible `/auth/v1` over the extension's auth functions, so `supabase.auth.*`
+//! works unmodified. Each route is one call into the database; the sidecar adds the client's
+//! IP (for rate limits and the audit log) and shapes the HTTP answer.
+
+mod call;
+pub mod error;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use call::call;
+use error::AuthError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/v1/signup", post(signup))
+        .route("/auth/v1/token", post(token))
+        .route("/auth/v1/user", get(get_user).put(update_user))
+        .route("/auth/v1/logout", post(logout))
+        .route("/auth/v1/settings", get(settings))
+        .route("/auth/v1/health", get(|| async { Json(json!({"name": "bknd", "description": "bknd auth"})) }))
+        .route("/auth/v1/admin/users", get(admin_list).post(admin_create))
+        .route("/auth/v1/admin/users/{id}", get(admin_get).put(admin_update).delete(admin_delete))
+}
+
+type Answer = Result<Response, AuthError>;
+
+fn token_of(headers: &HeaderMap) -> Option<String> {
+    crate::rest::request::bearer(headers)
+}
+
+fn ip_of(addr: &SocketAddr) -> Option<String> {
+    Some(addr.ip().to_string())
+}
+
+/// The JSON body, or a GoTrue validation error for a malformed one.
+fn body(bytes: &[u8]) -> Result<Value, AuthError> {
+    if bytes.is_empty() {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(AuthError::new(400, "bad_json", "Could not parse request body as JSON")),
+    }
+}
+
+fn text(v: &Value, key: &str) -> Result<Option<String>, AuthError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(AuthError::validation(format!("{key} must be a string"))),
+    }
+}
+
+fn ok(value: Value) -> Answer {
+    Ok((StatusCode::OK, Json(value)).into_response())
+}
+
+async fn signup(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("Signup requires a valid email"))?;
+    let password = text(&b, "password")?.ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
+    // supabase-js sends options.data as `data`
+    let data = b.get("data").filter(|d| !d.is_null()).map(Value::to_string);
+    let v = call(&s, token_of(&headers), "/auth/v1/signup", "SELECT bknd.sign_up($1, $2, $3::text::jsonb, $4)::text", vec![Some(email), Some(password), data, ip_of(&addr)]).await?;
+    ok(v)
+}
+
+#[derive(Deserialize)]
+struct Grant {
+    grant_type: Option<String>,
+}
+
+async fn token(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<Grant>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    match q.grant_type.as_deref() {
+        Some("password") => {
+            let email = text(&b, "email")?.ok_or_else(|| AuthError::new(400, "invalid_credentials", "Invalid login credentials"))?;
+            let password = text(&b, "password")?.unwrap_or_default();
+            ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.sign_in_password($1, $2, $3)::text", vec![Some(email), Some(password), ip_of(&addr)]).await?)
+        }
+        Some("refresh_token") => {
+            let refresh = text(&b, "refresh_token")?.ok_or_else(|| AuthError::new(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"))?;
+            ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.refresh_session($1, $2)::text", vec![Some(refresh), ip_of(&addr)]).await?)
+        }
+        Some(other) => Err(AuthError::new(400, "unsupported_grant_type", format!("unsupported_grant_type: {other}"))),
+        None => Err(AuthError::new(400, "unsupported_grant_type", "grant_type is required")),
+    }
+}
+
+async fn get_user(State(s): State<AppState>, headers: HeaderMap) -> Answer {
+    ok(call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.get_user()::text", vec![]).await?)
+}
+
+async fn update_user(State(s): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    ok(call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.update_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?)
+}
+
+#[derive(Deserialize)]
+struct Scope {
+    scope: Option<String>,
+}
+
+async fn logout(State(s): State<AppState>, Query(q): Query<Scope>, headers: HeaderMap) -> Answer {
+    let scope = q.scope.unwrap_or_else(|| "global".into());
+    call(&s, token_of(&headers), "/auth/v1/logout", "SELECT bknd.sign_out($1)::text", vec![Some(scope)]).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn settings(State(s): State<AppState>, headers: HeaderMap) -> Answer {
+    ok(call(&s, token_of(&headers), "/auth/v1/settings", "SELECT bknd.auth_public_settings()::text", vec![]).await?)
+}
+
+/// auth-js sends `page=` and `per_page=` empty when not given: read them leniently.
+#[derive(Deserialize)]
+struct Page {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+async fn admin_list(State(s): State<AppState>, Query(p): Query<Page>, headers: HeaderMap) -> Answer {
+    let number = |v: Option<String>, default: i32| v.and_then(|v| v.trim().parse::<i32>().ok()).unwrap_or(default);
+    let args = vec![Some(number(p.page, 1).to_string()), Some(number(p.per_page, 50).to_string())];
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_list_users($1::text::int, $2::text::int)::text", args).await?)
+}
+
+async fn admin_create(State(s): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_create_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?)
+}
+
+async fn admin_get(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_get_user($1)::text", vec![Some(id)]).await?)
+}
+
+async fn admin_update(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_update_user($1, $2::text::jsonb)::text", vec![Some(id), Some(b.to_string())]).await?)
+}
+
+async fn admin_delete(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_delete_user($1)::text", vec![Some(id)]).await?)
+}

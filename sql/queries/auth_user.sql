@@ -1,0 +1,32 @@
+-- A user as GoTrue shows one. $1 = the user's id (text).
+SELECT jsonb_build_object(
+  'id', u.id,
+  'aud', 'authenticated',
+  'role', u.role,
+  'email', u.email,
+  'email_confirmed_at', u.email_confirmed_at,
+  'confirmed_at', u.email_confirmed_at,
+  'phone', '',
+  'last_sign_in_at', u.last_sign_in_at,
+  'app_metadata', u.app_metadata || jsonb_build_object(
+    'provider', coalesce((SELECT i.provider FROM bknd.identities i WHERE i.user_id = u.id ORDER BY i.created_at LIMIT 1), 'email'),
+    'providers', coalesce((SELECT jsonb_agg(DISTINCT i.provider) FROM bknd.identities i WHERE i.user_id = u.id), '["email"]'::jsonb)),
+  'user_metadata', u.user_metadata,
+  'identities', coalesce((
+    SELECT jsonb_agg(jsonb_build_object(
+      'id', i.id, 'identity_id', i.id, 'user_id', i.user_id, 'provider', i.provider,
+      'identity_data', i.identity_data, 'created_at', i.created_at, 'updated_at', i.updated_at,
+      'last_sign_in_at', i.last_sign_in_at) ORDER BY i.created_at)
+    FROM bknd.identities i WHERE i.user_id = u.id), '[]'::jsonb),
+  'factors', coalesce((
+    SELECT jsonb_agg(jsonb_build_object(
+      'id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type, 'status', f.status,
+      'created_at', f.created_at, 'updated_at', f.updated_at) ORDER BY f.created_at)
+    FROM bknd.mfa_factors f WHERE f.user_id = u.id AND f.status = 'verified'), '[]'::jsonb),
+  'banned_until', u.banned_until,
+  'is_anonymous', u.is_anonymous,
+  'created_at', u.created_at,
+  'updated_at', u.updated_at
+)
+FROM bknd.users u
+WHERE u.id = $1::uuid

@@ -1,0 +1,278 @@
+//! Users: sign up, sign in with a password, read and update the current user.
+
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+use super::outcome::{answer, fail, Outcome};
+use super::{audit, caller, password, rate_limit, session, settings, valid_ip};
+use crate::errors;
+
+const USER_JSON: &str = include_str!("../../sql/queries/auth_user.sql");
+
+/// A user as GoTrue shows one.
+pub fn json(user_id: &str) -> Value {
+    errors::spi_or(Spi::get_one_with_args::<pgrx::JsonB>(USER_JSON, &[user_id.into()]), None)
+        .map(|j| j.0)
+        .unwrap_or(Value::Null)
+}
+
+/// Lower-cased and trimmed, or why it is not an email address.
+pub fn normalize_email(email: &str) -> Result<String, Value> {
+    let e = email.trim().to_lowercase();
+    let (local, domain) = e.split_once('@').unwrap_or(("", ""));
+    let ok = e.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>')
+        && e.matches('@').count() == 1;
+    if ok {
+        Ok(e)
+    } else {
+        Err(fail(400, "validation_failed", "Unable to validate email address: invalid format"))
+    }
+}
+
+pub fn find_by_email(email: &str) -> Option<String> {
+    errors::spi_or(
+        Spi::get_one_with_args::<String>("SELECT id::text FROM bknd.users WHERE lower(email) = $1", &[email.into()]),
+        None,
+    )
+}
+
+/// Insert a user with an email identity; returns the id.
+pub fn create(email: &str, password_hash: Option<&str>, confirmed: bool, user_metadata: Value, app_metadata: Value, role: &str) -> String {
+    let id = errors::spi(Spi::get_one_with_args::<String>(
+        "INSERT INTO bknd.users (email, password_hash, email_confirmed_at, user_metadata, app_metadata, role) \
+         VALUES ($1, $2, CASE WHEN $3 THEN now() END, $4, $5, $6) RETURNING id::text",
+        &[
+            email.into(),
+            password_hash.into(),
+            confirmed.into(),
+            pgrx::JsonB(user_metadata).into(),
+            pgrx::JsonB(app_metadata).into(),
+            role.into(),
+        ],
+    ))
+    .unwrap_or_default();
+    errors::spi(Spi::run_with_args(
+        "INSERT INTO bknd.identities (user_id, provider, provider_id, identity_data) \
+         VALUES ($1::uuid, 'email', $1, jsonb_build_object('sub', $1, 'email', $2, 'email_verified', $3))",
+        &[id.as_str().into(), email.into(), confirmed.into()],
+    ));
+    id
+}
+
+fn metadata(data: Option<pgrx::JsonB>) -> Result<Value, Value> {
+    match data.map(|j| j.0) {
+        None | Some(Value::Null) => Ok(json!({})),
+        Some(v @ Value::Object(_)) => Ok(v),
+        Some(_) => Err(fail(400, "validation_failed", "data must be a JSON object")),
+    }
+}
+
+/// Sign up with email and password. With autoconfirm on (the default until email is set up)
+/// the answer is a session; otherwise the user, who must confirm their email first, and an
+/// existing email gets an answer that looks the same as a new one.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn sign_up(email: &str, password: &str, data: default!(Option<pgrx::JsonB>, "NULL"), ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    let ip = valid_ip(ip);
+    answer((|| -> Outcome {
+        let cfg = settings();
+        if cfg["disable_signup"].as_bool().unwrap_or(false) {
+            return Err(fail(422, "signup_disabled", "Signups not allowed for this instance"));
+        }
+        rate_limit::hit(&format!("sign_up:ip:{}", ip.unwrap_or("-")), 30, 3600, ip)?;
+        let email = normalize_email(email)?;
+        if let Some(why) = password::weakness(password) {
+            return Err(fail(422, "weak_password", why));
+        }
+        let meta = metadata(data)?;
+        let autoconfirm = cfg["autoconfirm"].as_bool().unwrap_or(true);
+        let hash = password::hash(password);
+        if let Some(existing) = find_by_email(&email) {
+            audit::log(Some(&existing), "user_repeated_signup", ip, json!({}));
+            if autoconfirm {
+                return Err(fail(422, "user_already_exists", "User already registered"));
+            }
+            // confirmations on: answer as for a new user, reveal nothing
+            return Ok(json!({"id": uuid_v4(), "aud": "authenticated", "role": "authenticated", "email": email,
+                             "phone": "", "app_metadata": {"provider": "email", "providers": ["email"]},
+                             "user_metadata": meta, "identities": [], "created_at": now_text(), "updated_at": now_text(),
+                             "is_anonymous": false}));
+        }
+        let id = create(&email, Some(&hash), autoconfirm, meta, json!({}), "authenticated");
+        audit::log(Some(&id), "user_signedup", ip, json!({"provider": "email"}));
+        if autoconfirm {
+            mark_signed_in(&id);
+            Ok(session::issue(&id, "aal1", amr("password"), ip))
+        } else {
+            Ok(json(&id))
+        }
+    })())
+}
+
+fn uuid_v4() -> String {
+    errors::spi(Spi::get_one::<String>("SELECT gen_random_uuid()::text")).unwrap_or_default()
+}
+
+fn now_text() -> String {
+    errors::spi(Spi::get_one::<String>("SELECT to_json(now())#>>'{}'")).unwrap_or_default()
+}
+
+pub fn amr(method: &str) -> Value {
+    json!([{"method": method, "timestamp": crate::jwt::unix_now()}])
+}
+
+pub fn mark_signed_in(user_id: &str) {
+    errors::spi(Spi::run_with_args(
+        "UPDATE bknd.users SET last_sign_in_at = now() WHERE id = $1::uuid",
+        &[user_id.into()],
+    ));
+}
+
+/// Sign in with email and password: a session, or `invalid_credentials` whether the email is
+/// unknown or the password wrong (both cost one argon2id verification).
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    let ip = valid_ip(ip);
+    answer((|| -> Outcome {
+        let invalid = || fail(400, "invalid_credentials", "Invalid login credentials");
+        let email = normalize_email(email).map_err(|_| invalid())?;
+        rate_limit::hit(&format!("sign_in:email:{email}"), 10, 300, ip)?;
+        rate_limit::hit(&format!("sign_in:ip:{}", ip.unwrap_or("-")), 60, 300, ip)?;
+        let row = errors::spi_or(
+            Spi::get_three_with_args::<String, String, bool>(
+                "SELECT id::text, password_hash, email_confirmed_at IS NOT NULL FROM bknd.users WHERE lower(email) = $1",
+                &[email.as_str().into()],
+            ),
+            (None, None, None),
+        );
+        let (id, stored, confirmed) = match row {
+            (Some(id), Some(stored), Some(confirmed)) => (id, stored, confirmed),
+            _ => {
+                password::verify_dummy(password);
+                audit::log(None, "login_failed", ip, json!({"email": email}));
+                return Err(invalid());
+            }
+        };
+        if !password::verify(password, &stored) {
+            audit::log(Some(&id), "login_failed", ip, json!({}));
+            return Err(invalid());
+        }
+        let banned = errors::spi(Spi::get_one_with_args::<bool>(
+            "SELECT coalesce(banned_until > now(), false) FROM bknd.users WHERE id = $1::uuid",
+            &[id.as_str().into()],
+        ))
+        .unwrap_or(false);
+        if banned {
+            audit::log(Some(&id), "login_banned", ip, json!({}));
+            return Err(fail(400, "user_banned", "User is banned"));
+        }
+        if !confirmed {
+            return Err(fail(400, "email_not_confirmed", "Email not confirmed"));
+        }
+        mark_signed_in(&id);
+        audit::log(Some(&id), "login", ip, json!({"provider": "email"}));
+        Ok(session::issue(&id, "aal1", amr("password"), ip))
+    })())
+}
+
+/// The signed-in user.
+#[pg_extern(stable, parallel_safe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn get_user() -> pgrx::JsonB {
+    answer(match caller() {
+        Some((id, _)) => {
+            let u = json(&id);
+            if u.is_null() {
+                Err(fail(403, "user_not_found", "User from sub claim in JWT does not exist"))
+            } else {
+                Ok(u)
+            }
+        }
+        None => Err(fail(401, "no_authorization", "This endpoint requires a valid Bearer token")),
+    })
+}
+
+/// Update the signed-in user: `email`, `password`, `data` (merged into user_metadata).
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn update_user(attributes: pgrx::JsonB) -> pgrx::JsonB {
+    answer((|| -> Outcome {
+        let (id, _) = caller().ok_or_else(|| fail(401, "no_authorization", "This endpoint requires a valid Bearer token"))?;
+        apply_update(&id, &attributes.0, false)?;
+        audit::log(Some(&id), "user_modified", None, json!({}));
+        Ok(json(&id))
+    })())
+}
+
+/// Validate everything first, then write: a refused update changes nothing.
+pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
+    let Value::Object(a) = attrs else { return Err(fail(400, "validation_failed", "expected a JSON object")) };
+    let email = match a.get("email") {
+        Some(Value::String(e)) => Some(normalize_email(e)?),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(fail(400, "validation_failed", "email must be a string")),
+    };
+    if let Some(e) = &email {
+        if find_by_email(e).is_some_and(|other| other != id) {
+            return Err(fail(422, "email_exists", "A user with this email address has already been registered"));
+        }
+    }
+    let password = match a.get("password") {
+        Some(Value::String(p)) => {
+            if let Some(why) = password::weakness(p) {
+                return Err(fail(422, "weak_password", why));
+            }
+            Some(password::hash(p))
+        }
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(fail(400, "validation_failed", "password must be a string")),
+    };
+    let data_key = if admin { "user_metadata" } else { "data" };
+    let user_metadata = match a.get(data_key) {
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(fail(400, "validation_failed", format!("{data_key} must be a JSON object"))),
+    };
+    let app_metadata = if admin {
+        match a.get("app_metadata") {
+            Some(v @ Value::Object(_)) => Some(v.clone()),
+            None | Some(Value::Null) => None,
+            Some(_) => return Err(fail(400, "validation_failed", "app_metadata must be a JSON object")),
+        }
+    } else {
+        None
+    };
+    let autoconfirm = settings()["autoconfirm"].as_bool().unwrap_or(true) || a.get("email_confirm").and_then(Value::as_bool).unwrap_or(false);
+    errors::spi(Spi::run_with_args(
+        "UPDATE bknd.users SET \
+           email = coalesce($2, email), \
+           email_confirmed_at = CASE WHEN $2 IS NOT NULL AND $2 IS DISTINCT FROM email THEN (CASE WHEN $6 THEN now() END) ELSE email_confirmed_at END, \
+           password_hash = coalesce($3, password_hash), \
+           user_metadata = user_metadata || coalesce($4, '{}'::jsonb), \
+           app_metadata = app_metadata || coalesce($5, '{}'::jsonb), \
+           updated_at = now() \
+         WHERE id = $1::uuid",
+        &[
+            id.into(),
+            email.as_deref().into(),
+            password.as_deref().into(),
+            user_metadata.map(pgrx::JsonB).into(),
+            app_metadata.map(pgrx::JsonB).into(),
+            autoconfirm.into(),
+        ],
+    ));
+    if let Some(e) = &email {
+        errors::spi(Spi::run_with_args(
+            "UPDATE bknd.identities SET identity_data = identity_data || jsonb_build_object('email', $2), updated_at = now() \
+             WHERE user_id = $1::uuid AND provider = 'email'",
+            &[id.into(), e.as_str().into()],
+        ));
+    }
+    Ok(())
+}

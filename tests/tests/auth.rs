@@ -1,0 +1,227 @@
+//! Auth in the database: argon2id passwords, sessions, refresh-token rotation and reuse,
+//! bans, rate limits, hostile input, and the tables out of every API role's reach.
+
+use std::time::Instant;
+
+use bknd_tests::*;
+use serde_json::{json, Value};
+
+/// Call an auth function as `token`'s holder (None: anon), through authenticator.
+fn call(db: &TestDb, token: Option<&str>, sql: &str) -> Value {
+    let mut c = db.connect_as("authenticator");
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
+    let text: String = tx.query_one(&format!("SELECT ({sql})::text"), &[]).unwrap().get(0);
+    tx.commit().unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn sign_up(db: &TestDb, email: &str, password: &str) -> Value {
+    call(db, None, &format!("bknd.sign_up('{email}', '{password}')"))
+}
+
+fn sign_in(db: &TestDb, email: &str, password: &str) -> Value {
+    call(db, None, &format!("bknd.sign_in_password('{email}', '{password}', '10.0.0.1')"))
+}
+
+fn refresh(db: &TestDb, token: &str) -> Value {
+    call(db, None, &format!("bknd.refresh_session('{token}')"))
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn sign_up_and_in_give_sessions_whose_tokens_carry_the_user() {
+    let db = TestDb::new("auth_basic");
+    let s = sign_up(&db, "Ann@Example.com", "a long enough password");
+    let user_id = s["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(s["user"]["email"], "ann@example.com");
+    let s = sign_in(&db, "ann@example.com", "a long enough password");
+    let access = s["access_token"].as_str().unwrap();
+    // the access token's sub is what bknd.uid() returns
+    let mut c = db.connect_as("authenticator");
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&access]).unwrap();
+    let row = tx.query_one("SELECT bknd.uid()::text, current_user::text, bknd.claims() ->> 'aal', bknd.claims() ->> 'session_id' IS NOT NULL", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), user_id);
+    assert_eq!(row.get::<_, String>(1), "authenticated");
+    assert_eq!(row.get::<_, String>(2), "aal1");
+    assert!(row.get::<_, bool>(3));
+    tx.rollback().unwrap();
+    // argon2id with OWASP parameters; refresh tokens stored only as hashes
+    let mut admin = db.admin();
+    let hash = scalar_string(&mut admin, "SELECT password_hash FROM bknd.users").unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    let refresh_token = s["refresh_token"].as_str().unwrap();
+    let stored = scalar_i64(&mut admin, &format!("SELECT count(*) FROM bknd.refresh_tokens WHERE encode(token_hash, 'escape') LIKE '%{refresh_token}%'"));
+    assert_eq!(stored, 0);
+    // wrong password and unknown email answer alike
+    assert_eq!(error_code(&sign_in(&db, "ann@example.com", "wrong password")), "invalid_credentials");
+    assert_eq!(error_code(&sign_in(&db, "nobody@example.com", "wrong password")), "invalid_credentials");
+}
+
+#[test]
+fn refresh_rotates_and_reuse_revokes_the_family() {
+    let db = TestDb::new("auth_reuse");
+    sign_up(&db, "r@example.com", "a long enough password");
+    let s = sign_in(&db, "r@example.com", "a long enough password");
+    let r1 = s["refresh_token"].as_str().unwrap().to_string();
+    let s2 = refresh(&db, &r1);
+    let r2 = s2["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r1, r2);
+    // presenting r1 again right away (a race of two tabs): refused, the family survives
+    assert_eq!(error_code(&refresh(&db, &r1)), "refresh_token_already_used");
+    let s3 = refresh(&db, &r2);
+    let r3 = s3["refresh_token"].as_str().unwrap().to_string();
+    // later (we move the revocation back in time): reuse revokes the whole session
+    db.admin().batch_execute("UPDATE bknd.refresh_tokens SET revoked_at = now() - interval '1 minute' WHERE revoked_at IS NOT NULL").unwrap();
+    assert_eq!(error_code(&refresh(&db, &r1)), "refresh_token_already_used");
+    assert_eq!(error_code(&refresh(&db, &r3)), "refresh_token_not_found", "the family is gone");
+    let mut admin = db.admin();
+    // the sign-up's own session remains; the reused family's session is gone
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), 1);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'token_revoked'"), 1);
+    assert_eq!(error_code(&refresh(&db, "not-a-token")), "refresh_token_not_found");
+}
+
+#[test]
+fn two_concurrent_refreshes_of_one_token_give_one_session() {
+    let db = TestDb::new("auth_race");
+    sign_up(&db, "race@example.com", "a long enough password");
+    let s = sign_in(&db, "race@example.com", "a long enough password");
+    let token = s["refresh_token"].as_str().unwrap().to_string();
+    let name = db.name.clone();
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (name, token) = (name.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut c = connect("authenticator", &name);
+                let mut tx = c.transaction().unwrap();
+                tx.query_one("SELECT bknd.authenticate(NULL)", &[]).unwrap();
+                let text: String = tx.query_one("SELECT bknd.refresh_session($1)::text", &[&token]).unwrap().get(0);
+                std::thread::sleep(std::time::Duration::from_millis(200)); // hold the row lock
+                tx.commit().unwrap();
+                serde_json::from_str::<Value>(&text).unwrap()
+            })
+        })
+        .collect();
+    let results: Vec<Value> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok: Vec<&Value> = results.iter().filter(|r| r.get("refresh_token").is_some()).collect();
+    assert_eq!(ok.len(), 1, "{results:?}");
+    assert!(results.iter().any(|r| error_code(r) == "refresh_token_already_used"), "{results:?}");
+    let mut admin = db.admin();
+    // sign-up's session and sign-in's: the race added none
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), 2);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.refresh_tokens WHERE revoked_at IS NULL"), 2);
+    // the winner's token works
+    assert!(refresh(&db, ok[0]["refresh_token"].as_str().unwrap()).get("access_token").is_some());
+}
+
+#[test]
+fn banned_users_are_refused_and_their_sessions_end() {
+    let db = TestDb::new("auth_ban");
+    let s = sign_up(&db, "b@example.com", "a long enough password");
+    let id = s["user"]["id"].as_str().unwrap().to_string();
+    let service = db.token(json!({"role": "service_role"}));
+    let r = call(&db, Some(&service), &format!("bknd.admin_update_user('{id}', '{{\"ban_duration\": \"24h\"}}')"));
+    assert!(r["banned_until"].is_string(), "{r}");
+    assert_eq!(error_code(&sign_in(&db, "b@example.com", "a long enough password")), "user_banned");
+    assert_eq!(error_code(&refresh(&db, s["refresh_token"].as_str().unwrap())), "refresh_token_not_found");
+    call(&db, Some(&service), &format!("bknd.admin_update_user('{id}', '{{\"ban_duration\": \"none\"}}')"));
+    assert!(sign_in(&db, "b@example.com", "a long enough password").get("access_token").is_some());
+}
+
+#[test]
+fn sign_in_attempts_are_rate_limited_and_logged() {
+    let db = TestDb::new("auth_rate");
+    sign_up(&db, "rl@example.com", "a long enough password");
+    let codes: Vec<String> = (0..11).map(|_| error_code(&sign_in(&db, "rl@example.com", "wrong password")).to_string()).collect();
+    assert!(codes[..10].iter().all(|c| c == "invalid_credentials"), "{codes:?}");
+    assert_eq!(codes[10], "over_request_rate_limit");
+    // even the right password is refused while limited
+    let limited = sign_in(&db, "rl@example.com", "a long enough password");
+    assert_eq!(limited["error"]["status"], 429);
+    let mut admin = db.admin();
+    assert!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'rate_limited'") >= 1);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login_failed'"), 10);
+}
+
+#[test]
+fn an_unknown_email_costs_a_password_check_too() {
+    let db = TestDb::new("auth_timing");
+    sign_up(&db, "t@example.com", "a long enough password");
+    let time = |email: &str| {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let start = Instant::now();
+            sign_in(&db, email, "wrong password");
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        best
+    };
+    let known = time("t@example.com");
+    let unknown = time("nobody-here@example.com");
+    assert!(unknown > known * 0.5, "unknown email {unknown:.4}s vs known {known:.4}s: the dummy verification is missing");
+}
+
+#[test]
+fn hostile_input_is_refused_cleanly_and_creates_nothing() {
+    let db = TestDb::new("auth_hostile");
+    for email in ["x'; DROP TABLE bknd.users; --@a.b", "no-at-sign", "a@b", "a b@example.com", "<a>@example.com", "@example.com", "a@@example.com"] {
+        let r = call(&db, None, &format!("bknd.sign_up({}, 'a long enough password')", quote(email)));
+        assert_eq!(error_code(&r), "validation_failed", "{email}: {r}");
+    }
+    for password in ["short", &"x".repeat(5000)] {
+        let r = call(&db, None, &format!("bknd.sign_up('ok@example.com', {})", quote(password)));
+        assert_eq!(error_code(&r), "weak_password");
+    }
+    let r = call(&db, None, "bknd.sign_up('ok@example.com', 'a long enough password', '[1]')");
+    assert_eq!(error_code(&r), "validation_failed");
+    assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(*) FROM bknd.users"), 0);
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[test]
+fn auth_tables_are_out_of_reach_of_api_roles() {
+    let db = TestDb::new("auth_tables");
+    sign_up(&db, "x@example.com", "a long enough password");
+    for role in ["anon", "authenticated", "service_role"] {
+        let mut c = db.connect_as("authenticator");
+        c.batch_execute(&format!("SET ROLE {role}")).unwrap();
+        for table in ["users", "identities", "sessions", "refresh_tokens", "one_time_tokens", "mfa_factors", "audit_log", "rate_limits", "auth_settings"] {
+            expect_error(&mut c, &format!("SELECT * FROM bknd.{table}"), "42501");
+            expect_error(&mut c, &format!("DELETE FROM bknd.{table}"), "42501");
+        }
+    }
+    // the admin functions are service_role's alone
+    let user = sign_in(&db, "x@example.com", "a long enough password");
+    let mut c = db.connect_as("authenticator");
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&user["access_token"].as_str()]).unwrap();
+    let err = tx.query_one("SELECT bknd.admin_list_users()", &[]).unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+}
+
+#[test]
+fn with_confirmations_on_existing_and_new_emails_answer_alike() {
+    let db = TestDb::new("auth_enum");
+    db.admin().batch_execute("SELECT bknd.configure_auth('{\"autoconfirm\": false}')").unwrap();
+    let first = sign_up(&db, "e@example.com", "a long enough password");
+    let again = sign_up(&db, "e@example.com", "another long password");
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect::<Vec<_>>() };
+    assert!(first.get("access_token").is_none() && again.get("access_token").is_none());
+    let (mut k1, mut k2) = (keys(&first), keys(&again));
+    k1.retain(|k| !["identities", "confirmed_at", "email_confirmed_at", "last_sign_in_at", "banned_until", "factors"].contains(&k.as_str()));
+    k2.retain(|k| !["identities", "confirmed_at", "email_confirmed_at", "last_sign_in_at", "banned_until", "factors"].contains(&k.as_str()));
+    k1.sort();
+    k2.sort();
+    assert_eq!(k1, k2);
+    assert_eq!(again["email"], "e@example.com");
+    // and the unconfirmed user cannot sign in yet
+    assert_eq!(error_code(&sign_in(&db, "e@example.com", "a long enough password")), "email_not_confirmed");
+}
