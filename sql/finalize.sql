@@ -45,7 +45,9 @@ GRANT EXECUTE ON FUNCTION
   bknd.refresh_session(text, text),
   bknd.auth_public_settings()
 TO anon, authenticated, service_role;
-GRANT EXECUTE ON FUNCTION bknd.get_user(), bknd.update_user(jsonb), bknd.sign_out(text)
+GRANT EXECUTE ON FUNCTION bknd.get_user(), bknd.update_user(jsonb), bknd.sign_out(text),
+  bknd.mfa_enroll(text), bknd.mfa_challenge(text, text), bknd.mfa_verify(text, text, text, text),
+  bknd.mfa_unenroll(text)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
   bknd.admin_create_user(jsonb), bknd.admin_list_users(integer, integer), bknd.admin_get_user(text),

@@ -3,6 +3,8 @@
 //! the tables are out of every API role's reach. The sidecar maps `/auth/v1` onto these.
 
 mod admin;
+mod mfa;
+mod totp;
 mod audit;
 mod outcome;
 mod password;

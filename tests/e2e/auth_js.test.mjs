@@ -82,3 +82,43 @@ test('admin: create, list, ban, delete users with the service_role key', async (
   assert.equal(del.error, null);
   assert.equal((await admin.auth.admin.listUsers()).data.users.length, 1);
 });
+
+// TOTP, computed here independently (RFC 6238, SHA-1, 6 digits, 30 s)
+import { createHmac } from 'node:crypto';
+function base32Decode(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of s.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+function totp(secret) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const d = createHmac('sha1', base32Decode(secret)).update(counter).digest();
+  const o = d[19] & 0xf;
+  const n = ((d[o] & 0x7f) << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3];
+  return String(n % 1_000_000).padStart(6, '0');
+}
+
+test('MFA: enroll a TOTP factor, challenge, verify to aal2', async () => {
+  const mfa = createClient(url, process.env.ANON_KEY, opts);
+  await mfa.auth.signUp({ email: 'mfa@example.com', password: 'mfa password 1' });
+  const before = await mfa.auth.mfa.getAuthenticatorAssuranceLevel();
+  assert.equal(before.data.currentLevel, 'aal1');
+  const enrolled = await mfa.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'phone' });
+  assert.equal(enrolled.error, null);
+  assert.ok(enrolled.data.totp.qr_code.startsWith('data:image/svg+xml'));
+  const factorId = enrolled.data.id;
+  const challenge = await mfa.auth.mfa.challenge({ factorId });
+  assert.equal(challenge.error, null);
+  const verified = await mfa.auth.mfa.verify({ factorId, challengeId: challenge.data.id, code: totp(enrolled.data.totp.secret) });
+  assert.equal(verified.error, null);
+  const after = await mfa.auth.mfa.getAuthenticatorAssuranceLevel();
+  assert.equal(after.data.currentLevel, 'aal2');
+  const factors = await mfa.auth.mfa.listFactors();
+  assert.equal(factors.data.totp.length, 1);
+  const removed = await mfa.auth.mfa.unenroll({ factorId });
+  assert.equal(removed.error, null);
+});

@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod jwt;
 pub mod sidecar;
+pub mod totp;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -85,7 +85,11 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
     let mut c = db.admin();
     for (role, expected) in [
         ("anon", vec!["auth_public_settings", "authenticate", "claims", "email", "jwt_verify", "jwt_verify_text", "refresh_session", "role", "sign_in_password", "sign_up", "touch_updated_at", "uid"]),
-        ("authenticated", vec!["auth_public_settings", "authenticate", "claims", "email", "get_user", "jwt_verify", "jwt_verify_text", "refresh_session", "role", "sign_in_password", "sign_out", "sign_up", "touch_updated_at", "uid", "update_user"]),
+        ("authenticated", vec![
+            "auth_public_settings", "authenticate", "claims", "email", "get_user", "jwt_verify", "jwt_verify_text",
+            "mfa_challenge", "mfa_enroll", "mfa_unenroll", "mfa_verify", "refresh_session", "role", "sign_in_password",
+            "sign_out", "sign_up", "touch_updated_at", "uid", "update_user",
+        ]),
     ] {
         let rows = c
             .query(

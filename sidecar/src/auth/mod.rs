@@ -27,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/auth/v1/logout", post(logout))
         .route("/auth/v1/settings", get(settings))
         .route("/auth/v1/health", get(|| async { Json(json!({"name": "bknd", "description": "bknd auth"})) }))
+        .route("/auth/v1/factors", post(factor_enroll))
+        .route("/auth/v1/factors/{id}", axum::routing::delete(factor_unenroll))
+        .route("/auth/v1/factors/{id}/challenge", post(factor_challenge))
+        .route("/auth/v1/factors/{id}/verify", post(factor_verify))
         .route("/auth/v1/admin/users", get(admin_list).post(admin_create))
         .route("/auth/v1/admin/users/{id}", get(admin_get).put(admin_update).delete(admin_delete))
 }
@@ -149,4 +153,30 @@ async fn admin_update(State(s): State<AppState>, Path(id): Path<String>, headers
 
 async fn admin_delete(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_delete_user($1)::text", vec![Some(id)]).await?)
+}
+
+async fn factor_enroll(State(s): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    match text(&b, "factor_type")?.as_deref() {
+        Some("totp") | None => {}
+        Some(other) => return Err(AuthError::validation(format!("factor_type {other} is not supported (totp is)"))),
+    }
+    let name = text(&b, "friendly_name")?;
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_enroll($1)::text", vec![name]).await?)
+}
+
+async fn factor_challenge(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_challenge($1, $2)::text", vec![Some(id), ip_of(&addr)]).await?)
+}
+
+async fn factor_verify(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Path(id): Path<String>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    let challenge = text(&b, "challenge_id")?.ok_or_else(|| AuthError::validation("challenge_id is required"))?;
+    let code = text(&b, "code")?.ok_or_else(|| AuthError::validation("code is required"))?;
+    let args = vec![Some(id), Some(challenge), Some(code), ip_of(&addr)];
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_verify($1, $2, $3, $4)::text", args).await?)
+}
+
+async fn factor_unenroll(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_unenroll($1)::text", vec![Some(id)]).await?)
 }

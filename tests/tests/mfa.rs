@@ -1,0 +1,56 @@
+//! TOTP MFA in the database: enroll, challenge, verify to aal2, replay refused, unenroll.
+
+use bknd_tests::*;
+use serde_json::Value;
+
+fn call(db: &TestDb, token: Option<&str>, sql: &str) -> Value {
+    let mut c = db.connect_as("authenticator");
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
+    let text: String = tx.query_one(&format!("SELECT ({sql})::text"), &[]).unwrap().get(0);
+    tx.commit().unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn claim(db: &TestDb, token: &str, name: &str) -> String {
+    db.admin().query_one("SELECT bknd.jwt_verify($1) ->> $2", &[&token, &name]).unwrap().get(0)
+}
+
+#[test]
+fn totp_enroll_verify_replay_and_unenroll() {
+    let db = TestDb::new("mfa");
+    let s = call(&db, None, "bknd.sign_up('m@example.com', 'a long enough password')");
+    let aal1 = s["access_token"].as_str().unwrap().to_string();
+    assert_eq!(claim(&db, &aal1, "aal"), "aal1");
+
+    let f = call(&db, Some(&aal1), "bknd.mfa_enroll('phone')");
+    let factor = f["id"].as_str().unwrap().to_string();
+    let secret = f["totp"]["secret"].as_str().unwrap().to_string();
+    assert!(f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m%40example.com") || f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m@example.com"));
+    assert!(f["totp"]["qr_code"].as_str().unwrap().starts_with("data:image/svg+xml"));
+    // someone else's token cannot see or use the factor
+    let other = call(&db, None, "bknd.sign_up('o@example.com', 'a long enough password')");
+    let other_token = other["access_token"].as_str().unwrap();
+    assert_eq!(call(&db, Some(other_token), &format!("bknd.mfa_challenge('{factor}')"))["error"]["code"], "mfa_factor_not_found");
+
+    let ch = call(&db, Some(&aal1), &format!("bknd.mfa_challenge('{factor}')"));
+    let challenge = ch["id"].as_str().unwrap().to_string();
+    let wrong = call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{challenge}', '000000')"));
+    assert_eq!(wrong["error"]["code"], "mfa_verification_failed");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let code = totp::code_at(&secret, now);
+    let ok = call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{challenge}', '{code}')"));
+    let aal2 = ok["access_token"].as_str().expect("a session").to_string();
+    assert_eq!(claim(&db, &aal2, "aal"), "aal2");
+    assert_eq!(ok["user"]["factors"][0]["status"], "verified");
+    // the same challenge twice, and the same code on a new challenge: both refused
+    assert_eq!(call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{challenge}', '{code}')"))["error"]["code"], "mfa_challenge_expired");
+    let ch2 = call(&db, Some(&aal1), &format!("bknd.mfa_challenge('{factor}')"))["id"].as_str().unwrap().to_string();
+    assert_eq!(call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{ch2}', '{code}')"))["error"]["code"], "mfa_verification_failed");
+    // removing a verified factor needs aal2
+    assert_eq!(call(&db, Some(&aal1), &format!("bknd.mfa_unenroll('{factor}')"))["error"]["code"], "insufficient_aal");
+    assert_eq!(call(&db, Some(&aal2), &format!("bknd.mfa_unenroll('{factor}')"))["id"], factor.as_str());
+    assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(*) FROM bknd.mfa_factors"), 0);
+    // garbage ids are a clean not-found
+    assert_eq!(call(&db, Some(&aal2), "bknd.mfa_challenge('x''; drop table bknd.users; --')")["error"]["code"], "mfa_factor_not_found");
+}
