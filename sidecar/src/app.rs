@@ -16,6 +16,7 @@ pub struct AppState {
     pub pool: Pool,
     pub rest: Arc<RestConfig>,
     pub schema: SharedSchema,
+    pub auth: Arc<crate::auth::AuthConfig>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -47,7 +48,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     tracing::info!("bknd listening on http://{address}");
-    let service = app(AppState { pool, rest, schema }).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let auth = Arc::new(crate::auth::AuthConfig {
+        mail: crate::auth::mail::MailConfig { smtp_url: args.smtp_url.clone(), from: args.smtp_from.clone() },
+        site_url: args.site_url.clone().unwrap_or_else(|| public_url.clone()),
+        public_url,
+        redirect_allow: args.redirect_allow.clone(),
+    });
+    let service = app(AppState { pool, rest, schema, auth }).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await

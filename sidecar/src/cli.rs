@@ -47,6 +47,22 @@ pub struct ServeArgs {
     /// PostgREST's db-pre-request: it may check headers or claims, raise, or SET LOCAL ROLE.
     #[arg(long, env = "BKND_PRE_REQUEST")]
     pub pre_request: Option<String>,
+    /// SMTP server for auth email (codes, magic links, recovery): smtp://[user:pass@]host:port.
+    /// Without it, in development, messages go to the log on stderr.
+    #[arg(long, env = "BKND_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of auth email.
+    #[arg(long, env = "BKND_SMTP_FROM", default_value = "bknd <noreply@localhost>")]
+    pub smtp_from: String,
+    /// This server's URL as browsers reach it, for links in email (default http://LISTEN).
+    #[arg(long, env = "BKND_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The app's URL: where links land by default (default: the public URL).
+    #[arg(long, env = "BKND_SITE_URL")]
+    pub site_url: Option<String>,
+    /// URL prefixes a `redirect_to` may start with, comma-separated (the site URL always may).
+    #[arg(long, env = "BKND_REDIRECT_ALLOW", value_delimiter = ',')]
+    pub redirect_allow: Vec<String>,
     /// Largest request body accepted, in bytes (default 10 MiB).
     #[arg(long, env = "BKND_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -6,6 +6,7 @@ mod admin;
 mod mfa;
 mod totp;
 mod audit;
+mod email_token;
 mod outcome;
 mod password;
 mod rate_limit;

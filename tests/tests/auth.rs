@@ -225,3 +225,27 @@ fn with_confirmations_on_existing_and_new_emails_answer_alike() {
     // and the unconfirmed user cannot sign in yet
     assert_eq!(error_code(&sign_in(&db, "e@example.com", "a long enough password")), "email_not_confirmed");
 }
+
+#[test]
+fn only_the_sidecar_role_can_obtain_a_one_time_code() {
+    let db = TestDb::new("auth_codes");
+    sign_up(&db, "c@example.com", "a long enough password");
+    for token in [None, Some(db.token(json!({"role": "service_role"})))] {
+        let mut c = db.connect_as("authenticator");
+        let mut tx = c.transaction().unwrap();
+        tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
+        let err = tx.query_one("SELECT bknd.request_email_token('c@example.com', 'recovery')", &[]).unwrap_err();
+        assert_eq!(sqlstate(&err), "42501", "an API role got a code");
+    }
+    // authenticator itself (the sidecar, before any role switch) can, and the code works once
+    let mut c = db.connect_as("authenticator");
+    let text: String = c.query_one("SELECT bknd.request_email_token('c@example.com', 'recovery')::text", &[]).unwrap().get(0);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let code = v["code"].as_str().unwrap();
+    let ok = call(&db, None, &format!("bknd.verify_email_code('c@example.com', '{code}', 'recovery')"));
+    assert!(ok.get("access_token").is_some(), "{ok}");
+    let again = call(&db, None, &format!("bknd.verify_email_code('c@example.com', '{code}', 'recovery')"));
+    assert_eq!(error_code(&again), "otp_expired");
+    // codes are stored only as hashes
+    assert_eq!(scalar_i64(&mut db.admin(), &format!("SELECT count(*) FROM bknd.one_time_tokens WHERE position('{code}'::bytea in token_hash) > 0")), 0);
+}

@@ -37,11 +37,15 @@ struct Env {
 }
 
 fn setup(label: &str) -> Env {
+    setup_with(label, &[])
+}
+
+fn setup_with(label: &str, args: &[&str]) -> Env {
     let db = TestDb::new(label);
     let mut admin = db.admin();
     admin.batch_execute(FIXTURE).unwrap();
     let author: String = admin.query_one("INSERT INTO authors (name) VALUES ('Ann') RETURNING id::text", &[]).unwrap().get(0);
-    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), args);
     let vars = vec![
         ("BKND_URL".to_string(), sidecar.base.clone()),
         ("TOKEN_A".into(), db.token(json!({"sub": USER_A, "role": "authenticated"}))),
@@ -95,4 +99,53 @@ fn python_postgrest_against_bknd() {
     let mut cmd = Command::new(python);
     cmd.arg(repo().join("tests/e2e/test_postgrest_py.py"));
     run(cmd, &env, "python test_postgrest_py.py");
+}
+
+/// A real SMTP server on 127.0.0.1 (aiosmtpd), storing what it receives in a Maildir.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("bknd-mail-{}-{port}", std::process::id()));
+        let child = Command::new(repo().join(".tools/venv/bin/python"))
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&dir)
+            .spawn()
+            .expect("start aiosmtpd (run `make test`, which installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        SmtpSink { child, port, dir }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn supabase_js_email_codes_magic_links_and_recovery() {
+    let smtp = SmtpSink::start();
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let mut env = setup_with(
+        "e2e_email",
+        &["--smtp-url", &smtp_url, "--site-url", "http://app.example.test", "--redirect-allow", "http://app.example.test/"],
+    );
+    env.vars.push(("MAIL_DIR".into(), smtp.dir.to_string_lossy().into_owned()));
+    let dir = repo().join("tests/e2e");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&dir).args(["--test", "--test-concurrency=1", "email_js.test.mjs"]);
+    run(cmd, &env, "node --test email_js.test.mjs");
 }

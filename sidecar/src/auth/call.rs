@@ -42,3 +42,26 @@ pub async fn call(state: &AppState, token: Option<String>, path: &str, sql: &'st
     });
     task.await.map_err(AuthError::internal)?
 }
+
+/// A call as authenticator itself, with no role switch: for the functions only the sidecar may
+/// call (they return secrets to send by email).
+pub async fn call_privileged(state: &AppState, sql: &'static str, args: Vec<Option<String>>) -> Result<Value, AuthError> {
+    let pool = state.pool.clone();
+    let task = tokio::spawn(async move {
+        let client = pool.get().await.map_err(AuthError::unavailable)?;
+        let stmt = client.prepare_cached(sql).await.map_err(AuthError::internal)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        let (began, result, committed) =
+            tokio::join!(client.batch_execute("BEGIN"), client.query_one(&stmt, &refs), client.batch_execute("COMMIT"));
+        began.map_err(AuthError::unavailable)?;
+        let row = result.map_err(|e| AuthError::from_db(&e, false))?;
+        committed.map_err(AuthError::internal)?;
+        let text: Option<String> = row.try_get(0).map_err(AuthError::internal)?;
+        let value: Value = text.as_deref().map(serde_json::from_str).transpose().map_err(AuthError::internal)?.unwrap_or(Value::Null);
+        if let Some(err) = value.get("error") {
+            return Err(AuthError::from_answer(err));
+        }
+        Ok(value)
+    });
+    task.await.map_err(AuthError::internal)?
+}

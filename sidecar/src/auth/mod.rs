@@ -4,6 +4,7 @@
 
 mod call;
 pub mod error;
+pub mod mail;
 
 use std::net::SocketAddr;
 
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::AppState;
-use call::call;
+use call::{call, call_privileged};
 use error::AuthError;
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/auth/v1/logout", post(logout))
         .route("/auth/v1/settings", get(settings))
         .route("/auth/v1/health", get(|| async { Json(json!({"name": "bknd", "description": "bknd auth"})) }))
+        .route("/auth/v1/otp", post(otp))
+        .route("/auth/v1/magiclink", post(otp))
+        .route("/auth/v1/recover", post(recover))
+        .route("/auth/v1/verify", get(verify_link).post(verify_code))
         .route("/auth/v1/factors", post(factor_enroll))
         .route("/auth/v1/factors/{id}", axum::routing::delete(factor_unenroll))
         .route("/auth/v1/factors/{id}/challenge", post(factor_challenge))
@@ -179,4 +184,129 @@ async fn factor_verify(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo
 
 async fn factor_unenroll(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_unenroll($1)::text", vec![Some(id)]).await?)
+}
+
+/// Percent-encoding for URL components: everything but RFC 3986's unreserved characters.
+const COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn encode(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, COMPONENT).to_string()
+}
+
+/// What the auth routes need from the command line.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub mail: mail::MailConfig,
+    /// where links in emails point: this server as the browser reaches it
+    pub public_url: String,
+    /// where users land by default after a link (and an allowed redirect)
+    pub site_url: String,
+    /// URL prefixes `redirect_to` may start with (besides site_url)
+    pub redirect_allow: Vec<String>,
+}
+
+impl AuthConfig {
+    /// `redirect_to` if it is allowed, else the site URL: never an open redirect.
+    pub fn redirect(&self, wanted: Option<&str>) -> String {
+        match wanted {
+            Some(w) if w.starts_with(&self.site_url) || self.redirect_allow.iter().any(|p| !p.is_empty() && w.starts_with(p.as_str())) => w.to_string(),
+            _ => self.site_url.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RedirectQuery {
+    redirect_to: Option<String>,
+}
+
+/// Make and send a code and link; the answer is the same whether or not anything was sent.
+async fn send_token(s: &AppState, email: String, purpose: &str, create_user: bool, redirect_to: Option<String>, ip: Option<String>) -> Answer {
+    let v = call_privileged(
+        s,
+        "SELECT bknd.request_email_token($1, $2, $3::text::boolean, $4)::text",
+        vec![Some(email), Some(purpose.to_string()), Some(create_user.to_string()), ip],
+    )
+    .await?;
+    if v["send"].as_bool() == Some(true) {
+        let cfg = &s.auth;
+        let (to, code, token) = (v["email"].as_str().unwrap_or(""), v["code"].as_str().unwrap_or(""), v["link_token"].as_str().unwrap_or(""));
+        let redirect = cfg.redirect(redirect_to.as_deref());
+        let link = format!(
+            "{}/auth/v1/verify?token={}&type={purpose}&redirect_to={}",
+            cfg.public_url.trim_end_matches('/'),
+            token,
+            encode(&redirect)
+        );
+        let (subject, what) = match purpose {
+            "recovery" => ("Reset your password", "To reset your password"),
+            "signup" => ("Confirm your email", "To confirm your email"),
+            _ => ("Your sign-in code", "To sign in"),
+        };
+        let body = format!("{what}, enter this code: {code}\n\nor open this link:\n{link}\n\nIt works once, within an hour. If you did not ask for it, ignore this email.\n");
+        if let Err(e) = mail::send(&cfg.mail, to, subject, body).await {
+            tracing::error!("sending {purpose} email failed: {e}");
+            return Err(AuthError::new(500, "unexpected_failure", "Error sending email"));
+        }
+    }
+    ok(json!({}))
+}
+
+async fn otp(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("An email address is required"))?;
+    let create_user = b.get("create_user").and_then(Value::as_bool).unwrap_or(true);
+    send_token(&s, email, "magiclink", create_user, q.redirect_to, ip_of(&addr)).await
+}
+
+async fn recover(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("An email address is required"))?;
+    send_token(&s, email, "recovery", false, q.redirect_to, ip_of(&addr)).await
+}
+
+async fn verify_code(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+    let b = body(&bytes)?;
+    let kind = text(&b, "type")?.unwrap_or_else(|| "email".into());
+    let ip = ip_of(&addr);
+    let v = if let Some(hash) = text(&b, "token_hash")? {
+        call(&s, token_of(&headers), "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(hash), Some(kind), ip]).await?
+    } else {
+        let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("email is required"))?;
+        let code = text(&b, "token")?.ok_or_else(|| AuthError::validation("token is required"))?;
+        call(&s, token_of(&headers), "/auth/v1/verify", "SELECT bknd.verify_email_code($1, $2, $3, $4)::text", vec![Some(email), Some(code), Some(kind), ip]).await?
+    };
+    ok(v)
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    token: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    redirect_to: Option<String>,
+}
+
+/// The click on an emailed link: 303 to the (allowed) redirect with the session in the fragment.
+async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<LinkQuery>) -> Response {
+    let target = s.auth.redirect(q.redirect_to.as_deref());
+    let kind = q.kind.unwrap_or_else(|| "magiclink".into());
+    let enc = encode;
+    let fragment = match q.token {
+        None => "error=invalid_request&error_code=validation_failed&error_description=token+is+required".to_string(),
+        Some(token) => match call(&s, None, "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(token), Some(kind.clone()), ip_of(&addr)]).await {
+            Ok(session) => format!(
+                "access_token={}&expires_at={}&expires_in={}&refresh_token={}&token_type=bearer&type={}",
+                enc(session["access_token"].as_str().unwrap_or("")),
+                session["expires_at"],
+                session["expires_in"],
+                enc(session["refresh_token"].as_str().unwrap_or("")),
+                enc(&kind)
+            ),
+            Err(e) => format!("error=access_denied&error_code={}&error_description={}", enc(&e.code), enc(&e.message)),
+        },
+    };
+    let location = format!("{}#{fragment}", target.split('#').next().unwrap_or(&target));
+    (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, location)]).into_response()
 }
