@@ -29,4 +29,5 @@ test: install build clients
 	@scripts/test.sh
 
 bench: install build
+	@cargo build --release -p bknd-tests --bin argon2_rate --quiet
 	@scripts/bench.sh

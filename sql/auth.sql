@@ -61,11 +61,26 @@ CREATE TABLE bknd.one_time_tokens (
   email text,
   purpose text NOT NULL,
   token_hash bytea NOT NULL,
+  -- PKCE: a link redeemed with these set answers an auth code instead of a session
+  code_challenge text,
+  code_challenge_method text,
   expires_at timestamptz NOT NULL,
   used_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX one_time_tokens_hash_idx ON bknd.one_time_tokens (token_hash);
+
+-- PKCE auth codes waiting to be exchanged (with the code verifier) for a session.
+CREATE TABLE bknd.flow_states (
+  id bigserial PRIMARY KEY,
+  auth_code_hash bytea NOT NULL UNIQUE,
+  user_id uuid NOT NULL REFERENCES bknd.users (id) ON DELETE CASCADE,
+  code_challenge text NOT NULL,
+  code_challenge_method text NOT NULL,
+  method text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  used_at timestamptz
+);
 
 CREATE TABLE bknd.mfa_factors (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -107,7 +122,7 @@ DO $revoke$
 DECLARE
   t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['users', 'identities', 'sessions', 'refresh_tokens', 'one_time_tokens',
+  FOREACH t IN ARRAY ARRAY['users', 'identities', 'sessions', 'refresh_tokens', 'one_time_tokens', 'flow_states',
                            'mfa_factors', 'mfa_challenges', 'audit_log', 'rate_limits'] LOOP
     EXECUTE format('REVOKE ALL ON bknd.%I FROM PUBLIC', t);
   END LOOP;

@@ -45,10 +45,11 @@ GRANT EXECUTE ON FUNCTION
   bknd.refresh_session(text, text),
   bknd.auth_public_settings(),
   bknd.verify_email_code(text, text, text, text),
-  bknd.verify_email_link(text, text, text)
+  bknd.verify_email_link(text, text, text),
+  bknd.exchange_auth_code(text, text, text)
 TO anon, authenticated, service_role;
 -- it returns the code to send: the sidecar's own role only, never an API role
-GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text) TO authenticator;
+GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.get_user(), bknd.update_user(jsonb), bknd.sign_out(text),
   bknd.mfa_enroll(text), bknd.mfa_challenge(text, text), bknd.mfa_verify(text, text, text, text),
   bknd.mfa_unenroll(text)

@@ -32,12 +32,20 @@ fn six_digits() -> String {
 /// (unknown email and no user to create); the sidecar answers the client alike either way.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn request_email_token(email: &str, purpose: &str, create_user: default!(bool, false), ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+fn request_email_token(
+    email: &str,
+    purpose: &str,
+    create_user: default!(bool, false),
+    ip: default!(Option<&str>, "NULL"),
+    code_challenge: default!(Option<&str>, "NULL"),
+    code_challenge_method: default!(Option<&str>, "NULL"),
+) -> pgrx::JsonB {
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         if !PURPOSES.contains(&purpose) {
             return Err(fail(400, "validation_failed", "purpose must be magiclink, signup or recovery"));
         }
+        let challenge = super::pkce::challenge(code_challenge, code_challenge_method)?;
         let email = normalize_email(email)?;
         rate_limit::hit(&format!("email_token:email:{email}"), 5, 3600, ip)?;
         rate_limit::hit(&format!("email_token:ip:{}", ip.unwrap_or("-")), 60, 3600, ip)?;
@@ -56,11 +64,23 @@ fn request_email_token(email: &str, purpose: &str, create_user: default!(bool, f
         ));
         let code = six_digits();
         let link = secret_token::random();
+        let (challenge, method) = match &challenge {
+            Some((c, m)) => (Some(c.as_str()), Some(m.as_str())),
+            None => (None, None),
+        };
         for hash in [code_hash(&email, &code), secret_token::digest(&link)] {
             errors::spi(Spi::run_with_args(
-                "INSERT INTO bknd.one_time_tokens (user_id, email, purpose, token_hash, expires_at) \
-                 VALUES ($1::uuid, $2, $3, $4, now() + make_interval(secs => $5))",
-                &[user_id.as_str().into(), email.as_str().into(), purpose.into(), hash.into(), (VALID_SECONDS as f64).into()],
+                "INSERT INTO bknd.one_time_tokens (user_id, email, purpose, token_hash, expires_at, code_challenge, code_challenge_method) \
+                 VALUES ($1::uuid, $2, $3, $4, now() + make_interval(secs => $5), $6, $7)",
+                &[
+                    user_id.as_str().into(),
+                    email.as_str().into(),
+                    purpose.into(),
+                    hash.into(),
+                    (VALID_SECONDS as f64).into(),
+                    challenge.into(),
+                    method.into(),
+                ],
             ));
         }
         audit::log(Some(&user_id), "email_token_requested", ip, json!({"purpose": purpose}));
@@ -68,19 +88,28 @@ fn request_email_token(email: &str, purpose: &str, create_user: default!(bool, f
     })())
 }
 
-/// Use a token (by its hash): single use, unexpired; then confirm the email and start a session.
-fn redeem(hash: Vec<u8>, purposes: &[&str], ip: Option<&str>) -> Outcome {
+/// Use a token (by its hash): single use, unexpired; then confirm the email and start a session,
+/// or, for a link requested with a PKCE challenge (`pkce_link`), answer an auth code instead.
+fn redeem(hash: Vec<u8>, purposes: &[&str], ip: Option<&str>, pkce_link: bool) -> Outcome {
     let invalid = || fail(403, "otp_expired", "Token has expired or is invalid");
     let row = errors::spi_or(
         Spi::get_two_with_args::<String, String>(
             "SELECT user_id::text, purpose FROM bknd.one_time_tokens \
              WHERE token_hash = $1 AND purpose = ANY($2) AND used_at IS NULL AND expires_at > now() \
              ORDER BY id DESC LIMIT 1 FOR UPDATE",
-            &[hash.into(), purposes.iter().map(|p| p.to_string()).collect::<Vec<String>>().into()],
+            &[hash.clone().into(), purposes.iter().map(|p| p.to_string()).collect::<Vec<String>>().into()],
         ),
         (None, None),
     );
     let (Some(user_id), Some(purpose)) = row else { return Err(invalid()) };
+    let challenge = errors::spi_or(
+        Spi::get_two_with_args::<String, String>(
+            "SELECT code_challenge, code_challenge_method FROM bknd.one_time_tokens \
+             WHERE token_hash = $1 AND user_id = $2::uuid AND used_at IS NULL ORDER BY id DESC LIMIT 1",
+            &[hash.clone().into(), user_id.as_str().into()],
+        ),
+        (None, None),
+    );
     errors::spi(Spi::run_with_args(
         "UPDATE bknd.one_time_tokens SET used_at = now() WHERE user_id = $1::uuid AND purpose = $2 AND used_at IS NULL",
         &[user_id.as_str().into(), purpose.as_str().into()],
@@ -96,6 +125,9 @@ fn redeem(hash: Vec<u8>, purposes: &[&str], ip: Option<&str>) -> Outcome {
     }
     audit::log(Some(&user_id), "email_token_used", ip, json!({"purpose": purpose}));
     let method = if purpose == "recovery" { "recovery" } else { "otp" };
+    if let (true, (Some(c), Some(m))) = (pkce_link, challenge) {
+        return Ok(super::pkce::new_auth_code(&user_id, &c, &m, method));
+    }
     Ok(session::issue(&user_id, "aal1", user::amr(method), ip))
 }
 
@@ -117,7 +149,7 @@ fn verify_email_code(email: &str, code: &str, kind: &str, ip: default!(Option<&s
         let purposes = purposes_for(kind)?;
         let email = normalize_email(email).map_err(|_| fail(403, "otp_expired", "Token has expired or is invalid"))?;
         rate_limit::hit(&format!("verify_code:email:{email}"), 10, 300, ip)?;
-        redeem(code_hash(&email, code.trim()), purposes, ip)
+        redeem(code_hash(&email, code.trim()), purposes, ip, false)
     })())
 }
 
@@ -129,6 +161,6 @@ fn verify_email_link(token: &str, kind: &str, ip: default!(Option<&str>, "NULL")
     answer((|| -> Outcome {
         let purposes = purposes_for(kind)?;
         rate_limit::hit(&format!("verify_link:ip:{}", ip.unwrap_or("-")), 60, 300, ip)?;
-        redeem(secret_token::digest(token.trim()), purposes, ip)
+        redeem(secret_token::digest(token.trim()), purposes, ip, true)
     })())
 }

@@ -9,6 +9,7 @@ mod audit;
 mod email_token;
 mod outcome;
 mod password;
+mod pkce;
 mod rate_limit;
 mod secret_token;
 mod session;

@@ -8,8 +8,16 @@ use super::audit;
 use super::outcome::fail;
 use crate::errors;
 
+/// The limit's name: the key's first two segments (`sign_in:email:a@b.c` -> `sign_in_email`).
+fn limit_name(key: &str) -> String {
+    key.splitn(3, ':').take(2).collect::<Vec<_>>().join("_")
+}
+
 /// Count a hit on `key`; an error when more than `max` fell in the last `window_seconds`.
+/// `bknd.configure_auth('{"rate_limits": {"sign_in_email": 20}}')` overrides `max` by name.
 pub fn hit(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
+    let configured = super::settings()["rate_limits"][limit_name(key)].as_i64();
+    let max = configured.map(|m| m.clamp(0, i32::MAX as i64) as i32).unwrap_or(max);
     let hits = errors::spi(Spi::get_one_with_args::<i32>(
         "INSERT INTO bknd.rate_limits AS r (key, window_start, hits) VALUES ($1, now(), 1) \
          ON CONFLICT (key) DO UPDATE SET \

@@ -97,3 +97,25 @@ test('password recovery: emailed code, then a new password', async () => {
   assert.ok((await client().auth.signInWithPassword({ email: 'forgot@example.com', password: 'old password 1' })).error);
   assert.equal((await client().auth.signInWithPassword({ email: 'forgot@example.com', password: 'new password 2' })).error, null);
 });
+
+test('PKCE: the magic link answers ?code=, which only this client (with its verifier) can exchange', async () => {
+  const pkce = createClient(url, process.env.ANON_KEY, { ...opts, auth: { ...opts.auth, flowType: 'pkce' } });
+  const sent = await pkce.auth.signInWithOtp({ email: 'pkce@example.com', options: { emailRedirectTo: 'http://app.example.test/cb' } });
+  assert.equal(sent.error, null);
+  const link = linkIn(await latestMail('pkce@example.com', 1));
+  const res = await fetch(link, { redirect: 'manual' });
+  assert.equal(res.status, 303);
+  const location = new URL(res.headers.get('location'));
+  assert.equal(location.origin + location.pathname, 'http://app.example.test/cb');
+  const code = location.searchParams.get('code');
+  assert.ok(code, res.headers.get('location'));
+  // another client, without the verifier, cannot use the code
+  const thief = createClient(url, process.env.ANON_KEY, { ...opts, auth: { ...opts.auth, flowType: 'pkce' } });
+  const stolen = await thief.auth.exchangeCodeForSession(code);
+  assert.ok(stolen.error);
+  const { data, error } = await pkce.auth.exchangeCodeForSession(code);
+  assert.equal(error, null);
+  assert.equal(data.user.email, 'pkce@example.com');
+  // once only
+  assert.ok((await pkce.auth.exchangeCodeForSession(code)).error);
+});

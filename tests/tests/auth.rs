@@ -249,3 +249,40 @@ fn only_the_sidecar_role_can_obtain_a_one_time_code() {
     // codes are stored only as hashes
     assert_eq!(scalar_i64(&mut db.admin(), &format!("SELECT count(*) FROM bknd.one_time_tokens WHERE position('{code}'::bytea in token_hash) > 0")), 0);
 }
+
+#[test]
+fn pkce_auth_codes_need_the_matching_verifier_and_work_once() {
+    use base64::Engine;
+    use sha2::Digest;
+    let db = TestDb::new("auth_pkce");
+    let verifier = "a-verifier-of-enough-length-0123456789-abcdefghijklmnop";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let mut c = db.connect_as("authenticator");
+    let text: String = c
+        .query_one("SELECT bknd.request_email_token('p@example.com', 'magiclink', true, NULL, $1, 's256')::text", &[&challenge])
+        .unwrap()
+        .get(0);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let link = v["link_token"].as_str().unwrap();
+    let answer = call(&db, None, &format!("bknd.verify_email_link('{link}', 'magiclink')"));
+    let code = answer["auth_code"].as_str().expect("an auth code, not a session").to_string();
+    assert!(answer.get("access_token").is_none());
+    let wrong = call(&db, None, &format!("bknd.exchange_auth_code('{code}', 'not-the-verifier')"));
+    assert_eq!(error_code(&wrong), "bad_code_verifier");
+    let ok = call(&db, None, &format!("bknd.exchange_auth_code('{code}', '{verifier}')"));
+    assert_eq!(ok["user"]["email"], "p@example.com");
+    let again = call(&db, None, &format!("bknd.exchange_auth_code('{code}', '{verifier}')"));
+    assert_eq!(error_code(&again), "flow_state_not_found");
+    // a bad challenge is refused when asked for
+    let text: String = c.query_one("SELECT bknd.request_email_token('p@example.com', 'magiclink', true, NULL, 'short', 's256')::text", &[]).unwrap().get(0);
+    assert!(text.contains("validation_failed"), "{text}");
+}
+
+#[test]
+fn rate_limits_can_be_configured_by_name() {
+    let db = TestDb::new("auth_rate_cfg");
+    sign_up(&db, "cfg@example.com", "a long enough password");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"rate_limits": {"sign_in_email": 2}}')"#).unwrap();
+    let codes: Vec<String> = (0..3).map(|_| error_code(&sign_in(&db, "cfg@example.com", "wrong password")).to_string()).collect();
+    assert_eq!(codes, vec!["invalid_credentials", "invalid_credentials", "over_request_rate_limit"]);
+}

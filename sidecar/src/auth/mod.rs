@@ -96,6 +96,11 @@ async fn token(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketA
             let password = text(&b, "password")?.unwrap_or_default();
             ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.sign_in_password($1, $2, $3)::text", vec![Some(email), Some(password), ip_of(&addr)]).await?)
         }
+        Some("pkce") => {
+            let code = text(&b, "auth_code")?.ok_or_else(|| AuthError::validation("auth_code is required"))?;
+            let verifier = text(&b, "code_verifier")?.ok_or_else(|| AuthError::validation("code_verifier is required"))?;
+            ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.exchange_auth_code($1, $2, $3)::text", vec![Some(code), Some(verifier), ip_of(&addr)]).await?)
+        }
         Some("refresh_token") => {
             let refresh = text(&b, "refresh_token")?.ok_or_else(|| AuthError::new(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"))?;
             ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.refresh_session($1, $2)::text", vec![Some(refresh), ip_of(&addr)]).await?)
@@ -222,11 +227,14 @@ struct RedirectQuery {
 }
 
 /// Make and send a code and link; the answer is the same whether or not anything was sent.
-async fn send_token(s: &AppState, email: String, purpose: &str, create_user: bool, redirect_to: Option<String>, ip: Option<String>) -> Answer {
+async fn send_token(s: &AppState, b: &Value, email: String, purpose: &str, create_user: bool, redirect_to: Option<String>, ip: Option<String>) -> Answer {
+    // supabase-js sends these in the PKCE flow
+    let challenge = text(b, "code_challenge")?;
+    let method = text(b, "code_challenge_method")?;
     let v = call_privileged(
         s,
-        "SELECT bknd.request_email_token($1, $2, $3::text::boolean, $4)::text",
-        vec![Some(email), Some(purpose.to_string()), Some(create_user.to_string()), ip],
+        "SELECT bknd.request_email_token($1, $2, $3::text::boolean, $4, $5, $6)::text",
+        vec![Some(email), Some(purpose.to_string()), Some(create_user.to_string()), ip, challenge, method],
     )
     .await?;
     if v["send"].as_bool() == Some(true) {
@@ -257,13 +265,13 @@ async fn otp(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAdd
     let b = body(&bytes)?;
     let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("An email address is required"))?;
     let create_user = b.get("create_user").and_then(Value::as_bool).unwrap_or(true);
-    send_token(&s, email, "magiclink", create_user, q.redirect_to, ip_of(&addr)).await
+    send_token(&s, &b, email, "magiclink", create_user, q.redirect_to, ip_of(&addr)).await
 }
 
 async fn recover(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, bytes: axum::body::Bytes) -> Answer {
     let b = body(&bytes)?;
     let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("An email address is required"))?;
-    send_token(&s, email, "recovery", false, q.redirect_to, ip_of(&addr)).await
+    send_token(&s, &b, email, "recovery", false, q.redirect_to, ip_of(&addr)).await
 }
 
 async fn verify_code(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
@@ -293,9 +301,16 @@ async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<S
     let target = s.auth.redirect(q.redirect_to.as_deref());
     let kind = q.kind.unwrap_or_else(|| "magiclink".into());
     let enc = encode;
+    let base = target.split('#').next().unwrap_or(&target).to_string();
     let fragment = match q.token {
         None => "error=invalid_request&error_code=validation_failed&error_description=token+is+required".to_string(),
         Some(token) => match call(&s, None, "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(token), Some(kind.clone()), ip_of(&addr)]).await {
+            // PKCE: the app exchanges this code (with its verifier) for the session
+            Ok(answer) if answer.get("auth_code").is_some() => {
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let location = format!("{base}{sep}code={}", enc(answer["auth_code"].as_str().unwrap_or("")));
+                return (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, location)]).into_response();
+            }
             Ok(session) => format!(
                 "access_token={}&expires_at={}&expires_in={}&refresh_token={}&token_type=bearer&type={}",
                 enc(session["access_token"].as_str().unwrap_or("")),
@@ -307,6 +322,6 @@ async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<S
             Err(e) => format!("error=access_denied&error_code={}&error_description={}", enc(&e.code), enc(&e.message)),
         },
     };
-    let location = format!("{}#{fragment}", target.split('#').next().unwrap_or(&target));
+    let location = format!("{base}#{fragment}");
     (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, location)]).into_response()
 }
