@@ -13,11 +13,35 @@ fn limit_name(key: &str) -> String {
     key.splitn(3, ':').take(2).collect::<Vec<_>>().join("_")
 }
 
-/// Count a hit on `key`; an error when more than `max` fell in the last `window_seconds`.
-/// `bknd.configure_auth('{"rate_limits": {"sign_in_email": 20}}')` overrides `max` by name.
-pub fn hit(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
+/// `bknd.configure_auth('{"rate_limits": {"sign_in_email": 20}}')` overrides a default by name.
+fn max_for(key: &str, default: i32) -> i32 {
     let configured = super::settings()["rate_limits"][limit_name(key)].as_i64();
-    let max = configured.map(|m| m.clamp(0, i32::MAX as i64) as i32).unwrap_or(max);
+    configured.map(|m| m.clamp(0, i32::MAX as i64) as i32).unwrap_or(default)
+}
+
+/// Refuse if `key` already used up its `max` hits in the window, without counting and without
+/// taking a lock: an expensive step (argon2) can run between `check` and `hit` while other
+/// requests for the same key go on.
+pub fn check(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
+    let max = max_for(key, max);
+    let hits = errors::spi_or(
+        Spi::get_one_with_args::<i32>(
+            "SELECT hits FROM bknd.rate_limits WHERE key = $1 AND window_start >= now() - make_interval(secs => $2)",
+            &[key.into(), window_seconds.into()],
+        ),
+        None,
+    )
+    .unwrap_or(0);
+    if hits >= max {
+        audit::log(None, "rate_limited", ip, json!({"key": key}));
+        return Err(fail(429, "over_request_rate_limit", "Request rate limit reached"));
+    }
+    Ok(())
+}
+
+/// Count a hit on `key`; an error when more than `max` fell in the last `window_seconds`.
+pub fn hit(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
+    let max = max_for(key, max);
     let hits = errors::spi(Spi::get_one_with_args::<i32>(
         "INSERT INTO bknd.rate_limits AS r (key, window_start, hits) VALUES ($1, now(), 1) \
          ON CONFLICT (key) DO UPDATE SET \

@@ -11,9 +11,12 @@ const USER_JSON: &str = include_str!("../../sql/queries/auth_user.sql");
 
 /// A user as GoTrue shows one.
 pub fn json(user_id: &str) -> Value {
-    errors::spi_or(Spi::get_one_with_args::<pgrx::JsonB>(USER_JSON, &[user_id.into()]), None)
-        .map(|j| j.0)
-        .unwrap_or(Value::Null)
+    errors::spi_or(
+        Spi::get_one_with_args::<pgrx::JsonB>(USER_JSON, &[user_id.into()]),
+        None,
+    )
+    .map(|j| j.0)
+    .unwrap_or(Value::Null)
 }
 
 /// Lower-cased and trimmed, or why it is not an email address.
@@ -25,24 +28,40 @@ pub fn normalize_email(email: &str) -> Result<String, Value> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>')
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>')
         && e.matches('@').count() == 1;
     if ok {
         Ok(e)
     } else {
-        Err(fail(400, "validation_failed", "Unable to validate email address: invalid format"))
+        Err(fail(
+            400,
+            "validation_failed",
+            "Unable to validate email address: invalid format",
+        ))
     }
 }
 
 pub fn find_by_email(email: &str) -> Option<String> {
     errors::spi_or(
-        Spi::get_one_with_args::<String>("SELECT id::text FROM bknd.users WHERE lower(email) = $1", &[email.into()]),
+        Spi::get_one_with_args::<String>(
+            "SELECT id::text FROM bknd.users WHERE lower(email) = $1",
+            &[email.into()],
+        ),
         None,
     )
 }
 
 /// Insert a user with an email identity; returns the id.
-pub fn create(email: &str, password_hash: Option<&str>, confirmed: bool, user_metadata: Value, app_metadata: Value, role: &str) -> String {
+pub fn create(
+    email: &str,
+    password_hash: Option<&str>,
+    confirmed: bool,
+    user_metadata: Value,
+    app_metadata: Value,
+    role: &str,
+) -> String {
     let id = errors::spi(Spi::get_one_with_args::<String>(
         "INSERT INTO bknd.users (email, password_hash, email_confirmed_at, user_metadata, app_metadata, role) \
          VALUES ($1, $2, CASE WHEN $3 THEN now() END, $4, $5, $6) RETURNING id::text",
@@ -77,7 +96,12 @@ fn metadata(data: Option<pgrx::JsonB>) -> Result<Value, Value> {
 /// existing email gets an answer that looks the same as a new one.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn sign_up(email: &str, password: &str, data: default!(Option<pgrx::JsonB>, "NULL"), ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+fn sign_up(
+    email: &str,
+    password: &str,
+    data: default!(Option<pgrx::JsonB>, "NULL"),
+    ip: default!(Option<&str>, "NULL"),
+) -> pgrx::JsonB {
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         let cfg = settings();
@@ -98,10 +122,12 @@ fn sign_up(email: &str, password: &str, data: default!(Option<pgrx::JsonB>, "NUL
                 return Err(fail(422, "user_already_exists", "User already registered"));
             }
             // confirmations on: answer as for a new user, reveal nothing
-            return Ok(json!({"id": uuid_v4(), "aud": "authenticated", "role": "authenticated", "email": email,
+            return Ok(
+                json!({"id": uuid_v4(), "aud": "authenticated", "role": "authenticated", "email": email,
                              "phone": "", "app_metadata": {"provider": "email", "providers": ["email"]},
                              "user_metadata": meta, "identities": [], "created_at": now_text(), "updated_at": now_text(),
-                             "is_anonymous": false}));
+                             "is_anonymous": false}),
+            );
         }
         let id = create(&email, Some(&hash), autoconfirm, meta, json!({}), "authenticated");
         audit::log(Some(&id), "user_signedup", ip, json!({"provider": "email"}));
@@ -142,43 +168,59 @@ fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NUL
     answer((|| -> Outcome {
         let invalid = || fail(400, "invalid_credentials", "Invalid login credentials");
         let email = normalize_email(email).map_err(|_| invalid())?;
-        rate_limit::hit(&format!("sign_in:email:{email}"), 10, 300, ip)?;
-        rate_limit::hit(&format!("sign_in:ip:{}", ip.unwrap_or("-")), 60, 300, ip)?;
-        let row = errors::spi_or(
-            Spi::get_three_with_args::<String, String, bool>(
-                "SELECT id::text, password_hash, email_confirmed_at IS NOT NULL FROM bknd.users WHERE lower(email) = $1",
-                &[email.as_str().into()],
-            ),
-            (None, None, None),
+        let (by_email, by_ip) = (
+            format!("sign_in:email:{email}"),
+            format!("sign_in:ip:{}", ip.unwrap_or("-")),
         );
-        let (id, stored, confirmed) = match row {
-            (Some(id), Some(stored), Some(confirmed)) => (id, stored, confirmed),
-            _ => {
-                password::verify_dummy(password);
-                audit::log(None, "login_failed", ip, json!({"email": email}));
-                return Err(invalid());
-            }
-        };
-        if !password::verify(password, &stored) {
-            audit::log(Some(&id), "login_failed", ip, json!({}));
-            return Err(invalid());
-        }
-        let banned = errors::spi(Spi::get_one_with_args::<bool>(
-            "SELECT coalesce(banned_until > now(), false) FROM bknd.users WHERE id = $1::uuid",
-            &[id.as_str().into()],
-        ))
-        .unwrap_or(false);
-        if banned {
-            audit::log(Some(&id), "login_banned", ip, json!({}));
-            return Err(fail(400, "user_banned", "User is banned"));
-        }
-        if !confirmed {
-            return Err(fail(400, "email_not_confirmed", "Email not confirmed"));
-        }
+        rate_limit::check(&by_email, 10, 300, ip)?;
+        rate_limit::check(&by_ip, 60, 300, ip)?;
+        // count the attempt last, so its row lock is held only until commit, not through argon2
+        let attempt = verify_credentials(&email, password, ip);
+        rate_limit::hit(&by_email, 10, 300, ip)?;
+        rate_limit::hit(&by_ip, 60, 300, ip)?;
+        let id = attempt?;
         mark_signed_in(&id);
         audit::log(Some(&id), "login", ip, json!({"provider": "email"}));
         Ok(session::issue(&id, "aal1", amr("password"), ip))
     })())
+}
+
+/// The user whose password this is, or why not (`invalid_credentials` alike for an unknown
+/// email and a wrong password; banned; unconfirmed).
+fn verify_credentials(email: &str, password: &str, ip: Option<&str>) -> Result<String, Value> {
+    let invalid = || fail(400, "invalid_credentials", "Invalid login credentials");
+    let row = errors::spi_or(
+        Spi::get_three_with_args::<String, String, bool>(
+            "SELECT id::text, password_hash, email_confirmed_at IS NOT NULL FROM bknd.users WHERE lower(email) = $1",
+            &[email.into()],
+        ),
+        (None, None, None),
+    );
+    let (id, stored, confirmed) = match row {
+        (Some(id), Some(stored), Some(confirmed)) => (id, stored, confirmed),
+        _ => {
+            password::verify_dummy(password);
+            audit::log(None, "login_failed", ip, json!({"email": email}));
+            return Err(invalid());
+        }
+    };
+    if !password::verify(password, &stored) {
+        audit::log(Some(&id), "login_failed", ip, json!({}));
+        return Err(invalid());
+    }
+    let banned = errors::spi(Spi::get_one_with_args::<bool>(
+        "SELECT coalesce(banned_until > now(), false) FROM bknd.users WHERE id = $1::uuid",
+        &[id.as_str().into()],
+    ))
+    .unwrap_or(false);
+    if banned {
+        audit::log(Some(&id), "login_banned", ip, json!({}));
+        return Err(fail(400, "user_banned", "User is banned"));
+    }
+    if !confirmed {
+        return Err(fail(400, "email_not_confirmed", "Email not confirmed"));
+    }
+    Ok(id)
 }
 
 /// The signed-in user.
@@ -194,7 +236,11 @@ fn get_user() -> pgrx::JsonB {
                 Ok(u)
             }
         }
-        None => Err(fail(401, "no_authorization", "This endpoint requires a valid Bearer token")),
+        None => Err(fail(
+            401,
+            "no_authorization",
+            "This endpoint requires a valid Bearer token",
+        )),
     })
 }
 
@@ -203,7 +249,8 @@ fn get_user() -> pgrx::JsonB {
 #[search_path(pg_catalog, pg_temp)]
 fn update_user(attributes: pgrx::JsonB) -> pgrx::JsonB {
     answer((|| -> Outcome {
-        let (id, _) = caller().ok_or_else(|| fail(401, "no_authorization", "This endpoint requires a valid Bearer token"))?;
+        let (id, _) =
+            caller().ok_or_else(|| fail(401, "no_authorization", "This endpoint requires a valid Bearer token"))?;
         apply_update(&id, &attributes.0, false)?;
         audit::log(Some(&id), "user_modified", None, json!({}));
         Ok(json(&id))
@@ -212,7 +259,9 @@ fn update_user(attributes: pgrx::JsonB) -> pgrx::JsonB {
 
 /// Validate everything first, then write: a refused update changes nothing.
 pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
-    let Value::Object(a) = attrs else { return Err(fail(400, "validation_failed", "expected a JSON object")) };
+    let Value::Object(a) = attrs else {
+        return Err(fail(400, "validation_failed", "expected a JSON object"));
+    };
     let email = match a.get("email") {
         Some(Value::String(e)) => Some(normalize_email(e)?),
         None | Some(Value::Null) => None,
@@ -220,7 +269,11 @@ pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
     };
     if let Some(e) = &email {
         if find_by_email(e).is_some_and(|other| other != id) {
-            return Err(fail(422, "email_exists", "A user with this email address has already been registered"));
+            return Err(fail(
+                422,
+                "email_exists",
+                "A user with this email address has already been registered",
+            ));
         }
     }
     let password = match a.get("password") {
@@ -237,7 +290,13 @@ pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
     let user_metadata = match a.get(data_key) {
         Some(v @ Value::Object(_)) => Some(v.clone()),
         None | Some(Value::Null) => None,
-        Some(_) => return Err(fail(400, "validation_failed", format!("{data_key} must be a JSON object"))),
+        Some(_) => {
+            return Err(fail(
+                400,
+                "validation_failed",
+                format!("{data_key} must be a JSON object"),
+            ))
+        }
     };
     let app_metadata = if admin {
         match a.get("app_metadata") {
@@ -248,7 +307,8 @@ pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
     } else {
         None
     };
-    let autoconfirm = settings()["autoconfirm"].as_bool().unwrap_or(true) || a.get("email_confirm").and_then(Value::as_bool).unwrap_or(false);
+    let autoconfirm = settings()["autoconfirm"].as_bool().unwrap_or(true)
+        || a.get("email_confirm").and_then(Value::as_bool).unwrap_or(false);
     errors::spi(Spi::run_with_args(
         "UPDATE bknd.users SET \
            email = coalesce($2, email), \

@@ -14,12 +14,16 @@ const client = () => createClient(url, process.env.ANON_KEY, opts);
 /** Decode a quoted-printable body, as a mail client would. */
 const qp = (s) => s.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
 
-/** The messages the sink holds for `to`, oldest first (Maildir file names sort by time). */
+/** Delivery order of a Maildir file: Python names them <secs>.M<usecs>P<pid>Q<counter>.<host>,
+ *  with unpadded microseconds, so names do not sort by time; the counter does. */
+const delivery = (name) => Number((name.match(/Q(\d+)/) || [0, 0])[1]);
+
+/** The messages the sink holds for `to`, oldest first. */
 function mails(to) {
   const dir = join(process.env.MAIL_DIR, 'new');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .sort()
+    .sort((a, b) => delivery(a) - delivery(b))
     .map((f) => readFileSync(join(dir, f), 'utf8'))
     .map((m) => (/content-transfer-encoding: quoted-printable/i.test(m) ? qp(m) : m))
     .filter((m) => m.toLowerCase().includes(`to: ${to}`));
