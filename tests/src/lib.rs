@@ -73,6 +73,17 @@ impl TestDb {
         connect(user, &self.name)
     }
 
+    /// Evaluate `sql` (an expression giving json/jsonb) as the holder of `token` (None: anon),
+    /// through authenticator, in one committed transaction.
+    pub fn call_as(&self, token: Option<&str>, sql: &str) -> serde_json::Value {
+        let mut c = self.connect_as("authenticator");
+        let mut tx = c.transaction().unwrap();
+        tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
+        let text: String = tx.query_one(&format!("SELECT ({sql})::text"), &[]).unwrap().get(0);
+        tx.commit().unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
     /// Sign claims with the database's secret (as superuser, through bknd.jwt_sign).
     pub fn token(&self, claims: serde_json::Value) -> String {
         self.admin()

@@ -6,14 +6,8 @@ use std::time::Instant;
 use bknd_tests::*;
 use serde_json::{json, Value};
 
-/// Call an auth function as `token`'s holder (None: anon), through authenticator.
 fn call(db: &TestDb, token: Option<&str>, sql: &str) -> Value {
-    let mut c = db.connect_as("authenticator");
-    let mut tx = c.transaction().unwrap();
-    tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
-    let text: String = tx.query_one(&format!("SELECT ({sql})::text"), &[]).unwrap().get(0);
-    tx.commit().unwrap();
-    serde_json::from_str(&text).unwrap()
+    db.call_as(token, sql)
 }
 
 fn sign_up(db: &TestDb, email: &str, password: &str) -> Value {

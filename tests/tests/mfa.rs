@@ -4,12 +4,7 @@ use bknd_tests::*;
 use serde_json::Value;
 
 fn call(db: &TestDb, token: Option<&str>, sql: &str) -> Value {
-    let mut c = db.connect_as("authenticator");
-    let mut tx = c.transaction().unwrap();
-    tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
-    let text: String = tx.query_one(&format!("SELECT ({sql})::text"), &[]).unwrap().get(0);
-    tx.commit().unwrap();
-    serde_json::from_str(&text).unwrap()
+    db.call_as(token, sql)
 }
 
 fn claim(db: &TestDb, token: &str, name: &str) -> String {

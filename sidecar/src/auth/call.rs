@@ -33,12 +33,7 @@ pub async fn call(state: &AppState, token: Option<String>, path: &str, sql: &'st
         }
         let row = result.map_err(|e| AuthError::from_db(&e, anonymous))?;
         committed.map_err(AuthError::internal)?;
-        let text: Option<String> = row.try_get(0).map_err(AuthError::internal)?;
-        let value: Value = text.as_deref().map(serde_json::from_str).transpose().map_err(AuthError::internal)?.unwrap_or(Value::Null);
-        if let Some(err) = value.get("error") {
-            return Err(AuthError::from_answer(err));
-        }
-        Ok(value)
+        answer_of(&row)
     });
     task.await.map_err(AuthError::internal)?
 }
@@ -56,12 +51,17 @@ pub async fn call_privileged(state: &AppState, sql: &'static str, args: Vec<Opti
         began.map_err(AuthError::unavailable)?;
         let row = result.map_err(|e| AuthError::from_db(&e, false))?;
         committed.map_err(AuthError::internal)?;
-        let text: Option<String> = row.try_get(0).map_err(AuthError::internal)?;
-        let value: Value = text.as_deref().map(serde_json::from_str).transpose().map_err(AuthError::internal)?.unwrap_or(Value::Null);
-        if let Some(err) = value.get("error") {
-            return Err(AuthError::from_answer(err));
-        }
-        Ok(value)
+        answer_of(&row)
     });
     task.await.map_err(AuthError::internal)?
+}
+
+/// An auth function's answer: its JSON, or the `{"error": ...}` it gave as an AuthError.
+fn answer_of(row: &tokio_postgres::Row) -> Result<Value, AuthError> {
+    let text: Option<String> = row.try_get(0).map_err(AuthError::internal)?;
+    let value: Value = text.as_deref().map(serde_json::from_str).transpose().map_err(AuthError::internal)?.unwrap_or(Value::Null);
+    match value.get("error") {
+        Some(err) => Err(AuthError::from_answer(err)),
+        None => Ok(value),
+    }
 }
