@@ -50,6 +50,10 @@ GRANT EXECUTE ON FUNCTION
 TO anon, authenticated, service_role;
 -- it returns the code to send: the sidecar's own role only, never an API role
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;
+-- OAuth: they hand out the provider's client secret and sessions for a provider's word
+GRANT EXECUTE ON FUNCTION bknd.oauth_begin(text, text, text, text, text), bknd.oauth_take_state(text),
+  bknd.oauth_complete(text, jsonb, text)
+TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.get_user(), bknd.update_user(jsonb), bknd.sign_out(text),
   bknd.mfa_enroll(text), bknd.mfa_challenge(text, text), bknd.mfa_verify(text, text, text, text),
   bknd.mfa_unenroll(text)

@@ -20,6 +20,7 @@ pgrx::pg_module_magic!();
 // created next; grants on them and the first secret come last.
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/auth.sql", name = "auth_tables", requires = ["bootstrap"]);
+extension_sql_file!("../sql/oauth.sql", name = "oauth_tables", requires = ["auth_tables"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -54,6 +54,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         site_url: args.site_url.clone().unwrap_or_else(|| public_url.clone()),
         public_url,
         redirect_allow: args.redirect_allow.clone(),
+        oauth: Default::default(),
     });
     let service = app(AppState { pool, rest, schema, auth }).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)

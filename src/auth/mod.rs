@@ -3,16 +3,17 @@
 //! the tables are out of every API role's reach. The sidecar maps `/auth/v1` onto these.
 
 mod admin;
-mod mfa;
-mod totp;
 mod audit;
 mod email_token;
+mod mfa;
+mod oauth;
 mod outcome;
 mod password;
 mod pkce;
 mod rate_limit;
 mod secret_token;
 mod session;
+mod totp;
 mod user;
 
 use pgrx::prelude::*;
@@ -35,11 +36,24 @@ pub fn valid_ip(ip: Option<&str>) -> Option<&str> {
     ip.filter(|s| s.parse::<std::net::IpAddr>().is_ok())
 }
 
-/// The auth settings: `autoconfirm` (default true), `disable_signup` (default false).
+thread_local! {
+    /// The settings as read in this transaction (keyed by its start time): a sign-in consults
+    /// them for every rate limit, and they cannot change under it except by configure_auth.
+    static SETTINGS: std::cell::RefCell<Option<(pg_sys::TimestampTz, Value)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The auth settings: `autoconfirm` (default true), `disable_signup` (default false),
+/// `rate_limits`. Read once per transaction.
 pub fn settings() -> Value {
-    errors::spi_or(Spi::get_one::<pgrx::JsonB>("SELECT config FROM bknd.auth_settings"), None)
+    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    if let Some(v) = SETTINGS.with_borrow(|c| c.as_ref().filter(|(at, _)| *at == now).map(|(_, v)| v.clone())) {
+        return v;
+    }
+    let v = errors::spi_or(Spi::get_one::<pgrx::JsonB>("SELECT config FROM bknd.auth_settings"), None)
         .map(|j| j.0)
-        .unwrap_or(Value::Null)
+        .unwrap_or(Value::Null);
+    SETTINGS.set(Some((now, v.clone())));
+    v
 }
 
 /// Change auth settings (merged into the current ones). Superuser only.
@@ -51,6 +65,7 @@ fn configure_auth(config: pgrx::JsonB) -> pgrx::JsonB {
         "UPDATE bknd.auth_settings SET config = config || $1 RETURNING config",
         &[config.into()],
     ));
+    SETTINGS.set(None);
     merged.unwrap_or(pgrx::JsonB(Value::Null))
 }
 
@@ -60,11 +75,22 @@ fn configure_auth(config: pgrx::JsonB) -> pgrx::JsonB {
 fn auth_public_settings() -> pgrx::JsonB {
     let cfg = settings();
     pgrx::JsonB(serde_json::json!({
-        "external": {"email": true, "phone": false},
+        "external": external(),
         "disable_signup": cfg["disable_signup"].as_bool().unwrap_or(false),
         "mailer_autoconfirm": cfg["autoconfirm"].as_bool().unwrap_or(true),
         "phone_autoconfirm": false,
         "sms_provider": "",
         "saml_enabled": false
     }))
+}
+
+/// Which sign-in methods /settings shows as enabled: email, and each enabled OAuth provider.
+fn external() -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("email".into(), Value::Bool(true));
+    map.insert("phone".into(), Value::Bool(false));
+    for name in oauth::enabled_providers() {
+        map.insert(name, Value::Bool(true));
+    }
+    Value::Object(map)
 }

@@ -35,15 +35,21 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDb {
     pub fn new(label: &str) -> TestDb {
-        Self::create(label, true)
+        Self::create(label, Some("CREATE EXTENSION bknd"))
     }
 
     /// A database without the extension (a restore target).
     pub fn empty(label: &str) -> TestDb {
-        Self::create(label, false)
+        Self::create(label, None)
     }
 
-    fn create(label: &str, with_extension: bool) -> TestDb {
+    /// A database with an earlier release of the extension (an upgrade's starting point; the
+    /// install scripts of earlier releases are kept in sql/archive).
+    pub fn at_version(label: &str, version: &str) -> TestDb {
+        Self::create(label, Some(&format!("CREATE EXTENSION bknd VERSION '{version}'")))
+    }
+
+    fn create(label: &str, extension: Option<&str>) -> TestDb {
         let name = format!(
             "t_{label}_{}_{}",
             std::process::id(),
@@ -54,8 +60,8 @@ impl TestDb {
         admin.execute("SELECT pg_advisory_lock(4242)", &[]).unwrap();
         let result = (|| -> Result<(), postgres::Error> {
             admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
-            if with_extension {
-                connect("postgres", &name).batch_execute("CREATE EXTENSION bknd")?;
+            if let Some(statement) = extension {
+                connect("postgres", &name).batch_execute(statement)?;
             }
             Ok(())
         })();

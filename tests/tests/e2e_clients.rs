@@ -101,36 +101,60 @@ fn python_postgrest_against_bknd() {
     run(cmd, &env, "python test_postgrest_py.py");
 }
 
-/// A real SMTP server on 127.0.0.1 (aiosmtpd), storing what it receives in a Maildir.
-struct SmtpSink {
+/// A helper server the test runs on 127.0.0.1 (a Python script from the venv), stopped on drop.
+struct Helper {
     child: std::process::Child,
     port: u16,
-    dir: PathBuf,
 }
 
-impl SmtpSink {
-    fn start() -> SmtpSink {
+impl Helper {
+    /// Start `python ARGS...` with `{port}` in the arguments replaced by a free port; wait until
+    /// it listens.
+    fn start(what: &str, args: &[&str]) -> Helper {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("bknd-mail-{}-{port}", std::process::id()));
+        let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
         let child = Command::new(repo().join(".tools/venv/bin/python"))
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&dir)
+            .args(&args)
             .spawn()
-            .expect("start aiosmtpd (run `make test`, which installs it)");
-        for _ in 0..100 {
+            .unwrap_or_else(|e| panic!("start {what}: {e} (run `make test`, which installs it)"));
+        for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        SmtpSink { child, port, dir }
+        Helper { child, port }
     }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real SMTP server on 127.0.0.1 (aiosmtpd), storing what it receives in a Maildir.
+struct SmtpSink {
+    server: Helper,
+    dir: PathBuf,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let dir = std::env::temp_dir().join(format!("bknd-mail-{}-{}", std::process::id(), rand_suffix()));
+        let dir_arg = dir.to_string_lossy().into_owned();
+        let server = Helper::start("aiosmtpd", &["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", &dir_arg]);
+        SmtpSink { server, dir }
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -138,7 +162,7 @@ impl Drop for SmtpSink {
 #[test]
 fn supabase_js_email_codes_magic_links_and_recovery() {
     let smtp = SmtpSink::start();
-    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.server.port);
     let mut env = setup_with(
         "e2e_email",
         &["--smtp-url", &smtp_url, "--site-url", "http://app.example.test", "--redirect-allow", "http://app.example.test/"],
@@ -148,4 +172,28 @@ fn supabase_js_email_codes_magic_links_and_recovery() {
     let mut cmd = Command::new("node");
     cmd.current_dir(&dir).args(["--test", "--test-concurrency=1", "email_js.test.mjs"]);
     run(cmd, &env, "node --test email_js.test.mjs");
+}
+
+#[test]
+fn supabase_js_sign_in_with_oauth_and_oidc() {
+    let script = repo().join("tests/e2e/oauth_provider.py").to_string_lossy().into_owned();
+    let provider = Helper::start("the OAuth provider", &[&script, "{port}", "bknd-client", "provider-secret"]);
+    let provider_url = format!("http://127.0.0.1:{}", provider.port);
+    let mut env = setup_with("e2e_oauth", &["--site-url", "http://app.example.test", "--redirect-allow", "http://app.example.test/"]);
+    let mut admin = env.db.admin();
+    admin
+        .execute("SELECT bknd.configure_oauth_provider('acme', 'bknd-client', 'provider-secret', issuer => $1)", &[&provider_url])
+        .unwrap();
+    admin
+        .execute(
+            "SELECT bknd.configure_oauth_provider('github', 'bknd-client', 'provider-secret', \
+               authorize_url => $1 || '/login/oauth/authorize', token_url => $1 || '/login/oauth/access_token', userinfo_url => $1 || '/user')",
+            &[&provider_url],
+        )
+        .unwrap();
+    env.vars.push(("PROVIDER_URL".into(), provider_url));
+    env.vars.push(("APP_URL".into(), "http://app.example.test".into()));
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo().join("tests/e2e")).args(["--test", "--test-concurrency=1", "oauth_js.test.mjs"]);
+    run(cmd, &env, "node --test oauth_js.test.mjs");
 }

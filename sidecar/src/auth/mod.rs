@@ -5,6 +5,7 @@
 mod call;
 pub mod error;
 pub mod mail;
+pub mod oauth;
 
 use std::net::SocketAddr;
 
@@ -36,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/auth/v1/factors/{id}", axum::routing::delete(factor_unenroll))
         .route("/auth/v1/factors/{id}/challenge", post(factor_challenge))
         .route("/auth/v1/factors/{id}/verify", post(factor_verify))
+        .route("/auth/v1/authorize", get(oauth::authorize))
+        .route("/auth/v1/callback", get(oauth::callback))
         .route("/auth/v1/admin/users", get(admin_list).post(admin_create))
         .route("/auth/v1/admin/users/{id}", get(admin_get).put(admin_update).delete(admin_delete))
 }
@@ -209,16 +212,31 @@ pub struct AuthConfig {
     pub site_url: String,
     /// URL prefixes `redirect_to` may start with (besides site_url)
     pub redirect_allow: Vec<String>,
+    /// the HTTP client for OAuth providers
+    pub oauth: oauth::provider::Providers,
 }
 
 impl AuthConfig {
     /// `redirect_to` if it is allowed, else the site URL: never an open redirect.
     pub fn redirect(&self, wanted: Option<&str>) -> String {
         match wanted {
-            Some(w) if w.starts_with(&self.site_url) || self.redirect_allow.iter().any(|p| !p.is_empty() && w.starts_with(p.as_str())) => w.to_string(),
+            Some(w) if std::iter::once(&self.site_url).chain(&self.redirect_allow).any(|p| allowed_by(w, p)) => w.to_string(),
             _ => self.site_url.clone(),
         }
     }
+}
+
+/// Whether `wanted` lies under the allowed URL `prefix`: the same scheme, host and port, and a
+/// path under the prefix's path at a segment boundary (`https://app.example` does not allow
+/// `https://app.example.evil.com`, nor `/app` allow `/application`).
+fn allowed_by(wanted: &str, prefix: &str) -> bool {
+    let (Ok(w), Ok(p)) = (url::Url::parse(wanted), url::Url::parse(prefix)) else { return false };
+    if prefix.is_empty() || w.origin() != p.origin() || !w.origin().is_tuple() || w.username() != "" || w.password().is_some() {
+        return false;
+    }
+    let base = p.path().trim_end_matches('/');
+    let path = w.path();
+    path == base || path.starts_with(&format!("{base}/")) || base.is_empty()
 }
 
 #[derive(Deserialize)]
@@ -296,6 +314,23 @@ struct LinkQuery {
     redirect_to: Option<String>,
 }
 
+/// A session as GoTrue puts it in a redirect's fragment, where supabase-js picks it up.
+fn session_fragment(session: &Value) -> String {
+    format!(
+        "access_token={}&expires_at={}&expires_in={}&refresh_token={}&token_type=bearer",
+        encode(session["access_token"].as_str().unwrap_or("")),
+        session["expires_at"],
+        session["expires_in"],
+        encode(session["refresh_token"].as_str().unwrap_or(""))
+    )
+}
+
+/// `base` with `params` added to its query string.
+fn with_query(base: &str, params: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{params}")
+}
+
 /// The click on an emailed link: 303 to the (allowed) redirect with the session in the fragment.
 async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<LinkQuery>) -> Response {
     let target = s.auth.redirect(q.redirect_to.as_deref());
@@ -307,21 +342,33 @@ async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<S
         Some(token) => match call(&s, None, "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(token), Some(kind.clone()), ip_of(&addr)]).await {
             // PKCE: the app exchanges this code (with its verifier) for the session
             Ok(answer) if answer.get("auth_code").is_some() => {
-                let sep = if base.contains('?') { '&' } else { '?' };
-                let location = format!("{base}{sep}code={}", enc(answer["auth_code"].as_str().unwrap_or("")));
+                let location = with_query(&base, &format!("code={}", enc(answer["auth_code"].as_str().unwrap_or(""))));
                 return (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, location)]).into_response();
             }
-            Ok(session) => format!(
-                "access_token={}&expires_at={}&expires_in={}&refresh_token={}&token_type=bearer&type={}",
-                enc(session["access_token"].as_str().unwrap_or("")),
-                session["expires_at"],
-                session["expires_in"],
-                enc(session["refresh_token"].as_str().unwrap_or("")),
-                enc(&kind)
-            ),
+            Ok(session) => format!("{}&type={}", session_fragment(&session), enc(&kind)),
             Err(e) => format!("error=access_denied&error_code={}&error_description={}", enc(&e.code), enc(&e.message)),
         },
     };
     let location = format!("{base}#{fragment}");
     (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, location)]).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_by;
+
+    #[test]
+    fn redirects_are_allowed_only_under_the_prefix() {
+        assert!(allowed_by("https://app.example/welcome?x=1", "https://app.example"));
+        assert!(allowed_by("https://app.example", "https://app.example/"));
+        assert!(allowed_by("https://app.example/app/x", "https://app.example/app"));
+        assert!(!allowed_by("https://app.example.evil.com/", "https://app.example"));
+        assert!(!allowed_by("https://app.example@evil.com/", "https://app.example"));
+        assert!(!allowed_by("https://user@app.example/", "https://app.example"));
+        assert!(!allowed_by("http://app.example/", "https://app.example"));
+        assert!(!allowed_by("https://app.example:8443/", "https://app.example"));
+        assert!(!allowed_by("https://app.example/application", "https://app.example/app"));
+        assert!(!allowed_by("javascript:alert(1)", "https://app.example"));
+        assert!(!allowed_by("https://app.example/", ""));
+    }
 }
