@@ -11,6 +11,7 @@ mod ddl;
 mod errors;
 mod identity;
 mod jwt;
+mod plans;
 mod policy;
 mod secrets;
 

@@ -41,6 +41,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ),
         },
     });
+    if let Some(url) = &args.smtp_url {
+        // fail at start, not at the first email (the error does not repeat the URL: it may hold a password)
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map_err(|e| anyhow::anyhow!("--smtp-url is not usable: {e}"))?;
+    }
     let schema = SharedSchema::new();
     tokio::spawn(watch(args.database_url.clone(), rest.schemas.clone(), schema.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -47,7 +47,8 @@ pub struct ServeArgs {
     /// PostgREST's db-pre-request: it may check headers or claims, raise, or SET LOCAL ROLE.
     #[arg(long, env = "BKND_PRE_REQUEST")]
     pub pre_request: Option<String>,
-    /// SMTP server for auth email (codes, magic links, recovery): smtp://[user:pass@]host:port.
+    /// SMTP server for auth email (codes, magic links, recovery): smtp://[user:pass@]host:port,
+    /// with ?tls=required for STARTTLS, or smtps://host for implicit TLS.
     /// Without it, in development, messages go to the log on stderr.
     #[arg(long, env = "BKND_SMTP_URL")]
     pub smtp_url: Option<String>,

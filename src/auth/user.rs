@@ -12,7 +12,7 @@ const USER_JSON: &str = include_str!("../../sql/queries/auth_user.sql");
 /// A user as GoTrue shows one.
 pub fn json(user_id: &str) -> Value {
     errors::spi_or(
-        Spi::get_one_with_args::<pgrx::JsonB>(USER_JSON, &[user_id.into()]),
+        crate::plans::get_one::<pgrx::JsonB>(USER_JSON, &[user_id.into()]),
         None,
     )
     .map(|j| j.0)

@@ -38,6 +38,12 @@ fn hostile_input_to_every_auth_route_is_a_clean_4xx() {
         ("PUT", "/auth/v1/admin/users/00000000-0000-0000-0000-000000000000".into(), Some(r#"{"ban_duration": "forever and ever"}"#.into()), true),
         ("POST", "/auth/v1/admin/users".into(), Some(r#"{"email": "admin-made@example.com", "password": "x"}"#.into()), true),
         ("POST", "/auth/v1/admin/users".into(), Some(r#"{"email": "admin-made@example.com", "role": "postgres"}"#.into()), true),
+        ("GET", "/auth/v1/authorize".into(), None, false),
+        ("GET", "/auth/v1/authorize?provider=x%27%3B%20drop%20table%20bknd.users".into(), None, false),
+        ("GET", format!("/auth/v1/authorize?provider=github&scopes={}", "s".repeat(2000)), None, false),
+        ("GET", "/auth/v1/callback".into(), None, false),
+        ("GET", "/auth/v1/callback?state=forged&code=x".into(), None, false),
+        ("GET", "/auth/v1/callback?state=%00&error=access_denied".into(), None, false),
     ];
     for (method, path, body, as_service) in &cases {
         let mut headers = vec![ct.clone()];

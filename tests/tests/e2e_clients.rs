@@ -197,3 +197,19 @@ fn supabase_js_sign_in_with_oauth_and_oidc() {
     cmd.current_dir(repo().join("tests/e2e")).args(["--test", "--test-concurrency=1", "oauth_js.test.mjs"]);
     run(cmd, &env, "node --test oauth_js.test.mjs");
 }
+
+/// `?tls=required` means STARTTLS or nothing: against a server that does not offer it, no email
+/// leaves in the clear; the request fails and the sink receives nothing.
+#[test]
+fn smtp_tls_required_is_never_downgraded() {
+    let smtp = SmtpSink::start();
+    let smtp_url = format!("smtp://127.0.0.1:{}?tls=required", smtp.server.port);
+    let env = setup_with("e2e_smtp_tls", &["--smtp-url", &smtp_url]);
+    let anon = env.vars.iter().find(|(k, _)| k == "ANON_KEY").unwrap().1.clone();
+    let headers = [("Authorization".to_string(), format!("Bearer {anon}")), ("Content-Type".to_string(), "application/json".to_string())];
+    let r = conformance::request(&env.sidecar.base, "POST", "/auth/v1/otp", &headers, Some(r#"{"email": "tls@example.com"}"#));
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.contains("Error sending email"), "{}", r.body);
+    let delivered = std::fs::read_dir(smtp.dir.join("new")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(delivered, 0, "an email went out without TLS");
+}
