@@ -56,7 +56,7 @@ $public$;
 -- Secrets: the JWT secret and a JWKS document. No API role has any privilege on this table;
 -- the Rust code reads it as the extension owner (see src/identity.rs).
 CREATE TABLE bknd.secrets (
-  name text PRIMARY KEY CHECK (name IN ('jwt_secret', 'jwks', 'jwt_hs_enabled')),
+  name text PRIMARY KEY CHECK (name IN ('jwt_secret', 'jwks', 'jwt_hs_enabled', 'storage_secret')),
   value text NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );

@@ -63,4 +63,23 @@ GRANT EXECUTE ON FUNCTION
   bknd.admin_update_user(text, jsonb), bknd.admin_delete_user(text)
 TO service_role;
 
+-- Storage: buckets by those who may write bknd.buckets (service_role); objects as the caller,
+-- under the policies bknd.allow_storage writes; finishing uploads is the sidecar's alone.
+GRANT EXECUTE ON FUNCTION
+  bknd.foldername(text), bknd.filename(text), bknd.extension(text),
+  bknd.storage_list(text, text, integer, integer, text, text, text),
+  bknd.storage_object(text, text), bknd.storage_public_object(text, text),
+  bknd.storage_begin_upload(text, text, boolean, text, bigint, jsonb, text),
+  bknd.storage_move(text, text, text, text), bknd.storage_begin_copy(text, text, text, text, boolean),
+  bknd.storage_remove(text, text[]), bknd.storage_sign(text, text, text, integer, boolean),
+  bknd.storage_verify(text, text, text, text)
+TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION
+  bknd.create_bucket(text, boolean, bigint, text[]), bknd.update_bucket(text, jsonb),
+  bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text)
+TO service_role;
+GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text), bknd.storage_abort_upload(uuid)
+TO authenticator;
+
 INSERT INTO bknd.secrets (name, value) VALUES ('jwt_secret', bknd.generate_secret());
+INSERT INTO bknd.secrets (name, value) VALUES ('storage_secret', bknd.generate_secret());

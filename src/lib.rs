@@ -14,6 +14,7 @@ mod jwt;
 mod plans;
 mod policy;
 mod secrets;
+mod storage;
 
 pgrx::pg_module_magic!();
 
@@ -22,6 +23,7 @@ pgrx::pg_module_magic!();
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/auth.sql", name = "auth_tables", requires = ["bootstrap"]);
 extension_sql_file!("../sql/oauth.sql", name = "oauth_tables", requires = ["auth_tables"]);
+extension_sql_file!("../sql/storage.sql", name = "storage_tables", requires = ["oauth_tables"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -17,6 +17,7 @@ pub struct AppState {
     pub rest: Arc<RestConfig>,
     pub schema: SharedSchema,
     pub auth: Arc<crate::auth::AuthConfig>,
+    pub storage: Arc<crate::storage::StorageConfig>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -24,6 +25,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(crate::health::health))
         .merge(crate::rest::router())
         .merge(crate::auth::router())
+        .merge(crate::storage::router())
         .with_state(state)
 }
 
@@ -60,7 +62,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         redirect_allow: args.redirect_allow.clone(),
         oauth: Default::default(),
     });
-    let service = app(AppState { pool, rest, schema, auth }).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let storage = Arc::new(crate::storage::StorageConfig {
+        store: crate::storage::backend::open(args.storage.as_deref())?,
+        max_upload_bytes: args.max_upload_bytes,
+    });
+    let service = app(AppState { pool, rest, schema, auth, storage }).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await

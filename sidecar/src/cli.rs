@@ -28,7 +28,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "BKND_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
-    /// Where file bytes go: file:///path (default) or s3://bucket.
+    /// Where file bytes go: file:///path (default file://.bknd/storage) or s3://bucket (AWS_*
+    /// environment variables; AWS_ENDPOINT_URL for S3-compatible services).
     #[arg(long, env = "BKND_STORAGE")]
     pub storage: Option<String>,
     /// Database connections in the pool.
@@ -67,6 +68,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (default 10 MiB).
     #[arg(long, env = "BKND_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest file anyone may upload to storage, in bytes (default 50 GiB; buckets may set less).
+    #[arg(long, env = "BKND_MAX_UPLOAD_BYTES", default_value_t = 50 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -34,3 +34,58 @@ pub async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Clien
     });
     Ok(client)
 }
+
+/// Why a call failed: the pool, the caller's token (`bknd.authenticate`), or the statement.
+pub enum CallError {
+    Pool(String),
+    Token(tokio_postgres::Error),
+    Statement(tokio_postgres::Error),
+}
+
+/// Who a call runs as: the holder of `token` (None: the anon role) after `bknd.authenticate`,
+/// or, for the functions only the sidecar may call, `authenticator` itself.
+pub enum Caller {
+    Token { token: Option<String>, method: String, path: String, anon_role: String },
+    Sidecar,
+}
+
+const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3::text, NULL, $4::text)";
+
+/// One statement with text arguments in its own transaction, all pipelined (BEGIN,
+/// authenticate, the statement, COMMIT): its first column as text (JSON for bknd's functions).
+pub async fn call(pool: &Pool, caller: Caller, sql: &'static str, args: Vec<Option<String>>) -> Result<Option<String>, CallError> {
+    use tokio_postgres::types::ToSql;
+    let pool = pool.clone();
+    let task = tokio::spawn(async move {
+        let client = pool.get().await.map_err(|e| CallError::Pool(e.to_string()))?;
+        let stmt = client.prepare_cached(sql).await.map_err(CallError::Statement)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        let row = match caller {
+            Caller::Token { token, method, path, anon_role } => {
+                let auth = client.prepare_cached(AUTHENTICATE).await.map_err(CallError::Statement)?;
+                let auth_params: [&(dyn ToSql + Sync); 4] = [&token, &method, &path, &anon_role];
+                let (began, authenticated, result, committed) = tokio::join!(
+                    client.batch_execute("BEGIN"),
+                    client.query_one(&auth, &auth_params),
+                    client.query_one(&stmt, &refs),
+                    client.batch_execute("COMMIT")
+                );
+                began.map_err(|e| CallError::Pool(e.to_string()))?;
+                authenticated.map_err(CallError::Token)?;
+                let row = result.map_err(CallError::Statement)?;
+                committed.map_err(CallError::Statement)?;
+                row
+            }
+            Caller::Sidecar => {
+                let (began, result, committed) =
+                    tokio::join!(client.batch_execute("BEGIN"), client.query_one(&stmt, &refs), client.batch_execute("COMMIT"));
+                began.map_err(|e| CallError::Pool(e.to_string()))?;
+                let row = result.map_err(CallError::Statement)?;
+                committed.map_err(CallError::Statement)?;
+                row
+            }
+        };
+        row.try_get::<_, Option<String>>(0).map_err(CallError::Statement)
+    });
+    task.await.map_err(|e| CallError::Pool(e.to_string()))?
+}

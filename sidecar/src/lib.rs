@@ -8,3 +8,4 @@ pub mod db;
 pub mod health;
 pub mod keys;
 pub mod rest;
+pub mod storage;

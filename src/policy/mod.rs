@@ -23,7 +23,7 @@ use rule::Rule;
 
 const OPERATIONS: [&str; 4] = ["select", "insert", "update", "delete"];
 
-fn parse_operations(text: &str) -> Vec<&'static str> {
+pub(crate) fn parse_operations(text: &str) -> Vec<&'static str> {
     let mut ops = Vec::new();
     for part in text.split(',').map(|p| p.trim().to_ascii_lowercase()) {
         match part.as_str() {
@@ -42,7 +42,7 @@ fn parse_operations(text: &str) -> Vec<&'static str> {
 }
 
 /// The role a policy applies to: an existing role, or `public`.
-fn parse_role(role: &str) -> String {
+pub(crate) fn parse_role(role: &str) -> String {
     if role == "public" {
         return role.into();
     }
@@ -119,19 +119,7 @@ fn allow(
         if managed_policies(oid, op, &role).contains(&name) {
             continue;
         }
-        let condition = rule.sql();
-        let clauses = match op {
-            "insert" => format!("WITH CHECK ({condition})"),
-            "update" => format!("USING ({condition}) WITH CHECK ({condition})"),
-            _ => format!("USING ({condition})"),
-        };
-        let role_sql = if role == "public" { "public".to_string() } else { quote(&role) };
-        let sql = format!(
-            "CREATE POLICY {} ON {} AS PERMISSIVE FOR {} TO {role_sql} {clauses}",
-            quote(&name),
-            table.quoted(),
-            op.to_uppercase()
-        );
+        let sql = create_policy_sql(&name, &table.quoted(), op, &role, &rule.sql());
         if let Rule::Expression(_) = rule {
             ensure_single_create_policy(&sql);
         }
@@ -139,6 +127,18 @@ fn allow(
     }
     change.run();
     JsonB(json!({"table": table.display(), "policies": policies}))
+}
+
+/// CREATE POLICY for `op` on `table_sql` (quoted) to `role` where `condition` holds: INSERT
+/// gets WITH CHECK, UPDATE both USING and WITH CHECK, the others USING.
+pub(crate) fn create_policy_sql(name: &str, table_sql: &str, op: &str, role: &str, condition: &str) -> String {
+    let clauses = match op {
+        "insert" => format!("WITH CHECK ({condition})"),
+        "update" => format!("USING ({condition}) WITH CHECK ({condition})"),
+        _ => format!("USING ({condition})"),
+    };
+    let role_sql = if role == "public" { "public".to_string() } else { quote(role) };
+    format!("CREATE POLICY {} ON {table_sql} AS PERMISSIVE FOR {} TO {role_sql} {clauses}", quote(name), op.to_uppercase())
 }
 
 /// Remove the policies `bknd.allow` made for `operations` and `to_role`: those of one rule, or
@@ -181,7 +181,7 @@ fn policies(table_name: &str) -> JsonB {
 
 /// A rule expression is spliced into CREATE POLICY; make sure the result is exactly one
 /// CREATE POLICY statement, so no rule can smuggle in a second statement.
-fn ensure_single_create_policy(sql: &str) {
+pub(crate) fn ensure_single_create_policy(sql: &str) {
     let Ok(text) = CString::new(sql) else { errors::invalid("rule contains a NUL byte") };
     let single = unsafe {
         #[cfg(feature = "pg13")]

@@ -213,3 +213,22 @@ fn smtp_tls_required_is_never_downgraded() {
     let delivered = std::fs::read_dir(smtp.dir.join("new")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(delivered, 0, "an email went out without TLS");
 }
+
+#[test]
+fn storage_js_buckets_objects_and_signed_urls() {
+    let dir = std::env::temp_dir().join(format!("bknd-storage-{}-{}", std::process::id(), rand_suffix()));
+    let storage = format!("file://{}", dir.display());
+    let mut env = setup_with("e2e_storage", &["--storage", &storage]);
+    env.db
+        .admin()
+        .batch_execute(
+            "SELECT bknd.create_bucket('avatars', false, 1048576);
+             SELECT bknd.allow_storage('avatars', 'all', 'authenticated', 'folder');",
+        )
+        .unwrap();
+    env.vars.push(("SERVICE_KEY".into(), env.db.token(json!({"role": "service_role"}))));
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo().join("tests/e2e")).args(["--test", "--test-concurrency=1", "storage_js.test.mjs"]);
+    run(cmd, &env, "node --test storage_js.test.mjs");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,105 @@
+//! `/storage/v1/bucket`: create, list, get, update, empty, delete. The bucket functions run as
+//! the caller, so only roles that may write bknd.buckets (service_role) change buckets.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::call::as_caller;
+use super::error::StorageError;
+use super::{json_body, Answer};
+use crate::app::AppState;
+
+pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Answer {
+    let sql = "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', id, 'owner', owner_id, 'public', public, \
+       'file_size_limit', file_size_limit, 'allowed_mime_types', allowed_mime_types, 'created_at', created_at, \
+       'updated_at', updated_at) ORDER BY id), '[]')::text FROM bknd.buckets";
+    Ok(Json(as_caller(&s, &headers, sql, vec![]).await?))
+}
+
+pub async fn get(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    let sql = "SELECT jsonb_build_object('id', id, 'name', id, 'owner', owner_id, 'public', public, \
+       'file_size_limit', file_size_limit, 'allowed_mime_types', allowed_mime_types, 'created_at', created_at, \
+       'updated_at', updated_at)::text FROM bknd.buckets WHERE id = $1 UNION ALL SELECT NULL LIMIT 1";
+    match as_caller(&s, &headers, sql, vec![Some(id)]).await? {
+        Value::Null => Err(StorageError::not_found("Bucket not found")),
+        v => Ok(Json(v)),
+    }
+}
+
+/// storage-js sends `fileSizeLimit` as a number or a string such as "1mb"; null for none.
+fn size_limit(v: &Value) -> Result<Option<i64>, StorageError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_i64().filter(|n| *n > 0).map(Some).ok_or_else(|| StorageError::invalid("file_size_limit must be a positive integer")),
+        Value::String(s) => {
+            let t = s.trim().to_ascii_lowercase();
+            let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+            let n: i64 = digits.parse().map_err(|_| StorageError::invalid("file_size_limit must be like 1048576 or \"1mb\""))?;
+            let mult = match unit.trim() {
+                "" | "b" => 1,
+                "kb" => 1024,
+                "mb" => 1024 * 1024,
+                "gb" => 1024 * 1024 * 1024,
+                _ => return Err(StorageError::invalid("file_size_limit unit must be b, kb, mb or gb")),
+            };
+            n.checked_mul(mult).filter(|n| *n > 0).map(Some).ok_or_else(|| StorageError::invalid("file_size_limit is out of range"))
+        }
+        _ => Err(StorageError::invalid("file_size_limit must be a number")),
+    }
+}
+
+fn mime_list(v: &Value) -> Result<Option<Vec<String>>, StorageError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| StorageError::invalid("allowed_mime_types must be strings")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        _ => Err(StorageError::invalid("allowed_mime_types must be an array")),
+    }
+}
+
+pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
+    let b = json_body(&body)?;
+    let name = b["name"].as_str().or(b["id"].as_str()).ok_or_else(|| StorageError::invalid("name is required"))?.to_string();
+    let public = b["public"].as_bool().unwrap_or(false);
+    let limit = size_limit(&b["file_size_limit"])?;
+    let mimes = mime_list(&b["allowed_mime_types"])?;
+    let sql = "SELECT bknd.create_bucket($1, $2::text::boolean, $3::text::bigint, $4::text::text[])::text";
+    let array = mimes.map(|m| format!("{{{}}}", m.iter().map(|x| format!("\"{}\"", x.replace('\\', "\\\\").replace('"', "\\\""))).collect::<Vec<_>>().join(",")));
+    as_caller(&s, &headers, sql, vec![Some(name.clone()), Some(public.to_string()), limit.map(|l| l.to_string()), array]).await?;
+    Ok(Json(json!({"name": name})))
+}
+
+pub async fn update(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
+    let b = json_body(&body)?;
+    let mut changes = serde_json::Map::new();
+    if let Some(p) = b.get("public") {
+        changes.insert("public".into(), json!(p.as_bool().ok_or_else(|| StorageError::invalid("public must be a boolean"))?));
+    }
+    if let Some(l) = b.get("file_size_limit") {
+        changes.insert("file_size_limit".into(), json!(size_limit(l)?));
+    }
+    if let Some(m) = b.get("allowed_mime_types") {
+        changes.insert("allowed_mime_types".into(), json!(mime_list(m)?));
+    }
+    let sql = "SELECT bknd.update_bucket($1, $2::text::jsonb)::text";
+    as_caller(&s, &headers, sql, vec![Some(id), Some(Value::Object(changes).to_string())]).await?;
+    Ok(Json(json!({"message": "Successfully updated"})))
+}
+
+pub async fn empty(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    let versions = as_caller(&s, &headers, "SELECT to_jsonb(bknd.empty_bucket($1))::text", vec![Some(id.clone())]).await?;
+    for v in versions.as_array().into_iter().flatten().filter_map(Value::as_str) {
+        super::forget_bytes(&s, &id, v).await;
+    }
+    Ok(Json(json!({"message": "Successfully emptied"})))
+}
+
+pub async fn delete(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    as_caller(&s, &headers, "SELECT to_jsonb(bknd.delete_bucket($1))::text", vec![Some(id)]).await?;
+    Ok(Json(json!({"message": "Successfully deleted"})))
+}

@@ -1,0 +1,70 @@
+//! `/storage/v1`, as `@supabase/storage-js` expects it. The database decides (RLS on
+//! bknd.objects, through the `bknd.storage_*` functions); this module moves bytes between HTTP
+//! and the object store, streaming both ways so memory stays bounded whatever the size.
+
+mod bucket;
+pub mod backend;
+mod call;
+mod download;
+mod error;
+mod object;
+mod upload;
+
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use object_store::ObjectStoreExt;
+use serde_json::Value;
+
+use crate::app::AppState;
+pub use error::StorageError;
+
+pub type Answer = Result<axum::Json<Value>, StorageError>;
+pub type Streamed = Result<Response, StorageError>;
+
+/// What the storage routes need from the command line.
+#[derive(Clone)]
+pub struct StorageConfig {
+    pub store: backend::Store,
+    /// the largest object anyone may upload, whatever the bucket says
+    pub max_upload_bytes: u64,
+}
+
+pub fn router() -> Router<AppState> {
+    let object = "/storage/v1/object";
+    Router::new()
+        .route("/storage/v1/bucket", get(bucket::list).post(bucket::create))
+        .route("/storage/v1/bucket/{id}", get(bucket::get).put(bucket::update).delete(bucket::delete))
+        .route("/storage/v1/bucket/{id}/empty", post(bucket::empty))
+        .route(&format!("{object}/list/{{bucket}}"), post(object::list))
+        .route(&format!("{object}/move"), post(object::move_object))
+        .route(&format!("{object}/copy"), post(object::copy))
+        .route(&format!("{object}/sign/{{bucket}}"), post(object::sign_many))
+        .route(&format!("{object}/sign/{{bucket}}/{{*path}}"), post(object::sign).get(download::signed))
+        .route(&format!("{object}/upload/sign/{{bucket}}/{{*path}}"), post(object::sign_upload).put(upload::signed))
+        .route(&format!("{object}/public/{{bucket}}/{{*path}}"), get(download::public))
+        .route(&format!("{object}/authenticated/{{bucket}}/{{*path}}"), get(download::authenticated))
+        .route(&format!("{object}/info/{{bucket}}/{{*path}}"), get(object::info))
+        .route(&format!("{object}/{{bucket}}"), axum::routing::delete(object::remove))
+        .route(&format!("{object}/{{bucket}}/{{*path}}"), get(download::authenticated).post(upload::create).put(upload::update))
+}
+
+/// A JSON object body, or a clear 400.
+fn json_body(bytes: &[u8]) -> Result<Value, StorageError> {
+    if bytes.is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(StorageError::invalid("the body must be a JSON object")),
+    }
+}
+
+/// Delete a version's bytes once no row points at them. A failure leaves unreachable bytes
+/// behind (logged), never a row without bytes.
+async fn forget_bytes(s: &AppState, bucket: &str, version: &str) {
+    match s.storage.store.delete(&backend::key(bucket, version)).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => tracing::warn!("storage: could not delete {bucket}/{version}: {e}"),
+    }
+}
