@@ -158,6 +158,27 @@ AS $$
   WHERE ord > greatest(skip, 0) AND ord <= greatest(skip, 0) + greatest(least(max_rows, 1000), 0)
 $$;
 
+-- A pending upload the caller may see (a resumable upload's owner continuing it), or NULL.
+CREATE FUNCTION bknd.storage_upload(upload_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object('id', o.id, 'version', o.version, 'bucket', o.bucket_id, 'name', o.name,
+    'mime_type', o.mime_type, 'size_limit', (SELECT b.file_size_limit FROM bknd.buckets b WHERE b.id = o.bucket_id))
+  FROM bknd.objects o WHERE o.id = upload_id AND o.status = 'pending'
+$$;
+
+-- Pending uploads older than `older_than_seconds` are abandoned: remove their rows and answer
+-- [{bucket, version}] so the sidecar deletes their bytes. The sidecar's role only.
+CREATE FUNCTION bknd.storage_expire_uploads(older_than_seconds integer) RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH d AS (
+    DELETE FROM bknd.objects WHERE status = 'pending' AND created_at < now() - make_interval(secs => older_than_seconds)
+    RETURNING bucket_id, version
+  )
+  SELECT coalesce(jsonb_agg(jsonb_build_object('bucket', bucket_id, 'version', version)), '[]'::jsonb) FROM d
+$$;
+
 -- the Rust functions new in 0.2.0
 CREATE  FUNCTION "allow_storage"(
 	"bucket" TEXT, /* & str */
@@ -382,7 +403,9 @@ REVOKE EXECUTE ON FUNCTION
   bknd.foldername(text),
   bknd.filename(text),
   bknd.extension(text),
-  bknd.storage_list(text, text, integer, integer, text, text, text)
+  bknd.storage_list(text, text, integer, integer, text, text, text),
+  bknd.storage_upload(uuid),
+  bknd.storage_expire_uploads(integer)
 FROM PUBLIC;
 -- OAuth: they hand out the provider's client secret and sessions for a provider's word
 GRANT EXECUTE ON FUNCTION bknd.oauth_begin(text, text, text, text, text), bknd.oauth_take_state(text),
@@ -397,13 +420,14 @@ GRANT EXECUTE ON FUNCTION
   bknd.storage_begin_upload(text, text, boolean, text, bigint, jsonb, text),
   bknd.storage_move(text, text, text, text), bknd.storage_begin_copy(text, text, text, text, boolean),
   bknd.storage_remove(text, text[]), bknd.storage_sign(text, text, text, integer, boolean),
-  bknd.storage_verify(text, text, text, text)
+  bknd.storage_verify(text, text, text, text), bknd.storage_upload(uuid)
 TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
   bknd.create_bucket(text, boolean, bigint, text[]), bknd.update_bucket(text, jsonb),
   bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text)
 TO service_role;
-GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text), bknd.storage_abort_upload(uuid)
+GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text), bknd.storage_abort_upload(uuid),
+  bknd.storage_expire_uploads(integer)
 TO authenticator;
 
 INSERT INTO bknd.secrets (name, value) VALUES ('storage_secret', bknd.generate_secret());

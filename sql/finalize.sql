@@ -72,13 +72,14 @@ GRANT EXECUTE ON FUNCTION
   bknd.storage_begin_upload(text, text, boolean, text, bigint, jsonb, text),
   bknd.storage_move(text, text, text, text), bknd.storage_begin_copy(text, text, text, text, boolean),
   bknd.storage_remove(text, text[]), bknd.storage_sign(text, text, text, integer, boolean),
-  bknd.storage_verify(text, text, text, text)
+  bknd.storage_verify(text, text, text, text), bknd.storage_upload(uuid)
 TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
   bknd.create_bucket(text, boolean, bigint, text[]), bknd.update_bucket(text, jsonb),
   bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text)
 TO service_role;
-GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text), bknd.storage_abort_upload(uuid)
+GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text), bknd.storage_abort_upload(uuid),
+  bknd.storage_expire_uploads(integer)
 TO authenticator;
 
 INSERT INTO bknd.secrets (name, value) VALUES ('jwt_secret', bknd.generate_secret());

@@ -117,3 +117,24 @@ AS $$
   FROM ordered
   WHERE ord > greatest(skip, 0) AND ord <= greatest(skip, 0) + greatest(least(max_rows, 1000), 0)
 $$;
+
+-- A pending upload the caller may see (a resumable upload's owner continuing it), or NULL.
+CREATE FUNCTION bknd.storage_upload(upload_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object('id', o.id, 'version', o.version, 'bucket', o.bucket_id, 'name', o.name,
+    'mime_type', o.mime_type, 'size_limit', (SELECT b.file_size_limit FROM bknd.buckets b WHERE b.id = o.bucket_id))
+  FROM bknd.objects o WHERE o.id = upload_id AND o.status = 'pending'
+$$;
+
+-- Pending uploads older than `older_than_seconds` are abandoned: remove their rows and answer
+-- [{bucket, version}] so the sidecar deletes their bytes. The sidecar's role only.
+CREATE FUNCTION bknd.storage_expire_uploads(older_than_seconds integer) RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH d AS (
+    DELETE FROM bknd.objects WHERE status = 'pending' AND created_at < now() - make_interval(secs => older_than_seconds)
+    RETURNING bucket_id, version
+  )
+  SELECT coalesce(jsonb_agg(jsonb_build_object('bucket', bucket_id, 'version', version)), '[]'::jsonb) FROM d
+$$;

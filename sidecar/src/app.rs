@@ -65,8 +65,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let storage = Arc::new(crate::storage::StorageConfig {
         store: crate::storage::backend::open(args.storage.as_deref())?,
         max_upload_bytes: args.max_upload_bytes,
+        tus_locks: Default::default(),
     });
-    let service = app(AppState { pool, rest, schema, auth, storage }).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let state = AppState { pool, rest, schema, auth, storage };
+    crate::storage::spawn_sweeper(state.clone());
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await

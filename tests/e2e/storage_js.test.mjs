@@ -23,7 +23,7 @@ test('buckets: service_role creates, lists, gets and updates; a user may not', a
   const made = await service.storage.createBucket('docs', { public: false, fileSizeLimit: '1mb', allowedMimeTypes: ['text/plain'] });
   assert.equal(made.error, null);
   const list = await service.storage.listBuckets();
-  assert.deepEqual(list.data.map((x) => x.id).sort(), ['avatars', 'docs']);
+  assert.deepEqual(list.data.map((x) => x.id).sort(), ['avatars', 'docs', 'videos']);
   const got = await service.storage.getBucket('docs');
   assert.equal(got.data.file_size_limit, 1024 * 1024);
   assert.deepEqual(got.data.allowed_mime_types, ['text/plain']);

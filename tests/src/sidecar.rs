@@ -19,10 +19,16 @@ fn free_port() -> u16 {
 impl Sidecar {
     /// `bknd serve --database-url URL` on a free port; waits until it answers HTTP.
     pub fn start(database_url: &str, extra_args: &[&str]) -> Sidecar {
+        Sidecar::start_with_env(database_url, extra_args, &[])
+    }
+
+    /// The same, with extra environment variables (S3 credentials and endpoint, say).
+    pub fn start_with_env(database_url: &str, extra_args: &[&str], env: &[(&str, &str)]) -> Sidecar {
         let port = free_port();
         let child = Command::new(binary())
             .args(["serve", "--database-url", database_url, "--listen", &format!("127.0.0.1:{port}")])
             .args(extra_args)
+            .envs(env.iter().copied())
             .env("BKND_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

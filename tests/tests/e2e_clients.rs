@@ -149,6 +149,19 @@ impl SmtpSink {
     }
 }
 
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
@@ -214,21 +227,65 @@ fn smtp_tls_required_is_never_downgraded() {
     assert_eq!(delivered, 0, "an email went out without TLS");
 }
 
+const STORAGE_FIXTURE: &str = "SELECT bknd.create_bucket('avatars', false, 1048576);
+     SELECT bknd.allow_storage('avatars', 'all', 'authenticated', 'folder');
+     SELECT bknd.create_bucket('videos');
+     SELECT bknd.allow_storage('videos', 'all', 'authenticated', 'folder');";
+
+/// The storage-js and tus-js-client scenarios against a sidecar started by `start`.
+fn storage_scenarios(label: &str, start: impl FnOnce(&TestDb) -> Sidecar) -> Env {
+    let db = TestDb::new(label);
+    db.admin().batch_execute(FIXTURE).unwrap();
+    db.admin().batch_execute(STORAGE_FIXTURE).unwrap();
+    let sidecar = start(&db);
+    let vars = vec![
+        ("BKND_URL".to_string(), sidecar.base.clone()),
+        ("TOKEN_A".into(), db.token(json!({"sub": USER_A, "role": "authenticated"}))),
+        ("TOKEN_B".into(), db.token(json!({"sub": USER_B, "role": "authenticated"}))),
+        ("ANON_KEY".into(), db.token(json!({"role": "anon"}))),
+        ("SERVICE_KEY".into(), db.token(json!({"role": "service_role"}))),
+        ("USER_A".into(), USER_A.into()),
+        ("USER_B".into(), USER_B.into()),
+    ];
+    let env = Env { sidecar, db, vars };
+    for script in ["storage_js.test.mjs", "tus_js.test.mjs"] {
+        let mut cmd = Command::new("node");
+        cmd.current_dir(repo().join("tests/e2e")).args(["--test", "--test-concurrency=1", script]);
+        run(cmd, &env, &format!("node --test {script}"));
+    }
+    env
+}
+
 #[test]
-fn storage_js_buckets_objects_and_signed_urls() {
+fn storage_js_and_tus_on_the_local_disk() {
     let dir = std::env::temp_dir().join(format!("bknd-storage-{}-{}", std::process::id(), rand_suffix()));
     let storage = format!("file://{}", dir.display());
-    let mut env = setup_with("e2e_storage", &["--storage", &storage]);
-    env.db
-        .admin()
-        .batch_execute(
-            "SELECT bknd.create_bucket('avatars', false, 1048576);
-             SELECT bknd.allow_storage('avatars', 'all', 'authenticated', 'folder');",
-        )
-        .unwrap();
-    env.vars.push(("SERVICE_KEY".into(), env.db.token(json!({"role": "service_role"}))));
-    let mut cmd = Command::new("node");
-    cmd.current_dir(repo().join("tests/e2e")).args(["--test", "--test-concurrency=1", "storage_js.test.mjs"]);
-    run(cmd, &env, "node --test storage_js.test.mjs");
+    let env = storage_scenarios("e2e_storage", |db| Sidecar::start(&url("authenticator", &db.name), &["--storage", &storage]));
+    // the terminated and finished uploads left no parts behind, and no pending rows
+    let leftovers: Vec<_> = walk(&dir).into_iter().filter(|p| p.to_string_lossy().contains(".tus")).collect();
+    assert!(leftovers.is_empty(), "TUS parts left behind: {leftovers:?}");
+    assert_eq!(scalar_i64(&mut env.db.admin(), "SELECT count(*) FROM bknd.objects WHERE status = 'pending'"), 0);
+    drop(env);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same scenarios with the bytes in S3: a local S3 server (moto) on 127.0.0.1.
+#[test]
+fn storage_js_and_tus_on_s3() {
+    let s3 = Helper::start("moto_server", &["-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]);
+    let endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let made = ureq::put(&format!("{endpoint}/bknd-test")).call();
+    assert!(made.is_ok(), "create the S3 bucket: {made:?}");
+    let env = storage_scenarios("e2e_s3", |db| {
+        Sidecar::start_with_env(
+            &url("authenticator", &db.name),
+            &["--storage", "s3://bknd-test"],
+            &[("AWS_ENDPOINT_URL", &endpoint), ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1")],
+        )
+    });
+    // the bytes are in S3 (the 50 MiB resumable upload went up as a multipart upload)
+    let listing = ureq::get(&format!("{endpoint}/bknd-test?list-type=2")).call().unwrap().into_string().unwrap();
+    assert!(listing.contains("<Key>videos/"), "{listing}");
+    assert!(!listing.contains(".tus/"), "TUS parts left in S3: {listing}");
+    drop(env);
 }

@@ -48,7 +48,7 @@ impl StorageError {
             "23505" => StorageError::new(409, "Duplicate", "The resource already exists"),
             "54000" => StorageError::too_large(),
             "22023" if message.starts_with("mime type") => StorageError::new(415, "invalid_mime_type", message),
-            "22023" | "23514" | "22P02" | "22001" => StorageError::invalid(message),
+            "22023" | "23514" | "22P02" | "22001" | "22021" => StorageError::invalid(message),
             "42501" => StorageError::new(403, "Unauthorized", message),
             "28000" => StorageError::new(400, "InvalidSignature", message),
             "2BP01" => StorageError::new(409, "InvalidRequest", message),

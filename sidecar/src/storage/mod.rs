@@ -8,6 +8,7 @@ mod call;
 mod download;
 mod error;
 mod object;
+mod tus;
 mod upload;
 
 use axum::response::Response;
@@ -28,6 +29,7 @@ pub struct StorageConfig {
     pub store: backend::Store,
     /// the largest object anyone may upload, whatever the bucket says
     pub max_upload_bytes: u64,
+    pub tus_locks: tus::Locks,
 }
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/storage/v1/bucket", get(bucket::list).post(bucket::create))
         .route("/storage/v1/bucket/{id}", get(bucket::get).put(bucket::update).delete(bucket::delete))
         .route("/storage/v1/bucket/{id}/empty", post(bucket::empty))
+        .route("/storage/v1/upload/resumable", post(tus::create).options(tus::options))
+        .route("/storage/v1/upload/resumable/{id}", axum::routing::head(tus::head).patch(tus::patch).delete(tus::terminate))
         .route(&format!("{object}/list/{{bucket}}"), post(object::list))
         .route(&format!("{object}/move"), post(object::move_object))
         .route(&format!("{object}/copy"), post(object::copy))
@@ -67,4 +71,25 @@ async fn forget_bytes(s: &AppState, bucket: &str, version: &str) {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => tracing::warn!("storage: could not delete {bucket}/{version}: {e}"),
     }
+}
+
+/// Every ten minutes, remove uploads pending for more than a day (a resumable upload given up,
+/// or a request cut off by a crash): their rows, bytes and parts.
+pub fn spawn_sweeper(s: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match call::as_sidecar(&s, "SELECT bknd.storage_expire_uploads(86400)::text", vec![]).await {
+                Ok(expired) => {
+                    for e in expired.as_array().into_iter().flatten() {
+                        let (bucket, version) = (e["bucket"].as_str().unwrap_or(""), e["version"].as_str().unwrap_or(""));
+                        forget_bytes(&s, bucket, version).await;
+                        tus::remove_parts(&s, bucket, version).await;
+                    }
+                }
+                Err(e) => tracing::debug!("storage sweeper: {}", e.message),
+            }
+        }
+    });
 }

@@ -114,7 +114,7 @@ async fn drain(mut stream: ByteStream) {
     }
 }
 
-type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
+pub(super) type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
 
 /// The file's bytes and what the request says about them: a multipart form's first file
 /// field (after the text fields), or the raw body.
@@ -167,7 +167,7 @@ async fn open_body(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Descr
 /// Stream into the store under the upload's version, then make the row the object.
 /// `mime`: the type the bytes turned out to have, when the pending row could not know it (a
 /// signed upload URL is made before the file is chosen).
-async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, stream: ByteStream, mime: Option<String>) -> Answer {
+pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, stream: ByteStream, mime: Option<String>) -> Answer {
     let (id, version) = (upload["id"].as_str().unwrap_or(""), upload["version"].as_str().unwrap_or(""));
     let (bucket, name) = (upload["bucket"].as_str().unwrap_or(""), upload["name"].as_str().unwrap_or(""));
     let limit = upload["size_limit"].as_u64().map_or(s.storage.max_upload_bytes, |l| l.min(s.storage.max_upload_bytes));
