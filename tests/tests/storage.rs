@@ -1,0 +1,298 @@
+//! Storage safety: rows no API role can forge, signatures that cannot be bent, hostile paths,
+//! interrupted and oversized uploads that leave nothing, racing uploads to one name, and
+//! memory that stays flat however large the file. storage-js, tus-js-client and S3 run in
+//! e2e_clients.rs.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use bknd_tests::conformance::request;
+use bknd_tests::sidecar::Sidecar;
+use bknd_tests::*;
+use serde_json::{json, Value};
+
+const A: &str = "aaaaaaaa-1111-4111-8111-000000000001";
+const B: &str = "bbbbbbbb-2222-4222-8222-000000000002";
+
+fn storage_db(label: &str) -> TestDb {
+    let db = TestDb::new(label);
+    db.admin()
+        .batch_execute(
+            "SELECT bknd.create_bucket('files', false, 1048576);
+             SELECT bknd.allow_storage('files', 'all', 'authenticated', 'folder');
+             SELECT bknd.create_bucket('big');
+             SELECT bknd.allow_storage('big', 'all', 'authenticated', 'folder');",
+        )
+        .unwrap();
+    db
+}
+
+fn user(db: &TestDb, id: &str) -> String {
+    db.token(json!({"sub": id, "role": "authenticated"}))
+}
+
+/// Run `sql` as the holder of `token`; the error's SQLSTATE, or "" on success.
+fn outcome(db: &TestDb, token: &str, sql: &str) -> String {
+    let mut c = db.connect_as("authenticator");
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
+    match tx.batch_execute(sql) {
+        Ok(()) => {
+            tx.commit().unwrap();
+            String::new()
+        }
+        Err(e) => sqlstate(&e),
+    }
+}
+
+#[test]
+fn api_roles_cannot_forge_where_bytes_are_or_that_they_are_complete() {
+    let db = storage_db("storage_forge");
+    let a = user(&db, A);
+    let begun = db.call_as(Some(&a), &format!("bknd.storage_begin_upload('files', '{A}/x.txt')"));
+    let id = begun["id"].as_str().unwrap().to_string();
+    for sql in [
+        format!("INSERT INTO bknd.objects (bucket_id, name, status) VALUES ('files', '{A}/y.txt', 'ready')"),
+        format!("INSERT INTO bknd.objects (bucket_id, name, version) VALUES ('files', '{A}/y.txt', gen_random_uuid())"),
+        format!("UPDATE bknd.objects SET status = 'ready' WHERE id = '{id}'"),
+        format!("UPDATE bknd.objects SET version = gen_random_uuid() WHERE id = '{id}'"),
+        format!("UPDATE bknd.objects SET size = 1 WHERE id = '{id}'"),
+        format!("UPDATE bknd.objects SET owner_id = '{B}' WHERE id = '{id}'"),
+        format!("SELECT bknd.storage_finish_upload('{id}', 1, 'e', false)"),
+        "SELECT bknd.storage_expire_uploads(0)".to_string(),
+        "SELECT value FROM bknd.secrets WHERE name = 'storage_secret'".to_string(),
+        "INSERT INTO bknd.buckets (id) VALUES ('mine')".to_string(),
+        "SELECT bknd.allow_storage('files', 'select', 'anon', 'true')".to_string(),
+    ] {
+        assert_eq!(outcome(&db, &a, &sql), "42501", "{sql}");
+    }
+    // B cannot start an upload into A's folder, nor see A's pending upload
+    assert_eq!(outcome(&db, &user(&db, B), &format!("SELECT bknd.storage_begin_upload('files', '{A}/z.txt')")), "42501");
+    let seen = db.call_as(Some(&user(&db, B)), &format!("to_jsonb(bknd.storage_upload('{id}') IS NOT NULL)"));
+    assert_eq!(seen, json!(false));
+}
+
+#[test]
+fn signatures_are_bound_to_object_operation_and_time() {
+    let db = storage_db("storage_sign");
+    let (a, b) = (user(&db, A), user(&db, B));
+    let path = format!("{A}/doc.txt");
+    let up = db.call_as(Some(&a), &format!("bknd.storage_begin_upload('files', '{path}')"));
+    db.admin()
+        .execute("SELECT bknd.storage_finish_upload($1::text::uuid, 3, 'e', false)", &[&up["id"].as_str().unwrap()])
+        .unwrap();
+    let signed = db.call_as(Some(&a), &format!("bknd.storage_sign('files', '{path}', 'download', 60)"));
+    let token = signed["token"].as_str().unwrap().to_string();
+    let verify = |t: &str, op: &str, p: &str| outcome(&db, "", &format!("SELECT bknd.storage_verify('{t}', '{op}', 'files', '{p}')"));
+    let anon = db.token(json!({"role": "anon"}));
+    let verify_anon = |t: &str, op: &str, p: &str| outcome(&db, &anon, &format!("SELECT bknd.storage_verify('{t}', '{op}', 'files', '{p}')"));
+    let _ = verify;
+    assert_eq!(verify_anon(&token, "download", &path), "");
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(verify_anon(&tampered, "download", &path), "28000");
+    assert_eq!(verify_anon(&token, "download", &format!("{A}/other.txt")), "28000");
+    assert_eq!(verify_anon(&token, "upload", &path), "28000");
+    // a forged payload with the real signature
+    let (_, sig) = token.split_once('.').unwrap();
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"op": "download", "b": "files", "n": format!("{B}/x"), "exp": 9999999999i64}).to_string());
+    assert_eq!(verify_anon(&format!("{forged}.{sig}"), "download", &format!("{B}/x")), "28000");
+    // expired
+    let short = db.call_as(Some(&a), &format!("bknd.storage_sign('files', '{path}', 'download', 1)"))["token"].as_str().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(verify_anon(&short, "download", &path), "28000");
+    // B may not sign A's object; nobody signs for longer than a week
+    assert_eq!(outcome(&db, &b, &format!("SELECT bknd.storage_sign('files', '{path}')")), "P0002");
+    assert_eq!(outcome(&db, &a, &format!("SELECT bknd.storage_sign('files', '{path}', 'download', 100000000)")), "22023");
+}
+
+struct Server {
+    db: TestDb,
+    sidecar: Sidecar,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn server(label: &str) -> Server {
+    let db = storage_db(label);
+    let dir = std::env::temp_dir().join(format!("bknd-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--storage", &format!("file://{}", dir.display())]);
+    Server { db, sidecar, dir }
+}
+
+impl Server {
+    fn files(&self) -> usize {
+        fn count(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum()
+        }
+        count(&self.dir)
+    }
+    fn rows(&self) -> i64 {
+        scalar_i64(&mut self.db.admin(), "SELECT count(*) FROM bknd.objects")
+    }
+    fn auth(&self, id: &str) -> Vec<(String, String)> {
+        vec![("Authorization".into(), format!("Bearer {}", user(&self.db, id)))]
+    }
+}
+
+#[test]
+fn hostile_paths_are_refused_and_leave_nothing() {
+    let s = server("storage_paths");
+    for path in [
+        "%2E%2E/x.txt".to_string(),
+        format!("{A}/%2E%2E/%2E%2E/x.txt"),
+        format!("{A}%2F..%2Fx.txt"),
+        format!("{A}/nul%00.txt"),
+        format!("{A}/ctl%01.txt"),
+        format!("{A}//double.txt"),
+        format!("{A}/./dot.txt"),
+        format!("{A}/{}", "x".repeat(1100)),
+    ] {
+        let (status, body) = raw(&s, "POST", &format!("/storage/v1/object/files/{path}"), &user(&s.db, A), "data");
+        assert_eq!(status, 400, "{path}: {status} {body}");
+        let v: Value = serde_json::from_str(body.trim()).unwrap_or_else(|_| panic!("{path}: not JSON: {body}"));
+        assert!(v["message"].is_string() && v["statusCode"] == "400", "{body}");
+    }
+    // a bucket that does not exist, a bad token, a bad JSON body
+    assert_eq!(request(&s.sidecar.base, "POST", &format!("/storage/v1/object/nope/{A}/x"), &s.auth(A), Some("x")).status, 404);
+    let bad = vec![("Authorization".to_string(), "Bearer not.a.jwt".to_string())];
+    assert_eq!(request(&s.sidecar.base, "POST", &format!("/storage/v1/object/files/{A}/x"), &bad, Some("x")).status, 400);
+    assert_eq!(request(&s.sidecar.base, "POST", "/storage/v1/object/list/files", &s.auth(A), Some("{")).status, 400);
+    assert_eq!((s.rows(), s.files()), (0, 0));
+    // Unicode is normalised: two spellings of one name are one object
+    let composed = request(&s.sidecar.base, "POST", &format!("/storage/v1/object/files/{A}/caf%C3%A9.txt"), &s.auth(A), Some("1"));
+    assert_eq!(composed.status, 200, "{}", composed.body);
+    let decomposed = request(&s.sidecar.base, "POST", &format!("/storage/v1/object/files/{A}/cafe%CC%81.txt"), &s.auth(A), Some("2"));
+    assert_eq!(decomposed.status, 409, "{}", decomposed.body);
+}
+
+/// One raw HTTP/1.1 request, the path sent exactly as given (clients normalise `%2E%2E`):
+/// (status, body).
+fn raw(s: &Server, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let addr = s.sidecar.base.trim_start_matches("http://").to_string();
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    let status = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// A raw HTTP upload that stops after `sent` of `declared` bytes and hangs up.
+fn cut_off_upload(s: &Server, path: &str, declared: usize, sent: usize) {
+    let addr = s.sidecar.base.trim_start_matches("http://").to_string();
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let token = user(&s.db, A);
+    let head = format!(
+        "POST /storage/v1/object/big/{path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut n = 0;
+    while n < sent {
+        let k = chunk.len().min(sent - n);
+        tcp.write_all(&chunk[..k]).unwrap();
+        n += k;
+    }
+    tcp.flush().unwrap();
+    drop(tcp);
+}
+
+#[test]
+fn interrupted_and_oversized_uploads_leave_no_row_and_no_bytes() {
+    let s = server("storage_cut");
+    cut_off_upload(&s, &format!("{A}/cut-small.bin"), 1_000_000, 100_000);
+    cut_off_upload(&s, &format!("{A}/cut-large.bin"), 40_000_000, 20_000_000);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while (s.rows(), s.files()) != (0, 0) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!((s.rows(), s.files()), (0, 0), "an interrupted upload left something");
+    // over the bucket's limit (1 MiB), with no Content-Length to warn: 413 mid-stream
+    let addr = s.sidecar.base.trim_start_matches("http://").to_string();
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let token = user(&s.db, A);
+    let head = format!(
+        "POST /storage/v1/object/files/{A}/huge.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![1u8; 256 * 1024];
+    for _ in 0..8 {
+        if tcp.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err() || tcp.write_all(&chunk).is_err() || tcp.write_all(b"\r\n").is_err() {
+            break;
+        }
+    }
+    let _ = tcp.write_all(b"0\r\n\r\n");
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!((s.rows(), s.files()), (0, 0));
+}
+
+#[test]
+fn racing_uploads_to_one_name_give_one_object() {
+    let s = server("storage_race");
+    let path = format!("/storage/v1/object/files/{A}/race.txt");
+    let results: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (base, auth, path) = (s.sidecar.base.clone(), s.auth(A), path.clone());
+                scope.spawn(move || request(&base, "POST", &path, &auth, Some(&format!("writer {i}"))).status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|s| **s == 200).count(), 1, "{results:?}");
+    assert!(results.iter().all(|s| *s == 200 || *s == 409), "{results:?}");
+    assert_eq!(s.rows(), 1);
+    assert_eq!(s.files(), 1, "the losers' bytes were not removed");
+}
+
+#[test]
+fn memory_stays_flat_uploading_and_downloading_300_mib() {
+    let s = server("storage_rss");
+    let size: usize = 300 * 1024 * 1024;
+    let addr = s.sidecar.base.trim_start_matches("http://").to_string();
+    let token = user(&s.db, A);
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /storage/v1/object/big/{A}/large.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    let chunk: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+    for _ in 0..size / chunk.len() {
+        tcp.write_all(&chunk).unwrap();
+    }
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let get = format!("GET /storage/v1/object/big/{A}/large.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(get.as_bytes()).unwrap();
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut total = 0usize;
+    loop {
+        let n = tcp.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    assert!(total > size, "downloaded {total} bytes with headers, expected more than {size}");
+    let peak = s.sidecar.peak_rss();
+    assert!(peak > 0 && peak < 100 * 1024 * 1024, "peak RSS {} MiB", peak / 1024 / 1024);
+}
