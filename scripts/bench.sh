@@ -98,3 +98,37 @@ echo "Auth sign-in with a password ($AUTH_CLIENTS at a time, ${SECONDS_EACH}s ea
 printf '  %-52s %8.1f /s\n' "argon2id verification alone (19 MiB, t=2, p=1)" "$ARGON" \
   "bknd.sign_in_password in SQL (pgbench)" "$SQL_SIGNIN" "POST /auth/v1/token?grant_type=password (wrk)" "$HTTP_SIGNIN"
 echo "  argon2 share of an HTTP sign-in: $(ratio "$HTTP_SIGNIN" "$ARGON")   (goal >= 0.90: HTTP and SQL add under 10%)"
+
+# Storage: a 1 GiB file uploaded then downloaded through the sidecar (local disk backend)
+# against cp of the same file on the same disk; each step ends with sync, so both pay for the
+# disk. A sidecar of its own, so its peak RSS is the storage path's alone.
+STORAGE_MB=${BENCH_STORAGE_MB:-1024}
+STORAGE_PORT=${BENCH_STORAGE_PORT:-3098}
+SERVICE=$("${PSQL[@]}" -d bench -tAc "SELECT bknd.jwt_sign('{\"role\": \"service_role\"}', 3600)")
+"${PSQL[@]}" -d bench -c "SELECT bknd.create_bucket('bench')" >/dev/null
+BKND_LOG=warn target/release/bknd serve --database-url "postgres://authenticator@127.0.0.1:$PORT/bench" \
+  --listen "127.0.0.1:$STORAGE_PORT" --storage "file://$WORK/store" &
+STORAGE_PID=$!
+trap '[ -n "$SIDECAR_PID" ] && kill "$SIDECAR_PID" 2>/dev/null; kill "$STORAGE_PID" 2>/dev/null; scripts/pg.sh stop "$DIR"; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$STORAGE_PORT/health" >/dev/null && break; sleep 0.1; done
+dd if=/dev/urandom of="$WORK/big.bin" bs=1M count="$STORAGE_MB" status=none
+sync
+now() { date +%s.%N; }
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+T0=$(now); cp "$WORK/big.bin" "$WORK/copy1.bin"; sync; T1=$(now)
+cp "$WORK/copy1.bin" "$WORK/copy2.bin"; sync; T2=$(now)
+curl -sSf -o /dev/null -X PUT -T "$WORK/big.bin" -H "Authorization: Bearer $SERVICE" -H "Content-Type: application/octet-stream" \
+  "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
+sync; T3=$(now)
+curl -sSf -o "$WORK/down.bin" -H "Authorization: Bearer $SERVICE" "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
+sync; T4=$(now)
+cmp -s "$WORK/big.bin" "$WORK/down.bin" || { echo "bench: the downloaded file differs from the uploaded one" >&2; exit 1; }
+PEAK_KB=$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$STORAGE_PID/status")
+CP_S=$(seconds "$T0" "$T2"); SIDECAR_S=$(seconds "$T2" "$T4"); UP_S=$(seconds "$T2" "$T3"); DOWN_S=$(seconds "$T3" "$T4")
+mbps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.0f", mb / s }'; }
+echo
+echo "Storage: ${STORAGE_MB} MiB through the sidecar (local disk) against cp on the same disk, each followed by sync"
+printf '  %-44s %6s MiB/s\n' "cp, then cp of the copy" "$(mbps $((2 * STORAGE_MB)) "$CP_S")" \
+  "upload (PUT) then download (GET)" "$(mbps $((2 * STORAGE_MB)) "$SIDECAR_S")" \
+  "  upload alone" "$(mbps "$STORAGE_MB" "$UP_S")" "  download alone" "$(mbps "$STORAGE_MB" "$DOWN_S")"
+echo "  ratio $(ratio "$CP_S" "$SIDECAR_S")   (goal >= 0.5)   sidecar peak RSS $((PEAK_KB / 1024)) MiB (goal < 100)"
