@@ -26,7 +26,8 @@ SERVICE=$(printf '%s' "$KEYS" | sed -E 's/.*"service_role":"([^"]+)".*/\1/')
 cat <<INFO
 
   bknd is running
-    API              http://$LISTEN
+    API              http://$LISTEN   (/rest/v1, /auth/v1, /storage/v1)
+    MCP              http://$LISTEN/mcp  (or: target/release/bknd mcp --database-url postgres://authenticator@127.0.0.1:$PG_PORT/bknd --token KEY)
     database         $ADMIN_URL
     anon key         $ANON
     service_role key $SERVICE
@@ -34,4 +35,5 @@ cat <<INFO
   Ctrl-C stops the sidecar and PostgreSQL.
 
 INFO
-target/release/bknd serve --database-url "postgres://authenticator@127.0.0.1:$PG_PORT/bknd" --listen "$LISTEN"
+target/release/bknd serve --database-url "postgres://authenticator@127.0.0.1:$PG_PORT/bknd" --listen "$LISTEN" \
+  --storage "${BKND_STORAGE:-file://$DATA_DIR/storage}"

@@ -18,10 +18,12 @@ pub struct AppState {
     pub schema: SharedSchema,
     pub auth: Arc<crate::auth::AuthConfig>,
     pub storage: Arc<crate::storage::StorageConfig>,
+    pub mcp: Arc<crate::mcp::http::McpConfig>,
 }
 
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .merge(crate::mcp::http::router(state.clone()))
         .route("/health", get(crate::health::health))
         .merge(crate::rest::router())
         .merge(crate::auth::router())
@@ -32,9 +34,9 @@ pub fn app(state: AppState) -> Router {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let pool = crate::db::pool(&args.database_url, args.pool_size)?;
     let rest = Arc::new(RestConfig {
-        schemas: args.schemas.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        anon_role: args.anon_role.clone(),
-        statement_timeout_ms: args.statement_timeout_ms,
+        schemas: args.queries.schemas.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        anon_role: args.queries.anon_role.clone(),
+        statement_timeout_ms: args.queries.statement_timeout_ms,
         max_body_bytes: args.max_body_bytes,
         pre_request: match &args.pre_request {
             None => None,
@@ -67,7 +69,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_upload_bytes: args.max_upload_bytes,
         tus_locks: Default::default(),
     });
-    let state = AppState { pool, rest, schema, auth, storage };
+    let mcp = Arc::new(crate::mcp::http::McpConfig { allow_origins: args.mcp_allow_origin.clone(), allow_hosts: args.mcp_allow_host.clone() });
+    let state = AppState { pool, rest, schema, auth, storage, mcp };
     crate::storage::spawn_sweeper(state.clone());
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)

@@ -18,6 +18,40 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print an anon key and a service_role key, signed in the database, as JSON.
     Keys(KeysArgs),
+    /// Serve MCP over stdin/stdout for AI tools that start a process; every call uses --token.
+    Mcp(McpArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct McpArgs {
+    /// PostgreSQL URL; connect as `authenticator` so every call runs under the token's role.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The JWT every call runs under (none: anon).
+    #[arg(long, env = "BKND_TOKEN")]
+    pub token: Option<String>,
+    /// Where file bytes are (as for serve), so delete_object can remove them.
+    #[arg(long, env = "BKND_STORAGE")]
+    pub storage: Option<String>,
+    /// The HTTP server's public URL, for signed URLs.
+    #[arg(long, env = "BKND_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub queries: QueryArgs,
+}
+
+/// How requests query the database: shared by `serve` and `mcp`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QueryArgs {
+    /// Schemas the REST API and the data tools expose, comma-separated; the first is the default.
+    #[arg(long, env = "BKND_SCHEMAS", default_value = "public", value_delimiter = ',')]
+    pub schemas: Vec<String>,
+    /// The role for requests without a token.
+    #[arg(long, env = "BKND_ANON_ROLE", default_value = "anon")]
+    pub anon_role: String,
+    /// Statement timeout per request, in milliseconds.
+    #[arg(long, env = "BKND_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub statement_timeout_ms: u64,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -35,15 +69,8 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "BKND_POOL_SIZE", default_value_t = 16)]
     pub pool_size: usize,
-    /// Schemas the REST API exposes, comma-separated; the first is the default.
-    #[arg(long, env = "BKND_SCHEMAS", default_value = "public", value_delimiter = ',')]
-    pub schemas: Vec<String>,
-    /// The role for requests without a token.
-    #[arg(long, env = "BKND_ANON_ROLE", default_value = "anon")]
-    pub anon_role: String,
-    /// Statement timeout per request, in milliseconds.
-    #[arg(long, env = "BKND_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
-    pub statement_timeout_ms: u64,
+    #[command(flatten)]
+    pub queries: QueryArgs,
     /// A function (schema.name) called after authentication on every REST request, like
     /// PostgREST's db-pre-request: it may check headers or claims, raise, or SET LOCAL ROLE.
     #[arg(long, env = "BKND_PRE_REQUEST")]
@@ -68,6 +95,12 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (default 10 MiB).
     #[arg(long, env = "BKND_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Browser origins allowed to use /mcp, comma-separated (default: none; non-browser clients send no Origin).
+    #[arg(long, env = "BKND_MCP_ALLOW_ORIGIN", value_delimiter = ',')]
+    pub mcp_allow_origin: Vec<String>,
+    /// Host header values /mcp accepts besides loopback and the public URL's host, comma-separated.
+    #[arg(long, env = "BKND_MCP_ALLOW_HOST", value_delimiter = ',')]
+    pub mcp_allow_host: Vec<String>,
     /// Largest file anyone may upload to storage, in bytes (default 50 GiB; buckets may set less).
     #[arg(long, env = "BKND_MAX_UPLOAD_BYTES", default_value_t = 50 * 1024 * 1024 * 1024)]
     pub max_upload_bytes: u64,
@@ -96,6 +129,7 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Serve(args) => crate::app::serve(args).await,
             Command::Keys(args) => crate::keys::print(args).await,
+            Command::Mcp(args) => crate::mcp::stdio::serve(args).await,
         }
     });
     match result {

@@ -7,5 +7,6 @@ pub mod cli;
 pub mod db;
 pub mod health;
 pub mod keys;
+pub mod mcp;
 pub mod rest;
 pub mod storage;

@@ -289,3 +289,31 @@ fn storage_js_and_tus_on_s3() {
     assert!(!listing.contains(".tus/"), "TUS parts left in S3: {listing}");
     drop(env);
 }
+
+/// MCP with real clients: the Python `mcp` SDK over Streamable HTTP and over stdio (the same
+/// scenario both ways), then the MCP Inspector's CLI listing the tools.
+#[test]
+fn mcp_with_the_python_sdk_and_the_inspector() {
+    let mut env = setup("e2e_mcp");
+    let service = env.db.token(json!({"role": "service_role"}));
+    env.vars.push(("SERVICE_KEY".into(), service.clone()));
+    env.vars.push(("BKND_BIN".into(), bknd_tests::sidecar::binary()));
+    env.vars.push(("DATABASE_URL".into(), url("authenticator", &env.db.name)));
+    let mut cmd = Command::new(repo().join(".tools/venv/bin/python"));
+    cmd.arg(repo().join("tests/e2e/test_mcp_py.py"));
+    run(cmd, &env, "python test_mcp_py.py");
+
+    let out = Command::new("npx")
+        .current_dir(repo().join("tests/e2e"))
+        .args(["--no-install", "@modelcontextprotocol/inspector", "--cli", &format!("{}/mcp", env.sidecar.base), "--method", "tools/list"])
+        .args(["--header", &format!("Authorization: Bearer {service}")])
+        .output()
+        .expect("run the MCP inspector (make test installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "inspector failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("inspector printed no JSON: {stdout}"));
+    let names: Vec<&str> = listed["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    for expected in ["create_table", "select", "insert", "execute_sql", "list_users", "create_signed_url"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+}

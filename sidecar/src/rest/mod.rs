@@ -53,6 +53,12 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response<Bod
     }
 }
 
+/// One REST request handled in-process, as if it came over HTTP (the MCP data tools use the
+/// same query engine, with the same token and the same RLS).
+pub async fn handle_internal(state: &AppState, request: Request) -> Response<Body> {
+    handle(State(state.clone()), request).await
+}
+
 async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Body>, ApiError> {
     let (parts, body) = request.into_parts();
     let limit = state.rest.max_body_bytes;

@@ -66,7 +66,7 @@ fn json_body(bytes: &[u8]) -> Result<Value, StorageError> {
 
 /// Delete a version's bytes once no row points at them. A failure leaves unreachable bytes
 /// behind (logged), never a row without bytes.
-async fn forget_bytes(s: &AppState, bucket: &str, version: &str) {
+pub(crate) async fn forget_bytes(s: &AppState, bucket: &str, version: &str) {
     match s.storage.store.delete(&backend::key(bucket, version)).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => tracing::warn!("storage: could not delete {bucket}/{version}: {e}"),

@@ -1,0 +1,90 @@
+//! The MCP server: the whole backend for AI tools, under the token each call carries. Over
+//! Streamable HTTP at `/mcp` (http.rs) the token is the request's bearer token; over stdio
+//! (`bknd mcp`, stdio.rs) it is `--token`. Every tool runs as that token's role, so a user's
+//! token sees that user's rows and only a service_role token may change the schema.
+
+mod catalog;
+pub mod http;
+mod run;
+pub mod stdio;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+
+const SCHEMA_URI: &str = "bknd://schema";
+
+#[derive(Clone)]
+pub struct Bknd {
+    state: AppState,
+    /// stdio: the one token every call uses; HTTP: None (each request brings its own)
+    fixed_token: Option<Option<String>>,
+}
+
+impl Bknd {
+    pub fn new(state: AppState, fixed_token: Option<Option<String>>) -> Bknd {
+        Bknd { state, fixed_token }
+    }
+
+    fn token(&self, context: &RequestContext<RoleServer>) -> Option<String> {
+        if let Some(t) = &self.fixed_token {
+            return t.clone();
+        }
+        context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| crate::rest::request::bearer(&parts.headers))
+    }
+}
+
+impl ServerHandler for Bknd {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+            .with_server_info(Implementation::new("bknd", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "bknd: a backend inside PostgreSQL. Every tool runs under your token's role with row-level security: \
+                 schema, user and SQL tools need a service_role token; data and storage tools work for any token and \
+                 see only what its policies allow. Tables start with RLS on and no access: add policies with `allow`.",
+            )
+    }
+
+    async fn list_tools(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(catalog::tools()))
+    }
+
+    async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+        let token = self.token(&context);
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        // a failure is a result the model can read and act on, not a protocol error
+        Ok(match run::tool(&self.state, token, &request.name, &args).await {
+            Ok(result) => CallToolResult::structured(json!({"result": result})),
+            Err(message) => CallToolResult::structured_error(json!({"error": message})),
+        }
+        .into())
+    }
+
+    async fn list_resources(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListResourcesResult, ErrorData> {
+        let schema = Resource::new(SCHEMA_URI, "schema")
+            .with_description("The tables, columns, relations and policies bknd manages, as JSON (service_role)")
+            .with_mime_type("application/json");
+        Ok(ListResourcesResult::with_all_items(vec![schema.into()]))
+    }
+
+    async fn read_resource(&self, request: ReadResourceRequestParams, context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri != SCHEMA_URI {
+            return Err(ErrorData::resource_not_found(format!("no resource {}", request.uri), None));
+        }
+        let schema = run::tool(&self.state, self.token(&context), "list_tables", &json!({}))
+            .await
+            .map_err(|m| ErrorData::invalid_request(m, None))?;
+        let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, SCHEMA_URI).with_mime_type("application/json")]).into())
+    }
+}
