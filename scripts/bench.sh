@@ -99,11 +99,18 @@ printf '  %-52s %8.1f /s\n' "argon2id verification alone (19 MiB, t=2, p=1)" "$A
   "bknd.sign_in_password in SQL (pgbench)" "$SQL_SIGNIN" "POST /auth/v1/token?grant_type=password (wrk)" "$HTTP_SIGNIN"
 echo "  argon2 share of an HTTP sign-in: $(ratio "$HTTP_SIGNIN" "$ARGON")   (two at a time: wrk, the sidecar and PostgreSQL take cores from argon2)"
 # One at a time, the share of a sign-in's time spent hashing: the latency HTTP and SQL add,
-# with a core to spare for wrk and the sidecar.
-ARGON1=$(target/release/argon2_rate 1 "$SECONDS_EACH")
-HTTP1=$(wrk -t 1 -c 1 -d "${SECONDS_EACH}s" -s bench/sign_in.lua "http://127.0.0.1:$REST_PORT" | sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p')
-printf '  one at a time: argon2id alone %.1f /s, HTTP sign-in %.1f /s\n' "$ARGON1" "$HTTP1"
-echo "  argon2 share of an HTTP sign-in's time: $(ratio "$HTTP1" "$ARGON1")   (goal >= 0.90: HTTP and SQL add under 10%)"
+# with a core to spare for wrk and the sidecar. Baseline and sign-ins alternate in three rounds
+# and the median ratio is shown, because this VM's speed drifts within a run.
+ROUND_S=$(( SECONDS_EACH / 2 > 2 ? SECONDS_EACH / 2 : 2 ))
+SHARES=()
+for round in 1 2 3; do
+  A1=$(target/release/argon2_rate 1 "$ROUND_S")
+  H1=$(wrk -t 1 -c 1 -d "${ROUND_S}s" -s bench/sign_in.lua "http://127.0.0.1:$REST_PORT" | sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p')
+  printf '  one at a time, round %d: argon2id alone %.1f /s, HTTP sign-in %.1f /s, share %s\n' "$round" "$A1" "$H1" "$(ratio "$H1" "$A1")"
+  SHARES+=("$(ratio "$H1" "$A1")")
+done
+MEDIAN=$(printf '%s\n' "${SHARES[@]}" | sort -n | sed -n 2p)
+echo "  argon2 share of an HTTP sign-in's time (median of 3): $MEDIAN   (goal >= 0.90: HTTP and SQL add under 10%)"
 
 # Storage: a 1 GiB file uploaded then downloaded through the sidecar (local disk backend)
 # against cp of the same file on the same disk; each step ends with sync, so both pay for the
@@ -121,19 +128,26 @@ dd if=/dev/urandom of="$WORK/big.bin" bs=1M count="$STORAGE_MB" status=none
 sync
 now() { date +%s.%N; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-T0=$(now); cp "$WORK/big.bin" "$WORK/copy1.bin"; sync; T1=$(now)
-cp "$WORK/copy1.bin" "$WORK/copy2.bin"; sync; T2=$(now)
-curl -sSf -o /dev/null -X PUT -T "$WORK/big.bin" -H "Authorization: Bearer $SERVICE" -H "Content-Type: application/octet-stream" \
-  "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
-sync; T3=$(now)
-curl -sSf -o "$WORK/down.bin" -H "Authorization: Bearer $SERVICE" "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
-sync; T4=$(now)
-cmp -s "$WORK/big.bin" "$WORK/down.bin" || { echo "bench: the downloaded file differs from the uploaded one" >&2; exit 1; }
+# two rounds, the faster of each kept: the disk of this VM is as noisy as its CPU
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+CP_S=""; UP_S=""; DOWN_S=""
+for round in 1 2; do
+  rm -f "$WORK/copy1.bin" "$WORK/copy2.bin" "$WORK/down.bin"; sync
+  T0=$(now); cp "$WORK/big.bin" "$WORK/copy1.bin"; sync; T1=$(now)
+  cp "$WORK/copy1.bin" "$WORK/copy2.bin"; sync; T2=$(now)
+  curl -sSf -o /dev/null -X PUT -T "$WORK/big.bin" -H "Authorization: Bearer $SERVICE" -H "Content-Type: application/octet-stream" \
+    "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
+  sync; T3=$(now)
+  curl -sSf -o "$WORK/down.bin" -H "Authorization: Bearer $SERVICE" "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
+  sync; T4=$(now)
+  cmp -s "$WORK/big.bin" "$WORK/down.bin" || { echo "bench: the downloaded file differs from the uploaded one" >&2; exit 1; }
+  CP_S=$(best "$CP_S" "$(seconds "$T0" "$T2")"); UP_S=$(best "$UP_S" "$(seconds "$T2" "$T3")"); DOWN_S=$(best "$DOWN_S" "$(seconds "$T3" "$T4")")
+done
+SIDECAR_S=$(awk -v a="$UP_S" -v b="$DOWN_S" 'BEGIN { printf "%.3f", a + b }')
 PEAK_KB=$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$STORAGE_PID/status")
-CP_S=$(seconds "$T0" "$T2"); SIDECAR_S=$(seconds "$T2" "$T4"); UP_S=$(seconds "$T2" "$T3"); DOWN_S=$(seconds "$T3" "$T4")
 mbps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.0f", mb / s }'; }
 echo
-echo "Storage: ${STORAGE_MB} MiB through the sidecar (local disk) against cp on the same disk, each followed by sync"
+echo "Storage: ${STORAGE_MB} MiB through the sidecar (local disk) against cp on the same disk, each followed by sync (best of 2)"
 printf '  %-44s %6s MiB/s\n' "cp, then cp of the copy" "$(mbps $((2 * STORAGE_MB)) "$CP_S")" \
   "upload (PUT) then download (GET)" "$(mbps $((2 * STORAGE_MB)) "$SIDECAR_S")" \
   "  upload alone" "$(mbps "$STORAGE_MB" "$UP_S")" "  download alone" "$(mbps "$STORAGE_MB" "$DOWN_S")"
