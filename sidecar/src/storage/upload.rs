@@ -81,7 +81,7 @@ pub async fn signed(
 }
 
 async fn receive(s: &AppState, headers: &HeaderMap, bucket: String, path: String, upsert: bool, body: Body) -> Answer {
-    let (stream, described) = open_body(headers, body).await?;
+    let (mut stream, described) = open_body(headers, body).await?;
     let sql = "SELECT bknd.storage_begin_upload($1, $2, $3::text::boolean, $4, $5::text::bigint, $6::text::jsonb, $7)::text";
     let args = vec![
         Some(bucket),
@@ -95,7 +95,7 @@ async fn receive(s: &AppState, headers: &HeaderMap, bucket: String, path: String
     let upload = match as_caller(s, headers, sql, args).await {
         Ok(upload) => upload,
         Err(e) => {
-            drain(stream).await;
+            drain(&mut stream).await;
             return Err(e);
         }
     };
@@ -104,7 +104,7 @@ async fn receive(s: &AppState, headers: &HeaderMap, bucket: String, path: String
 
 /// Read (and drop) up to 1 MiB of a refused upload, so the client, still sending, gets the
 /// answer instead of a broken pipe; a larger body is cut off.
-async fn drain(mut stream: ByteStream) {
+async fn drain(stream: &mut ByteStream) {
     let mut read = 0usize;
     while let Some(Ok(chunk)) = stream.next().await {
         read += chunk.len();
@@ -167,12 +167,16 @@ async fn open_body(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Descr
 /// Stream into the store under the upload's version, then make the row the object.
 /// `mime`: the type the bytes turned out to have, when the pending row could not know it (a
 /// signed upload URL is made before the file is chosen).
-pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, stream: ByteStream, mime: Option<String>) -> Answer {
+pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, mut stream: ByteStream, mime: Option<String>) -> Answer {
     let (id, version) = (upload["id"].as_str().unwrap_or(""), upload["version"].as_str().unwrap_or(""));
     let (bucket, name) = (upload["bucket"].as_str().unwrap_or(""), upload["name"].as_str().unwrap_or(""));
     let limit = upload["size_limit"].as_u64().map_or(s.storage.max_upload_bytes, |l| l.min(s.storage.max_upload_bytes));
     let key = backend::key(bucket, version);
-    let stored = write(&s.storage.store, &key, stream, limit).await;
+    let stored = write(&s.storage.store, &key, &mut stream, limit).await;
+    if stored.is_err() {
+        // a refused body (too large, say): read what little is left so the client gets the answer
+        drain(&mut stream).await;
+    }
     let finished = match stored {
         Ok(size) => {
             let sql = "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean, $5)::text";
@@ -196,7 +200,7 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
 }
 
 /// Write at most `limit` bytes: one PUT for a small file, a multipart upload for a large one.
-pub async fn write(store: &backend::Store, key: &object_store::path::Path, mut stream: ByteStream, limit: u64) -> Result<u64, StorageError> {
+pub async fn write(store: &backend::Store, key: &object_store::path::Path, stream: &mut ByteStream, limit: u64) -> Result<u64, StorageError> {
     let mut total: u64 = 0;
     let mut first = Vec::new();
     let mut next = None;
