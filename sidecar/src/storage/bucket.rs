@@ -68,9 +68,11 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::b
     let public = b["public"].as_bool().unwrap_or(false);
     let limit = size_limit(&b["file_size_limit"])?;
     let mimes = mime_list(&b["allowed_mime_types"])?;
-    let sql = "SELECT bknd.create_bucket($1, $2::text::boolean, $3::text::bigint, $4::text::text[])::text";
-    let array = mimes.map(|m| format!("{{{}}}", m.iter().map(|x| format!("\"{}\"", x.replace('\\', "\\\\").replace('"', "\\\""))).collect::<Vec<_>>().join(",")));
-    as_caller(&s, &headers, sql, vec![Some(name.clone()), Some(public.to_string()), limit.map(|l| l.to_string()), array]).await?;
+    // the MIME list travels as JSON and becomes text[] in SQL: no array literal quoting by hand
+    let sql = "SELECT bknd.create_bucket($1, $2::text::boolean, $3::text::bigint, \
+               (SELECT array_agg(m) FROM jsonb_array_elements_text($4::text::jsonb) m))::text";
+    let mimes = mimes.map(|m| json!(m).to_string());
+    as_caller(&s, &headers, sql, vec![Some(name.clone()), Some(public.to_string()), limit.map(|l| l.to_string()), mimes]).await?;
     Ok(Json(json!({"name": name})))
 }
 
