@@ -55,6 +55,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    // answers go out as soon as they are written, not held back for a delayed ACK
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     tracing::info!("bknd listening on http://{address}");
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let auth = Arc::new(crate::auth::AuthConfig {

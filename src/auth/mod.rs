@@ -49,7 +49,7 @@ pub fn settings() -> Value {
     if let Some(v) = SETTINGS.with_borrow(|c| c.as_ref().filter(|(at, _)| *at == now).map(|(_, v)| v.clone())) {
         return v;
     }
-    let v = errors::spi_or(Spi::get_one::<pgrx::JsonB>("SELECT config FROM bknd.auth_settings"), None)
+    let v = errors::spi_or(crate::plans::get_one::<pgrx::JsonB>("SELECT config FROM bknd.auth_settings", &[]), None)
         .map(|j| j.0)
         .unwrap_or(Value::Null);
     SETTINGS.set(Some((now, v.clone())));

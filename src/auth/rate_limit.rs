@@ -1,7 +1,6 @@
 //! Fixed-window rate limits per key (`sign_in:email:...`, `sign_in:ip:...`). Too many hits
 //! answer 429 and are written to the audit log.
 
-use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use super::audit;
@@ -25,7 +24,7 @@ fn max_for(key: &str, default: i32) -> i32 {
 pub fn check(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
     let max = max_for(key, max);
     let hits = errors::spi_or(
-        Spi::get_one_with_args::<i32>(
+        crate::plans::get_one::<i32>(
             "SELECT hits FROM bknd.rate_limits WHERE key = $1 AND window_start >= now() - make_interval(secs => $2)",
             &[key.into(), window_seconds.into()],
         ),
@@ -42,7 +41,7 @@ pub fn check(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Resu
 /// Count a hit on `key`; an error when more than `max` fell in the last `window_seconds`.
 pub fn hit(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
     let max = max_for(key, max);
-    let hits = errors::spi(Spi::get_one_with_args::<i32>(
+    let hits = errors::spi(crate::plans::get_one::<i32>(
         "INSERT INTO bknd.rate_limits AS r (key, window_start, hits) VALUES ($1, now(), 1) \
          ON CONFLICT (key) DO UPDATE SET \
            hits = CASE WHEN r.window_start < now() - make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END, \

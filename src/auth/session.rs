@@ -15,7 +15,7 @@ const REUSE_GRACE_SECONDS: i64 = 10;
 
 /// A new session for `user_id`, with its first refresh token.
 pub fn issue(user_id: &str, aal: &str, amr: Value, ip: Option<&str>) -> Value {
-    let session_id = errors::spi(Spi::get_one_with_args::<String>(
+    let session_id = errors::spi(crate::plans::get_one::<String>(
         "INSERT INTO bknd.sessions (user_id, aal, amr, ip) VALUES ($1::uuid, $2, $3, $4::inet) RETURNING id::text",
         &[user_id.into(), aal.into(), pgrx::JsonB(amr.clone()).into(), ip.into()],
     ))
@@ -26,7 +26,7 @@ pub fn issue(user_id: &str, aal: &str, amr: Value, ip: Option<&str>) -> Value {
 
 fn new_refresh_token(session_id: &str, user_id: &str) -> String {
     let token = secret_token::random();
-    errors::spi(Spi::run_with_args(
+    errors::spi(crate::plans::run(
         "INSERT INTO bknd.refresh_tokens (token_hash, session_id, user_id) VALUES ($1, $2::uuid, $3::uuid)",
         &[secret_token::digest(&token).into(), session_id.into(), user_id.into()],
     ));
@@ -72,7 +72,7 @@ fn refresh(token: &str, ip: Option<&str>) -> Outcome {
     let invalid = || fail(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found");
     // FOR UPDATE: a concurrent refresh of the same token waits here, then sees it revoked
     let row = errors::spi_or(
-        Spi::get_three_with_args::<i64, String, bool>(
+        crate::plans::get_three::<i64, String, bool>(
             "SELECT t.id, t.session_id::text, t.revoked_at IS NOT NULL FROM bknd.refresh_tokens t \
              WHERE t.token_hash = $1 FOR UPDATE",
             &[secret_token::digest(token).into()],
@@ -97,8 +97,8 @@ fn refresh(token: &str, ip: Option<&str>) -> Outcome {
     if banned {
         return Err(fail(403, "user_banned", "User is banned"));
     }
-    errors::spi(Spi::run_with_args("UPDATE bknd.refresh_tokens SET revoked_at = now() WHERE id = $1", &[id.into()]));
-    errors::spi(Spi::run_with_args("UPDATE bknd.sessions SET updated_at = now() WHERE id = $1::uuid", &[session_id.as_str().into()]));
+    errors::spi(crate::plans::run("UPDATE bknd.refresh_tokens SET revoked_at = now() WHERE id = $1", &[id.into()]));
+    errors::spi(crate::plans::run("UPDATE bknd.sessions SET updated_at = now() WHERE id = $1::uuid", &[session_id.as_str().into()]));
     let child = new_refresh_token(&session_id, &user_id);
     audit::log(Some(&user_id), "token_refreshed", ip, json!({"session_id": session_id}));
     Ok(respond(&user_id, &session_id, &aal, &amr, &child))

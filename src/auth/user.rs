@@ -153,7 +153,7 @@ pub fn amr(method: &str) -> Value {
 }
 
 pub fn mark_signed_in(user_id: &str) {
-    errors::spi(Spi::run_with_args(
+    errors::spi(crate::plans::run(
         "UPDATE bknd.users SET last_sign_in_at = now() WHERE id = $1::uuid",
         &[user_id.into()],
     ));
@@ -190,7 +190,7 @@ fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NUL
 fn verify_credentials(email: &str, password: &str, ip: Option<&str>) -> Result<String, Value> {
     let invalid = || fail(400, "invalid_credentials", "Invalid login credentials");
     let row = errors::spi_or(
-        Spi::get_three_with_args::<String, String, bool>(
+        crate::plans::get_three::<String, String, bool>(
             "SELECT id::text, password_hash, email_confirmed_at IS NOT NULL FROM bknd.users WHERE lower(email) = $1",
             &[email.into()],
         ),
@@ -208,7 +208,7 @@ fn verify_credentials(email: &str, password: &str, ip: Option<&str>) -> Result<S
         audit::log(Some(&id), "login_failed", ip, json!({}));
         return Err(invalid());
     }
-    let banned = errors::spi(Spi::get_one_with_args::<bool>(
+    let banned = errors::spi(crate::plans::get_one::<bool>(
         "SELECT coalesce(banned_until > now(), false) FROM bknd.users WHERE id = $1::uuid",
         &[id.as_str().into()],
     ))
