@@ -158,10 +158,14 @@ OBJECT="http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
 AUTH="Authorization: Bearer $SERVICE"
 CP_S=""; UP_S=""; DOWN_S=""
 for round in 1 2 3; do
-  rm -f "$WORK/copy1.bin" "$WORK/copy2.bin" "$WORK/down.bin"; sync
+  # both start without their destination: cp's copies and the object are removed untimed
+  rm -f "$WORK/copy1.bin" "$WORK/copy2.bin" "$WORK/down.bin"
+  curl -sSf -o /dev/null -X DELETE -H "$AUTH" -H "Content-Type: application/json" -d '{"prefixes": ["big.bin"]}' \
+    "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench"
+  sync
   T0=$(now); cp "$WORK/big.bin" "$WORK/copy1.bin"; sync; T1=$(now)
   cp "$WORK/copy1.bin" "$WORK/copy2.bin"; sync; T2=$(now)
-  target/release/http_file put "$OBJECT" "$WORK/big.bin" "$AUTH" "Content-Type: application/octet-stream" "x-upsert: true"
+  target/release/http_file put "$OBJECT" "$WORK/big.bin" "$AUTH" "Content-Type: application/octet-stream"
   sync; T3=$(now)
   target/release/http_file get "$OBJECT" "$WORK/down.bin" "$AUTH"
   sync; T4=$(now)
@@ -169,7 +173,10 @@ for round in 1 2 3; do
   CP_S=$(best "$CP_S" "$(seconds "$T0" "$T2")"); UP_S=$(best "$UP_S" "$(seconds "$T2" "$T3")"); DOWN_S=$(best "$DOWN_S" "$(seconds "$T3" "$T4")")
 done
 # the same once with curl, for comparison
-rm -f "$WORK/down.bin"; sync
+rm -f "$WORK/down.bin"
+curl -sSf -o /dev/null -X DELETE -H "$AUTH" -H "Content-Type: application/json" -d '{"prefixes": ["big.bin"]}' \
+  "http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench"
+sync
 T0=$(now)
 curl -sSf -o /dev/null -X PUT -T "$WORK/big.bin" -H "$AUTH" -H "Content-Type: application/octet-stream" -H "x-upsert: true" "$OBJECT"
 sync; T1=$(now)

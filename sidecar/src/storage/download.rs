@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::call::as_caller;
 use super::error::StorageError;
-use super::{backend, Streamed};
+use super::{backend, text, Streamed};
 use crate::app::AppState;
 
 #[derive(Deserialize)]
@@ -61,10 +61,6 @@ fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
         return Err(());
     }
     Ok(Some((start, end)))
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or("").to_string()
 }
 
 async fn serve(s: &AppState, object: &Value, headers: &HeaderMap, download: Option<String>) -> Streamed {

@@ -53,6 +53,11 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{object}/{{bucket}}/{{*path}}"), get(download::authenticated).post(upload::create).put(upload::update))
 }
 
+/// A string field of a `bknd.storage_*` answer ("" when absent).
+fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or("").to_string()
+}
+
 /// A JSON object body, or a clear 400.
 fn json_body(bytes: &[u8]) -> Result<Value, StorageError> {
     if bytes.is_empty() {

@@ -21,21 +21,43 @@ use serde_json::{json, Value};
 
 use super::call::as_caller;
 use super::error::StorageError;
-use super::Streamed;
+use super::{text, Streamed};
 use crate::app::AppState;
 
 const PART: usize = 8 * 1024 * 1024;
 
-/// One PATCH at a time per upload (offsets must not race).
+/// One PATCH at a time per upload (offsets must not race). An upload's lock lives while a
+/// request holds or awaits it, so an abandoned upload leaves nothing behind.
 #[derive(Clone, Default)]
 pub struct Locks(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
 
+/// An upload's lock, held until dropped (also when the request is cut off).
+struct Held {
+    locks: Locks,
+    id: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
 impl Locks {
-    fn of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_string()).or_default().clone()
+    async fn hold(&self, id: &str) -> Held {
+        let lock = self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_string()).or_default().clone();
+        Held { locks: self.clone(), id: id.to_string(), guard: Some(lock.lock_owned().await) }
     }
-    fn forget(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.locks.0.lock().unwrap_or_else(|p| p.into_inner());
+        // only the map's own reference left: no request holds or awaits this lock
+        if map.get(&self.id).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(&self.id);
+        }
     }
 }
 
@@ -112,10 +134,6 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap) -> Streamed {
     Ok((StatusCode::CREATED, tus_headers(&[("location", location), ("upload-offset", "0".into())])).into_response())
 }
 
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or("").to_string()
-}
-
 /// The pending upload `id` if the caller may see it, with its declared length and upsert flag.
 async fn upload_of(s: &AppState, headers: &HeaderMap, id: &str) -> Result<(Value, u64, bool), StorageError> {
     let uuid = id.len() == 36 && id.chars().enumerate().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
@@ -167,8 +185,7 @@ pub async fn patch(State(s): State<AppState>, Path(id): Path<String>, headers: H
     }
     let claimed: u64 = header(&headers, "upload-offset").and_then(|o| o.trim().parse().ok()).ok_or_else(|| StorageError::invalid("Upload-Offset is required"))?;
     let (upload, length, upsert) = upload_of(&s, &headers, &id).await?;
-    let lock = s.storage.tus_locks.of(&id);
-    let _held = lock.lock().await;
+    let _held = s.storage.tus_locks.hold(&id).await;
     let (_, mut offset) = parts(&s, &upload).await?;
     if claimed != offset {
         return Err(StorageError::new(409, "Conflict", format!("Upload-Offset is {offset}, not {claimed}")));
@@ -210,7 +227,6 @@ pub async fn patch(State(s): State<AppState>, Path(id): Path<String>, headers: H
     }
     if offset == length {
         assemble(&s, &upload, upsert).await?;
-        s.storage.tus_locks.forget(&id);
     }
     Ok((StatusCode::NO_CONTENT, tus_headers(&[("upload-offset", offset.to_string())])).into_response())
 }
@@ -250,10 +266,43 @@ pub async fn remove_parts(s: &AppState, bucket: &str, version: &str) {
 
 pub async fn terminate(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Streamed {
     let (upload, _, _) = upload_of(&s, &headers, &id).await?;
-    let lock = s.storage.tus_locks.of(&id);
-    let _held = lock.lock().await;
+    let _held = s.storage.tus_locks.hold(&id).await;
     super::call::as_sidecar(&s, "SELECT to_jsonb(bknd.storage_abort_upload($1::text::uuid))::text", vec![Some(id.clone())]).await?;
     remove_parts(&s, &text(&upload, "bucket"), &text(&upload, "version")).await;
-    s.storage.tus_locks.forget(&id);
     Ok((StatusCode::NO_CONTENT, tus_headers(&[])).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Locks;
+
+    #[tokio::test]
+    async fn a_lock_lives_only_while_held_or_awaited() {
+        let locks = Locks::default();
+        let first = locks.hold("a").await;
+        assert_eq!(locks.len(), 1);
+        let waiting = tokio::spawn({
+            let locks = locks.clone();
+            async move {
+                let _second = locks.hold("a").await;
+            }
+        });
+        tokio::task::yield_now().await;
+        drop(first); // the waiter still needs the lock: it stays
+        waiting.await.unwrap();
+        assert_eq!(locks.len(), 0, "released by the last holder");
+        // a request cut off while waiting leaves nothing either
+        let held = locks.hold("b").await;
+        let cut_off = tokio::spawn({
+            let locks = locks.clone();
+            async move {
+                let _never = locks.hold("b").await;
+            }
+        });
+        tokio::task::yield_now().await;
+        cut_off.abort();
+        let _ = cut_off.await;
+        drop(held);
+        assert_eq!(locks.len(), 0);
+    }
 }
