@@ -151,13 +151,13 @@ dd if=/dev/urandom of="$WORK/big.bin" bs=1M count="$STORAGE_MB" status=none
 sync
 now() { date +%s.%N; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# three rounds, the fastest of each step kept: this VM's disk and page cache stall at random
-# for a second or more, cp and cat alike
+# five rounds, the fastest of each step kept: this VM's disk and page cache stall at random
+# for a second or more (one round in three, cp and cat alike)
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 OBJECT="http://127.0.0.1:$STORAGE_PORT/storage/v1/object/bench/big.bin"
 AUTH="Authorization: Bearer $SERVICE"
 CP_S=""; UP_S=""; DOWN_S=""
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
   # both start without their destination: cp's copies and the object are removed untimed
   rm -f "$WORK/copy1.bin" "$WORK/copy2.bin" "$WORK/down.bin"
   curl -sSf -o /dev/null -X DELETE -H "$AUTH" -H "Content-Type: application/json" -d '{"prefixes": ["big.bin"]}' \
@@ -186,7 +186,7 @@ SIDECAR_S=$(awk -v a="$UP_S" -v b="$DOWN_S" 'BEGIN { printf "%.3f", a + b }')
 PEAK_KB=$(sed -nE 's/^VmHWM:\s+([0-9]+) kB/\1/p' "/proc/$STORAGE_PID/status")
 mbps() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.0f", mb / s }'; }
 echo
-echo "Storage: ${STORAGE_MB} MiB through the sidecar (local disk) against cp on the same disk, each followed by sync (best of 3)"
+echo "Storage: ${STORAGE_MB} MiB through the sidecar (local disk) against cp on the same disk, each followed by sync (best of 5)"
 printf '  %-44s %6s MiB/s\n' "cp, then cp of the copy" "$(mbps $((2 * STORAGE_MB)) "$CP_S")" \
   "upload (PUT) then download (GET)" "$(mbps $((2 * STORAGE_MB)) "$SIDECAR_S")" \
   "  upload alone" "$(mbps "$STORAGE_MB" "$UP_S")" "  download alone" "$(mbps "$STORAGE_MB" "$DOWN_S")"
