@@ -38,6 +38,30 @@ pub fn check(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Resu
     Ok(())
 }
 
+/// Count a hit on each of `keys` (with its `max`) in one statement; an error when any went over.
+pub fn hit_all(keys: &[(&str, i32)], window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
+    let names: Vec<String> = keys.iter().map(|(k, _)| k.to_string()).collect();
+    let counted = errors::spi(crate::plans::get_one::<pgrx::JsonB>(
+        "WITH h AS (INSERT INTO bknd.rate_limits AS r (key, window_start, hits) \
+           SELECT k, now(), 1 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n \
+         ON CONFLICT (key) DO UPDATE SET \
+           hits = CASE WHEN r.window_start < now() - make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END, \
+           window_start = CASE WHEN r.window_start < now() - make_interval(secs => $2) THEN now() ELSE r.window_start END \
+         RETURNING key, hits) \
+         SELECT jsonb_object_agg(key, hits) FROM h",
+        &[names.into(), window_seconds.into()],
+    ))
+    .map(|j| j.0)
+    .unwrap_or(Value::Null);
+    for (key, max) in keys {
+        if counted[*key].as_i64().unwrap_or(0) > max_for(key, *max) as i64 {
+            audit::log(None, "rate_limited", ip, json!({"key": key}));
+            return Err(fail(429, "over_request_rate_limit", "Request rate limit reached"));
+        }
+    }
+    Ok(())
+}
+
 /// Count a hit on `key`; an error when more than `max` fell in the last `window_seconds`.
 pub fn hit(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
     let max = max_for(key, max);
