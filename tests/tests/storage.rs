@@ -242,6 +242,58 @@ fn interrupted_and_oversized_uploads_leave_no_row_and_no_bytes() {
     assert_eq!((s.rows(), s.files()), (0, 0));
 }
 
+/// One raw HTTP/1.1 request with extra headers: (status, head of the answer).
+fn raw_head(s: &Server, method: &str, path: &str, headers: &str) -> (u16, String) {
+    let addr = s.sidecar.base.trim_start_matches("http://").to_string();
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let token = user(&s.db, A);
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    let status = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, answer.to_lowercase())
+}
+
+#[test]
+fn a_resumable_patch_cut_off_keeps_every_byte_that_arrived() {
+    let s = server("storage_tus_cut");
+    let total = 20 * 1024 * 1024;
+    let meta = |k: &str, v: &str| format!("{k} {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v));
+    let metadata = [meta("bucketName", "big"), meta("objectName", &format!("{A}/resumed.bin"))].join(",");
+    let (status, head) = raw_head(&s, "POST", "/storage/v1/upload/resumable", &format!("Upload-Length: {total}\r\nUpload-Metadata: {metadata}\r\n"));
+    assert_eq!(status, 201, "{head}");
+    let location = head.lines().find_map(|l| l.strip_prefix("location: ")).unwrap().trim().to_string();
+    let path = location.split_once("/storage/").map(|(_, p)| format!("/storage/{p}")).unwrap();
+    // a PATCH that declares everything, sends 10 MiB + 5 bytes and hangs up: all of it is kept
+    let sent = 10 * 1024 * 1024 + 5;
+    let addr = s.sidecar.base.trim_start_matches("http://").to_string();
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let token = user(&s.db, A);
+    let patch = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {total}\r\n\r\n"
+    );
+    tcp.write_all(patch.as_bytes()).unwrap();
+    tcp.write_all(&vec![3u8; sent]).unwrap();
+    tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    drop(tcp);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let offset = loop {
+        let (status, head) = raw_head(&s, "HEAD", &path, "");
+        assert_eq!(status, 200, "{head}");
+        let offset: usize = head.lines().find_map(|l| l.strip_prefix("upload-offset: ")).unwrap().trim().parse().unwrap();
+        if offset == sent || std::time::Instant::now() > deadline {
+            break offset;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(offset, sent, "the server kept {offset} of the {sent} bytes that arrived");
+    // not an object yet
+    assert_eq!(scalar_i64(&mut s.db.admin(), "SELECT count(*) FROM bknd.objects WHERE status = 'ready'"), 0);
+}
+
 #[test]
 fn racing_uploads_to_one_name_give_one_object() {
     let s = server("storage_race");
