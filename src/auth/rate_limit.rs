@@ -18,6 +18,12 @@ fn max_for(key: &str, default: i32) -> i32 {
     configured.map(|m| m.clamp(0, i32::MAX as i64) as i32).unwrap_or(default)
 }
 
+/// A refusal for `key`, written to the audit log.
+fn refused(key: &str, ip: Option<&str>) -> Value {
+    audit::log(None, "rate_limited", ip, json!({"key": key}));
+    fail(429, "over_request_rate_limit", "Request rate limit reached")
+}
+
 /// Refuse if `key` already used up its `max` hits in the window, without counting and without
 /// taking a lock: an expensive step (argon2) can run between `check` and `hit` while other
 /// requests for the same key go on.
@@ -32,8 +38,7 @@ pub fn check(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Resu
     )
     .unwrap_or(0);
     if hits >= max {
-        audit::log(None, "rate_limited", ip, json!({"key": key}));
-        return Err(fail(429, "over_request_rate_limit", "Request rate limit reached"));
+        return Err(refused(key, ip));
     }
     Ok(())
 }
@@ -55,8 +60,7 @@ pub fn hit_all(keys: &[(&str, i32)], window_seconds: i32, ip: Option<&str>) -> R
     .unwrap_or(Value::Null);
     for (key, max) in keys {
         if counted[*key].as_i64().unwrap_or(0) > max_for(key, *max) as i64 {
-            audit::log(None, "rate_limited", ip, json!({"key": key}));
-            return Err(fail(429, "over_request_rate_limit", "Request rate limit reached"));
+            return Err(refused(key, ip));
         }
     }
     Ok(())
@@ -64,19 +68,5 @@ pub fn hit_all(keys: &[(&str, i32)], window_seconds: i32, ip: Option<&str>) -> R
 
 /// Count a hit on `key`; an error when more than `max` fell in the last `window_seconds`.
 pub fn hit(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
-    let max = max_for(key, max);
-    let hits = errors::spi(crate::plans::get_one::<i32>(
-        "INSERT INTO bknd.rate_limits AS r (key, window_start, hits) VALUES ($1, now(), 1) \
-         ON CONFLICT (key) DO UPDATE SET \
-           hits = CASE WHEN r.window_start < now() - make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END, \
-           window_start = CASE WHEN r.window_start < now() - make_interval(secs => $2) THEN now() ELSE r.window_start END \
-         RETURNING hits",
-        &[key.into(), window_seconds.into()],
-    ))
-    .unwrap_or(0);
-    if hits > max {
-        audit::log(None, "rate_limited", ip, json!({"key": key}));
-        return Err(fail(429, "over_request_rate_limit", "Request rate limit reached"));
-    }
-    Ok(())
+    hit_all(&[(key, max)], window_seconds, ip)
 }
