@@ -29,5 +29,5 @@ test: install build clients
 	@scripts/test.sh
 
 bench: install build
-	@cargo build --release -p bknd-tests --bin argon2_rate --bin http_file --quiet
+	@cargo build --release -p bknd-tests --bin argon2_rate --bin http_file --bin sign_in_share --quiet
 	@scripts/bench.sh

@@ -15,6 +15,7 @@ mod plans;
 mod policy;
 mod secrets;
 mod storage;
+mod subtransaction;
 
 pgrx::pg_module_magic!();
 

@@ -1,4 +1,4 @@
--- A user as GoTrue shows one. $1 = the user's id (text).
+-- A user as GoTrue shows one. $1 = the user's id (text). The identities are read once.
 SELECT jsonb_build_object(
   'id', u.id,
   'aud', 'authenticated',
@@ -9,15 +9,10 @@ SELECT jsonb_build_object(
   'phone', '',
   'last_sign_in_at', u.last_sign_in_at,
   'app_metadata', u.app_metadata || jsonb_build_object(
-    'provider', coalesce((SELECT i.provider FROM bknd.identities i WHERE i.user_id = u.id ORDER BY i.created_at LIMIT 1), 'email'),
-    'providers', coalesce((SELECT jsonb_agg(DISTINCT i.provider) FROM bknd.identities i WHERE i.user_id = u.id), '["email"]'::jsonb)),
+    'provider', coalesce(i.first_provider, 'email'),
+    'providers', coalesce(i.providers, '["email"]'::jsonb)),
   'user_metadata', u.user_metadata,
-  'identities', coalesce((
-    SELECT jsonb_agg(jsonb_build_object(
-      'id', i.id, 'identity_id', i.id, 'user_id', i.user_id, 'provider', i.provider,
-      'identity_data', i.identity_data, 'created_at', i.created_at, 'updated_at', i.updated_at,
-      'last_sign_in_at', i.last_sign_in_at) ORDER BY i.created_at)
-    FROM bknd.identities i WHERE i.user_id = u.id), '[]'::jsonb),
+  'identities', coalesce(i.list, '[]'::jsonb),
   'factors', coalesce((
     SELECT jsonb_agg(jsonb_build_object(
       'id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type, 'status', f.status,
@@ -29,4 +24,13 @@ SELECT jsonb_build_object(
   'updated_at', u.updated_at
 )
 FROM bknd.users u
+LEFT JOIN LATERAL (
+  SELECT (array_agg(i.provider ORDER BY i.created_at))[1] AS first_provider,
+         jsonb_agg(DISTINCT i.provider) AS providers,
+         jsonb_agg(jsonb_build_object(
+           'id', i.id, 'identity_id', i.id, 'user_id', i.user_id, 'provider', i.provider,
+           'identity_data', i.identity_data, 'created_at', i.created_at, 'updated_at', i.updated_at,
+           'last_sign_in_at', i.last_sign_in_at) ORDER BY i.created_at) AS list
+  FROM bknd.identities i WHERE i.user_id = u.id
+) i ON true
 WHERE u.id = $1::uuid

@@ -24,21 +24,29 @@ fn refused(key: &str, ip: Option<&str>) -> Value {
     fail(429, "over_request_rate_limit", "Request rate limit reached")
 }
 
-/// Refuse if `key` already used up its `max` hits in the window, without counting and without
-/// taking a lock: an expensive step (argon2) can run between `check` and `hit` while other
-/// requests for the same key go on.
-pub fn check(key: &str, max: i32, window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
-    let max = max_for(key, max);
-    let hits = errors::spi_or(
-        crate::plans::get_one::<i32>(
-            "SELECT hits FROM bknd.rate_limits WHERE key = $1 AND window_start >= now() - make_interval(secs => $2)",
-            &[key.into(), window_seconds.into()],
+/// Refuse if any of `keys` (each with its `max`) already used up its hits in the window, in one
+/// statement, without counting and without taking a lock: an expensive step (argon2) can run
+/// between `check` and `hit_all` while other requests for the same keys go on.
+pub fn check(keys: &[(&str, i32)], window_seconds: i32, ip: Option<&str>) -> Result<(), Value> {
+    let names: Vec<String> = keys.iter().map(|(k, _)| k.to_string()).collect();
+    let counted = errors::spi_or(
+        crate::plans::get_one::<pgrx::JsonB>(
+            "SELECT jsonb_object_agg(key, hits) FROM bknd.rate_limits \
+             WHERE key = ANY($1::text[]) AND window_start >= now() - make_interval(secs => $2)",
+            &[names.into(), window_seconds.into()],
         ),
         None,
     )
-    .unwrap_or(0);
-    if hits >= max {
-        return Err(refused(key, ip));
+    .map_or(Value::Null, |j| j.0);
+    over(keys, &counted, |hits, max| hits >= max, ip)
+}
+
+/// The refusal for the first of `keys` whose count in `counted` is `too_many` for its limit.
+fn over(keys: &[(&str, i32)], counted: &Value, too_many: impl Fn(i64, i64) -> bool, ip: Option<&str>) -> Result<(), Value> {
+    for (key, max) in keys {
+        if too_many(counted[*key].as_i64().unwrap_or(0), max_for(key, *max) as i64) {
+            return Err(refused(key, ip));
+        }
     }
     Ok(())
 }
@@ -58,12 +66,7 @@ pub fn hit_all(keys: &[(&str, i32)], window_seconds: i32, ip: Option<&str>) -> R
     ))
     .map(|j| j.0)
     .unwrap_or(Value::Null);
-    for (key, max) in keys {
-        if counted[*key].as_i64().unwrap_or(0) > max_for(key, *max) as i64 {
-            return Err(refused(key, ip));
-        }
-    }
-    Ok(())
+    over(keys, &counted, |hits, max| hits > max, ip)
 }
 
 /// Count a hit on `key`; an error when more than `max` fell in the last `window_seconds`.

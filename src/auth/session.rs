@@ -16,6 +16,18 @@ const REUSE_GRACE_SECONDS: i64 = 10;
 /// A new session for `user_id`, with its first refresh token: one statement, as it runs right
 /// after argon2 has pushed everything else out of the CPU caches.
 pub fn issue(user_id: &str, aal: &str, amr: Value, ip: Option<&str>) -> Value {
+    let opened = open(user_id, aal, &amr, ip);
+    respond(user_id, user::json(user_id), &opened, aal, &amr)
+}
+
+/// A session's row and first refresh token, not yet answered.
+pub struct Opened {
+    pub session_id: String,
+    refresh: String,
+}
+
+/// Insert a session for `user_id` and its first refresh token, in one statement.
+pub fn open(user_id: &str, aal: &str, amr: &Value, ip: Option<&str>) -> Opened {
     let refresh = secret_token::random();
     let session_id = errors::spi(crate::plans::get_one::<String>(
         "WITH s AS (INSERT INTO bknd.sessions (user_id, aal, amr, ip) VALUES ($1::uuid, $2, $3, $4::inet) RETURNING id) \
@@ -24,7 +36,7 @@ pub fn issue(user_id: &str, aal: &str, amr: Value, ip: Option<&str>) -> Value {
         &[user_id.into(), aal.into(), pgrx::JsonB(amr.clone()).into(), ip.into(), secret_token::digest(&refresh).into()],
     ))
     .unwrap_or_default();
-    respond(user_id, &session_id, aal, &amr, &refresh)
+    Opened { session_id, refresh }
 }
 
 fn new_refresh_token(session_id: &str, user_id: &str) -> String {
@@ -36,9 +48,9 @@ fn new_refresh_token(session_id: &str, user_id: &str) -> String {
     token
 }
 
-/// What GoTrue answers for a session: tokens and the user.
-fn respond(user_id: &str, session_id: &str, aal: &str, amr: &Value, refresh: &str) -> Value {
-    let user = user::json(user_id);
+/// What GoTrue answers for a session: tokens and the user (as user::json shows them).
+pub fn respond(user_id: &str, user: Value, opened: &Opened, aal: &str, amr: &Value) -> Value {
+    let (session_id, refresh) = (&opened.session_id, &opened.refresh);
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(user_id));
     claims.insert("aud".into(), json!("authenticated"));
@@ -104,7 +116,7 @@ fn refresh(token: &str, ip: Option<&str>) -> Outcome {
     errors::spi(crate::plans::run("UPDATE bknd.sessions SET updated_at = now() WHERE id = $1::uuid", &[session_id.as_str().into()]));
     let child = new_refresh_token(&session_id, &user_id);
     audit::log(Some(&user_id), "token_refreshed", ip, json!({"session_id": session_id}));
-    Ok(respond(&user_id, &session_id, &aal, &amr, &child))
+    Ok(respond(&user_id, user::json(&user_id), &Opened { session_id, refresh: child }, &aal, &amr))
 }
 
 /// (user id, aal, amr, banned) of a session.

@@ -1,6 +1,7 @@
 //! Test harness: a real PostgreSQL cluster (started by scripts/test.sh, port in
 //! `BKND_TEST_PG_PORT`), one fresh database with the extension per test.
 
+pub mod argon2_bench;
 pub mod conformance;
 pub mod jwt;
 pub mod sidecar;

@@ -273,6 +273,59 @@ fn pkce_auth_codes_need_the_matching_verifier_and_work_once() {
 }
 
 #[test]
+fn a_sign_in_keeps_its_session_only_when_the_password_matches() {
+    let db = TestDb::new("auth_session_kept");
+    sign_up(&db, "k@example.com", "a long enough password");
+    let mut admin = db.admin();
+    let sessions = |admin: &mut Client| scalar_i64(admin, "SELECT count(*) FROM bknd.sessions");
+    let before = sessions(&mut admin);
+    // a wrong password: the session written before the hash is gone, nothing says login
+    assert_eq!(error_code(&sign_in(&db, "k@example.com", "wrong password")), "invalid_credentials");
+    assert_eq!(sessions(&mut admin), before);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.refresh_tokens"), before);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login'"), 0);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login_failed'"), 1);
+    // the right one: one more session, and the answer shows the sign-in's last_sign_in_at
+    let s = sign_in(&db, "k@example.com", "a long enough password");
+    assert_eq!(sessions(&mut admin), before + 1);
+    let stored: String = admin.query_one("SELECT to_jsonb(last_sign_in_at)::text FROM bknd.users", &[]).unwrap().get(0);
+    assert_eq!(s["user"]["last_sign_in_at"].to_string(), stored);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login'"), 1);
+    let refresh_token = s["refresh_token"].as_str().unwrap();
+    assert!(refresh(&db, refresh_token).get("access_token").is_some());
+}
+
+#[test]
+fn a_limit_reached_during_the_hash_refuses_the_sign_in_and_counts_it_once() {
+    let db = TestDb::new("auth_rate_race");
+    sign_up(&db, "race@example.com", "a long enough password");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"rate_limits": {"sign_in_email": 3}}')"#).unwrap();
+    for _ in 0..2 {
+        assert_eq!(error_code(&sign_in(&db, "race@example.com", "wrong password")), "invalid_credentials");
+    }
+    let mut admin = db.admin();
+    let sessions = scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions");
+    let signed_in_at = scalar_string(&mut admin, "SELECT last_sign_in_at::text FROM bknd.users");
+    // another request counts the third attempt while this one hashes: the check before the hash
+    // sees 2 of 3, the count after it waits for the other's row lock and then sees 3
+    let mut other = db.admin();
+    let mut tx = other.transaction().unwrap();
+    tx.execute("UPDATE bknd.rate_limits SET hits = 3 WHERE key = 'sign_in:email:race@example.com'", &[]).unwrap();
+    let answer = std::thread::scope(|s| {
+        let signing_in = s.spawn(|| sign_in(&db, "race@example.com", "a long enough password"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        tx.commit().unwrap();
+        signing_in.join().unwrap()
+    });
+    assert_eq!(answer["error"]["status"], 429, "{answer}");
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), sessions);
+    assert_eq!(scalar_string(&mut admin, "SELECT last_sign_in_at::text FROM bknd.users"), signed_in_at);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login'"), 0);
+    assert_eq!(scalar_i64(&mut admin, "SELECT hits::bigint FROM bknd.rate_limits WHERE key = 'sign_in:email:race@example.com'"), 4);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'rate_limited'"), 1);
+}
+
+#[test]
 fn rate_limits_can_be_configured_by_name() {
     let db = TestDb::new("auth_rate_cfg");
     sign_up(&db, "cfg@example.com", "a long enough password");
