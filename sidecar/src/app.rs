@@ -68,8 +68,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         redirect_allow: args.redirect_allow.clone(),
         oauth: Default::default(),
     });
+    let (store, local) = crate::storage::backend::open(args.storage.as_deref())?;
     let storage = Arc::new(crate::storage::StorageConfig {
-        store: crate::storage::backend::open(args.storage.as_deref())?,
+        store,
+        local,
         max_upload_bytes: args.max_upload_bytes,
         tus_locks: Default::default(),
     });

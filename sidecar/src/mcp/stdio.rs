@@ -32,8 +32,10 @@ pub async fn serve(args: McpArgs) -> anyhow::Result<()> {
         redirect_allow: vec![],
         oauth: Default::default(),
     });
+    let (store, local) = crate::storage::backend::open(args.storage.as_deref())?;
     let storage = Arc::new(crate::storage::StorageConfig {
-        store: crate::storage::backend::open(args.storage.as_deref())?,
+        store,
+        local,
         max_upload_bytes: 0,
         tus_locks: Default::default(),
     });

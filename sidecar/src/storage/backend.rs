@@ -7,19 +7,23 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::ObjectStore;
 
 pub type Store = Arc<dyn ObjectStore>;
 
-pub fn open(url: Option<&str>) -> anyhow::Result<Store> {
+/// The store, and the same store as a local file system when it is one (uploads to it take a
+/// faster path: storage/local_file.rs).
+pub fn open(url: Option<&str>) -> anyhow::Result<(Store, Option<Arc<LocalFileSystem>>)> {
     let url = url.unwrap_or("file://.bknd/storage");
     if let Some(dir) = url.strip_prefix("file://") {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the storage directory {dir}"))?;
-        let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+        let store = LocalFileSystem::new_with_prefix(dir)
             .with_context(|| format!("cannot use {dir} for storage"))?
             .with_automatic_cleanup(true);
-        return Ok(Arc::new(store));
+        let local = Arc::new(store);
+        return Ok((local.clone(), Some(local)));
     }
     if let Some(bucket) = url.strip_prefix("s3://") {
         let bucket = bucket.trim_end_matches('/');
@@ -28,7 +32,7 @@ pub fn open(url: Option<&str>) -> anyhow::Result<Store> {
             // S3-compatible services (MinIO, moto, R2) usually want path-style URLs
             builder = builder.with_endpoint(endpoint.clone()).with_allow_http(endpoint.starts_with("http://")).with_virtual_hosted_style_request(false);
         }
-        return Ok(Arc::new(builder.build().context("cannot configure S3 storage")?));
+        return Ok((Arc::new(builder.build().context("cannot configure S3 storage")?), None));
     }
     anyhow::bail!("--storage must be file:///path or s3://bucket")
 }

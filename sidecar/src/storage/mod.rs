@@ -7,6 +7,7 @@ pub mod backend;
 mod call;
 mod download;
 mod error;
+mod local_file;
 mod object;
 mod tus;
 mod upload;
@@ -27,6 +28,8 @@ pub type Streamed = Result<Response, StorageError>;
 #[derive(Clone)]
 pub struct StorageConfig {
     pub store: backend::Store,
+    /// `store` as a local file system, when it is one
+    pub local: Option<std::sync::Arc<object_store::local::LocalFileSystem>>,
     /// the largest object anyone may upload, whatever the bucket says
     pub max_upload_bytes: u64,
     pub tus_locks: tus::Locks,

@@ -172,7 +172,10 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
     let (bucket, name) = (upload["bucket"].as_str().unwrap_or(""), upload["name"].as_str().unwrap_or(""));
     let limit = upload["size_limit"].as_u64().map_or(s.storage.max_upload_bytes, |l| l.min(s.storage.max_upload_bytes));
     let key = backend::key(bucket, version);
-    let stored = write(&s.storage.store, &key, &mut stream, limit).await;
+    let stored = match &s.storage.local {
+        Some(local) => super::local_file::write(local, &key, &mut stream, limit).await,
+        None => write(&s.storage.store, &key, &mut stream, limit).await,
+    };
     if stored.is_err() {
         // a refused body (too large, say): read what little is left so the client gets the answer
         drain(&mut stream).await;
@@ -199,7 +202,8 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
     }
 }
 
-/// Write at most `limit` bytes: one PUT for a small file, a multipart upload for a large one.
+/// Write at most `limit` bytes to an object store: one PUT for a small file, a multipart upload
+/// for a large one.
 pub async fn write(store: &backend::Store, key: &object_store::path::Path, stream: &mut ByteStream, limit: u64) -> Result<u64, StorageError> {
     let mut total: u64 = 0;
     let mut first = Vec::new();
