@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
     // to the kernel (madvise) and fault it in again for the next, a third of an upload's CPU.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
     }
     bknd_sidecar::cli::run(bknd_sidecar::cli::Cli::parse())
 }
