@@ -52,10 +52,10 @@ impl Subtransaction {
 }
 
 impl Drop for Subtransaction {
+    /// Undo, also while an error unwinds: the caller may catch it (a PL/pgSQL `EXCEPTION` block
+    /// rolls back its own subtransaction, which must then be the innermost). pgrx has copied the
+    /// error out and flushed Postgres's error state by then, as PL/pgSQL does before it rolls back.
     fn drop(&mut self) {
-        // while a Postgres error unwinds, its abort of the whole transaction ends this one too
-        if !std::thread::panicking() {
-            self.end(false);
-        }
+        self.end(false);
     }
 }

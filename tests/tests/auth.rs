@@ -296,6 +296,43 @@ fn a_sign_in_keeps_its_session_only_when_the_password_matches() {
 }
 
 #[test]
+fn an_error_after_the_hash_undoes_the_session_and_the_caller_can_go_on() {
+    let db = TestDb::new("auth_subxact_error");
+    sign_up(&db, "e@example.com", "a long enough password");
+    let mut admin = db.admin();
+    // an error raised while the sign-in's subtransaction is open (its UPDATE of the user),
+    // caught by the caller's PL/pgSQL block
+    admin
+        .batch_execute(
+            "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+             CREATE TRIGGER refuse BEFORE UPDATE ON bknd.users FOR EACH ROW EXECUTE FUNCTION public.refuse();
+             CREATE TABLE public.went_on (n int);",
+        )
+        .unwrap();
+    let sessions = scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions");
+    admin
+        .batch_execute(
+            "DO $$ BEGIN
+               BEGIN
+                 INSERT INTO public.went_on VALUES (0);
+                 PERFORM bknd.sign_in_password('e@example.com', 'a long enough password', '10.0.0.1');
+               EXCEPTION WHEN raise_exception THEN INSERT INTO public.went_on VALUES (1);
+               END;
+               INSERT INTO public.went_on VALUES (2);
+             END $$",
+        )
+        .unwrap();
+    // the block's own work is undone with the sign-in's, as PL/pgSQL promises
+    let went_on: Vec<i32> = admin.query("SELECT n FROM public.went_on ORDER BY n", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(went_on, vec![1, 2]);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), sessions);
+    // and without a handler the error reaches the client, the transaction ends, nothing stays
+    let e = admin.batch_execute("SELECT bknd.sign_in_password('e@example.com', 'a long enough password', '10.0.0.1')").unwrap_err();
+    assert!(e.to_string().contains("refused") || format!("{e:?}").contains("refused"), "{e:?}");
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), sessions);
+}
+
+#[test]
 fn a_limit_reached_during_the_hash_refuses_the_sign_in_and_counts_it_once() {
     let db = TestDb::new("auth_rate_race");
     sign_up(&db, "race@example.com", "a long enough password");
