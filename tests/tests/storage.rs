@@ -295,6 +295,37 @@ fn a_resumable_patch_cut_off_keeps_every_byte_that_arrived() {
 }
 
 #[test]
+fn empty_files_upload_and_download_raw_and_as_forms() {
+    let s = server("storage_empty");
+    let token = user(&s.db, A);
+    let (status, body) = raw(&s, "POST", &format!("/storage/v1/object/files/{A}/empty.txt"), &token, "");
+    assert_eq!(status, 200, "{body}");
+    // storage-js sends a form: text fields, then the file (here empty, then a short one)
+    let addr = s.sidecar.base.trim_start_matches("http://").to_string();
+    for (name, content) in [("empty-form.txt", ""), ("form.txt", "form bytes")] {
+        let form = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"cacheControl\"\r\n\r\n3600\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n{content}\r\n--XyZ--\r\n"
+        );
+        let mut tcp = TcpStream::connect(&addr).unwrap();
+        let head = format!(
+            "POST /storage/v1/object/files/{A}/{name} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            form.len()
+        );
+        tcp.write_all(head.as_bytes()).unwrap();
+        tcp.write_all(form.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = tcp.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
+    }
+    for (name, content) in [("empty.txt", ""), ("empty-form.txt", ""), ("form.txt", "form bytes")] {
+        let got = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/files/{A}/{name}"), &s.auth(A), None);
+        assert_eq!((got.status, got.body.as_str()), (200, content), "{name}");
+    }
+    assert_eq!((s.rows(), s.files()), (3, 3));
+}
+
+#[test]
 fn racing_uploads_to_one_name_give_one_object() {
     let s = server("storage_race");
     let path = format!("/storage/v1/object/files/{A}/race.txt");

@@ -46,6 +46,9 @@ pub async fn write(local: &LocalFileSystem, key: &object_store::path::Path, stre
             if total > limit {
                 return Err(StorageError::too_large());
             }
+            if chunk.is_empty() {
+                continue; // a multipart field can yield one
+            }
             if tx.send(Message::Chunk(chunk)).await.is_err() {
                 return Ok(()); // the writer failed: it says why below
             }
@@ -115,7 +118,7 @@ fn create_staging(dest: &Path) -> std::io::Result<(File, PathBuf)> {
 
 /// All of `chunks`, in as few writes as the kernel allows.
 fn write_all(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
-    let mut slices: Vec<IoSlice> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+    let mut slices: Vec<IoSlice> = chunks.iter().filter(|c| !c.is_empty()).map(|c| IoSlice::new(c)).collect();
     let mut rest = &mut slices[..];
     while !rest.is_empty() {
         match file.write_vectored(rest) {

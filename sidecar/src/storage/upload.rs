@@ -167,7 +167,9 @@ async fn open_body(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Descr
 /// Stream into the store under the upload's version, then make the row the object.
 /// `mime`: the type the bytes turned out to have, when the pending row could not know it (a
 /// signed upload URL is made before the file is chosen).
-pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, mut stream: ByteStream, mime: Option<String>) -> Answer {
+pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, stream: ByteStream, mime: Option<String>) -> Answer {
+    // fused: a refused upload drains what is left, which may be nothing (the stream has ended)
+    let mut stream: ByteStream = Box::pin(stream.fuse());
     let (id, version) = (upload["id"].as_str().unwrap_or(""), upload["version"].as_str().unwrap_or(""));
     let (bucket, name) = (upload["bucket"].as_str().unwrap_or(""), upload["name"].as_str().unwrap_or(""));
     let limit = upload["size_limit"].as_u64().map_or(s.storage.max_upload_bytes, |l| l.min(s.storage.max_upload_bytes));
