@@ -64,8 +64,7 @@ pub fn hit_all(keys: &[(&str, i32)], window_seconds: i32, ip: Option<&str>) -> R
          SELECT jsonb_object_agg(key, hits) FROM h",
         &[names.into(), window_seconds.into()],
     ))
-    .map(|j| j.0)
-    .unwrap_or(Value::Null);
+    .map_or(Value::Null, |j| j.0);
     over(keys, &counted, |hits, max| hits > max, ip)
 }
 

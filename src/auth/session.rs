@@ -13,8 +13,7 @@ use crate::jwt;
 pub const ACCESS_TOKEN_SECONDS: i64 = 3600;
 const REUSE_GRACE_SECONDS: i64 = 10;
 
-/// A new session for `user_id`, with its first refresh token: one statement, as it runs right
-/// after argon2 has pushed everything else out of the CPU caches.
+/// A new session for `user_id`, with its first refresh token, answered as GoTrue does.
 pub fn issue(user_id: &str, aal: &str, amr: Value, ip: Option<&str>) -> Value {
     let opened = open(user_id, aal, &amr, ip);
     respond(user_id, user::json(user_id), &opened, aal, &amr)
@@ -22,7 +21,7 @@ pub fn issue(user_id: &str, aal: &str, amr: Value, ip: Option<&str>) -> Value {
 
 /// A session's row and first refresh token, not yet answered.
 pub struct Opened {
-    pub session_id: String,
+    session_id: String,
     refresh: String,
 }
 

@@ -46,9 +46,6 @@ pub async fn write(local: &LocalFileSystem, key: &object_store::path::Path, stre
             if total > limit {
                 return Err(StorageError::too_large());
             }
-            if chunk.is_empty() {
-                continue; // a multipart field can yield one
-            }
             if tx.send(Message::Chunk(chunk)).await.is_err() {
                 return Ok(()); // the writer failed: it says why below
             }
@@ -116,7 +113,8 @@ fn create_staging(dest: &Path) -> std::io::Result<(File, PathBuf)> {
     }
 }
 
-/// All of `chunks`, in as few writes as the kernel allows.
+/// All of `chunks`, in as few writes as the kernel allows. Empty ones are left out (a form's
+/// file field can yield one): a write of nothing but empty slices would return 0.
 fn write_all(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
     let mut slices: Vec<IoSlice> = chunks.iter().filter(|c| !c.is_empty()).map(|c| IoSlice::new(c)).collect();
     let mut rest = &mut slices[..];
@@ -146,13 +144,16 @@ pub fn body(mut file: File, range: std::ops::Range<u64>) -> Body {
         }
         while left > 0 {
             let mut chunk = BytesMut::zeroed(left.min(READ_CHUNK as u64) as usize);
-            let read = fill(&mut file, &mut chunk).and_then(|n| match n {
-                0 => Err(std::io::Error::new(ErrorKind::UnexpectedEof, "the file is shorter than its object")),
-                n => Ok(n),
-            });
-            let Ok(n) = read else {
-                let _ = tx.blocking_send(read.map(|_| Bytes::new()));
-                return;
+            let n = match fill(&mut file, &mut chunk) {
+                Ok(0) => Err(std::io::Error::new(ErrorKind::UnexpectedEof, "the file is shorter than its object")),
+                read => read,
+            };
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
             };
             chunk.truncate(n);
             left -= n as u64;
