@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: figures as ratios against a baseline measured in the same run.
-# `scripts/bench.sh storage`: the storage figures alone.
+# `scripts/bench.sh storage` / `scripts/bench.sh auth`: those figures alone.
 #   JWT: pgbench `SELECT bknd.jwt_verify(:token)` against `SELECT 1`, same clients and duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +27,8 @@ TOKEN=$("${PSQL[@]}" -d bench -tAc "SELECT bknd.jwt_sign('{\"sub\": \"6f1c1c4e-4
   FROM generate_series(1, 10000) i;
   ALTER TABLE bench_tokens ADD PRIMARY KEY (id); GRANT SELECT ON bench_tokens TO authenticator;"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-# `scripts/bench.sh storage` runs the storage figures alone
-if [ "${1:-all}" != storage ]; then
+SECTION=${1:-all}
+if [ "$SECTION" = all ]; then
 echo 'SELECT 1;' > "$WORK/baseline.sql"
 echo 'SELECT bknd.jwt_verify(:token);' > "$WORK/verify.sql"
 printf '%s\n' '\set i random(1, 10000)' 'SELECT token FROM bench_tokens WHERE id = :i;' > "$WORK/baseline_many.sql"
@@ -53,6 +53,9 @@ echo "  10,000 distinct tokens, chosen at random (nearly every one a full signat
 printf '    %-58s %9.0f tps\n' "SELECT token FROM bench_tokens WHERE id = :i" "$BASE_MANY" \
   "SELECT bknd.jwt_verify(token) FROM bench_tokens WHERE id = :i" "$VERIFY_MANY"
 echo "    ratio $(ratio "$VERIFY_MANY" "$BASE_MANY")"
+fi
+
+if [ "$SECTION" != storage ]; then
 
 # REST: wrk against the sidecar, pgbench running the same statements the sidecar runs
 REST_CLIENTS=${BENCH_REST_CLIENTS:-8}
@@ -78,6 +81,7 @@ pg_tps() { # pgbench script -> transactions per second
   "$PGBENCH" -n -M prepared -h 127.0.0.1 -p "$PORT" -U authenticator -c "$REST_CLIENTS" -j 2 -T "$SECONDS_EACH" -f "$1" bench 2>/dev/null \
     | sed -nE 's/^tps = ([0-9.]+).*/\1/p'
 }
+if [ "$SECTION" = all ]; then
 rps bench/by_id.lua >/dev/null # warm up: connections, prepared statements
 echo
 echo "REST (wrk, $REST_CLIENTS connections, ${SECONDS_EACH}s each) against pgbench running the same statements"
@@ -88,6 +92,7 @@ for case in by_id list insert; do
   printf '  %-8s REST %9.0f req/s   pgbench %9.0f tps   ratio %s\n' "$case" "$R" "$P" "$(ratio "$R" "$P")"
 done
 echo "  goal: by_id ratio >= 0.50"
+fi
 
 # Auth: sign-ins per second against argon2id verification alone (same parameters, same cores)
 AUTH_CLIENTS=${BENCH_AUTH_CLIENTS:-2}
@@ -101,15 +106,16 @@ echo "Auth sign-in with a password ($AUTH_CLIENTS at a time, ${SECONDS_EACH}s ea
 printf '  %-52s %8.1f /s\n' "argon2id verification alone (19 MiB, t=2, p=1)" "$ARGON" \
   "bknd.sign_in_password in SQL (pgbench)" "$SQL_SIGNIN" "POST /auth/v1/token?grant_type=password (wrk)" "$HTTP_SIGNIN"
 echo "  argon2 share of an HTTP sign-in: $(ratio "$HTTP_SIGNIN" "$ARGON")   (two at a time: wrk, the sidecar and PostgreSQL take cores from argon2)"
-# One at a time, the share of a sign-in's time spent hashing, measured in pairs (sign_in_share):
-# one HTTP sign-in, then one argon2id verification in the client, again and again. This VM's
-# speed drifts by 10-20% within seconds; the two halves of a pair, 20 ms apart, see the same.
+# One at a time, the share of a sign-in's time spent hashing (sign_in_share): half a second of
+# HTTP sign-ins one after another, then half a second of argon2id verifications in the client,
+# again and again. This VM's speed drifts by 10-20% within seconds; neighbouring half-seconds
+# see the same.
 SHARES=()
 for round in 1 2 3 4 5; do
-  read -r PAIRS SIGN_MS HASH_MS SHARE < <(target/release/sign_in_share \
+  read -r SIGN_INS SIGN_MS HASHES HASH_MS SHARE < <(target/release/sign_in_share \
     "http://127.0.0.1:$REST_PORT/auth/v1/token?grant_type=password" bench@example.com "bench password 1" 3)
-  printf '  one at a time, round %d (%d pairs): HTTP sign-in %.2f ms, argon2id alone %.2f ms, share %.2f\n' \
-    "$round" "$PAIRS" "$SIGN_MS" "$HASH_MS" "$SHARE"
+  printf '  one at a time, round %d: HTTP sign-in %.2f ms (%d), argon2id alone %.2f ms (%d), share %.2f\n' \
+    "$round" "$SIGN_MS" "$SIGN_INS" "$HASH_MS" "$HASHES" "$SHARE"
   SHARES+=("$SHARE")
 done
 MEDIAN=$(printf '%s\n' "${SHARES[@]}" | sort -n | sed -n 3p)
@@ -133,6 +139,7 @@ done
 echo "  argon2 share of an HTTP sign-in's time from its parts (median of 3): $(printf '%s\n' "${PARTS[@]}" | sort -n | sed -n 2p)   (goal >= 0.90)"
 fi
 
+if [ "$SECTION" = auth ]; then exit 0; fi
 # Storage: a 1 GiB file uploaded then downloaded through the sidecar (local disk backend)
 # against cp of the same file on the same disk; each step ends with sync, so both pay for the
 # disk. A sidecar of its own, so its peak RSS is the storage path's alone. The client is

@@ -49,7 +49,9 @@ CREATE TABLE bknd.refresh_tokens (
   id bigserial PRIMARY KEY,
   token_hash bytea NOT NULL UNIQUE,
   session_id uuid NOT NULL REFERENCES bknd.sessions (id) ON DELETE CASCADE,
-  user_id uuid NOT NULL REFERENCES bknd.users (id) ON DELETE CASCADE,
+  -- the session's user: no foreign key of its own, the session's covers it (a user's deletion
+  -- removes their sessions, and those their tokens) and it would cost a check per token
+  user_id uuid NOT NULL,
   revoked_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now()
 );

@@ -49,6 +49,8 @@ GRANT EXECUTE ON FUNCTION
   bknd.exchange_auth_code(text, text, text)
 TO anon, authenticated, service_role;
 -- it returns the code to send: the sidecar's own role only, never an API role
+-- (run_as: authenticate and one statement in one call, for the sidecar's auth calls)
+GRANT EXECUTE ON FUNCTION bknd.run_as(text, text, text, text, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;
 -- OAuth: they hand out the provider's client secret and sessions for a provider's word
 GRANT EXECUTE ON FUNCTION bknd.oauth_begin(text, text, text, text, text), bknd.oauth_take_state(text),

@@ -1,7 +1,9 @@
-//! JWT in SQL: `bknd.jwt_sign`, `bknd.jwt_verify`, `bknd.authenticate`.
+//! JWT in SQL: `bknd.jwt_sign`, `bknd.jwt_verify`, `bknd.authenticate` (and `bknd.run_as`,
+//! authenticate and one statement at once).
 
 pub mod cache;
 pub mod keys;
+mod run_as;
 pub mod token;
 
 use std::ffi::CString;
@@ -93,7 +95,7 @@ COMMENT ON FUNCTION bknd.jwt_verify(text) IS 'Verify a JWT and return its claims
 /// `anon_role` (default `anon`). Only roles granted to the session user may be assumed, and
 /// never a superuser.
 #[pg_extern(volatile, parallel_unsafe)]
-fn authenticate(
+pub(crate) fn authenticate(
     token: Option<&str>,
     method: default!(Option<&str>, "NULL"),
     path: default!(Option<&str>, "NULL"),

@@ -158,3 +158,51 @@ fn replacing_the_secret_invalidates_every_backends_cache() {
     db.admin().execute("SELECT bknd.set_jwt_secret()", &[]).unwrap();
     assert!(other.query_one("SELECT bknd.jwt_verify($1)", &[&new_token]).is_err());
 }
+
+/// bknd.run_as, the sidecar's one-statement auth call: authenticator's alone; the statement
+/// runs as the role the token gives, with that role's rights and claims; a refused token is
+/// 28000 and runs nothing; the role switch ends with the call's transaction.
+#[test]
+fn run_as_runs_one_statement_as_the_tokens_role_for_authenticator_only() {
+    let db = TestDb::new("run_as");
+    let mut admin = db.admin();
+    for role in ["anon", "authenticated", "service_role"] {
+        let may: bool = admin
+            .query_one("SELECT has_function_privilege($1, 'bknd.run_as(text, text, text, text, text, text[])', 'EXECUTE')", &[&role])
+            .unwrap()
+            .get(0);
+        assert!(!may, "{role} may execute run_as");
+    }
+    let mut c = db.connect_as("authenticator");
+    let run = "SELECT bknd.run_as($1, 'POST', '/auth/v1/x', 'anon', $2, $3)";
+    let no_args: Vec<Option<String>> = vec![];
+
+    // no token: anon, with the request's path, and the arguments as text (NULL kept)
+    let statement = "SELECT current_user || ' ' || current_setting('request.path') || ' ' || $1 || coalesce($2, '-')";
+    let row = c.query_one(run, &[&None::<String>, &statement, &vec![Some("a".to_string()), None]]).unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("anon /auth/v1/x a-"));
+
+    // a user's token: authenticated, and bknd.uid() is its sub
+    let sub = "6f1c1c4e-4a57-4c1b-9d4b-7b4b1f0a0001";
+    let token: String = admin
+        .query_one("SELECT bknd.jwt_sign(jsonb_build_object('sub', $1::text, 'role', 'authenticated'), 60)", &[&sub])
+        .unwrap()
+        .get(0);
+    let row = c.query_one(run, &[&Some(token.clone()), &"SELECT current_user || ' ' || bknd.uid()::text", &no_args]).unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0), Some(format!("authenticated {sub}")));
+
+    // the role's rights: anon may not list users
+    let err = c.query_one(run, &[&None::<String>, &"SELECT bknd.admin_list_users(10, 0)::text", &no_args]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+
+    // a refused token: 28000, and the statement did not run
+    let sign_up = "SELECT bknd.sign_up('run_as@example.com', 'a long password 1')::text";
+    let err = c.query_one(run, &[&Some(format!("{token}x")), &sign_up, &no_args]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("28000"), "{err}");
+    let users: i64 = admin.query_one("SELECT count(*) FROM bknd.users WHERE email = 'run_as@example.com'", &[]).unwrap().get(0);
+    assert_eq!(users, 0);
+
+    // the call's transaction ended, and with it the role switch and the claims
+    let row = c.query_one("SELECT current_user::text, coalesce(current_setting('request.jwt.claims', true), '')", &[]).unwrap();
+    assert_eq!((row.get::<_, String>(0).as_str(), row.get::<_, String>(1).as_str()), ("authenticator", ""));
+}

@@ -53,8 +53,18 @@ fn version(db: &TestDb) -> String {
 
 #[test]
 fn upgrade_from_0_1_0_keeps_data_and_matches_a_fresh_install() {
-    let old = TestDb::at_version("upgrade_old", "0.1.0");
-    assert_eq!(version(&old), "0.1.0");
+    upgrade_keeps_data_and_matches_a_fresh_install("0.1.0");
+}
+
+#[test]
+fn upgrade_from_0_2_0_keeps_data_and_matches_a_fresh_install() {
+    upgrade_keeps_data_and_matches_a_fresh_install("0.2.0");
+}
+
+fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
+    let name = format!("upgrade_old_{}", from.replace('.', "_"));
+    let old = TestDb::at_version(&name, from);
+    assert_eq!(version(&old), from);
     let mut c = old.admin();
     c.batch_execute(
         "SELECT bknd.create_table('notes', '{\"body\": {\"type\": \"text\", \"required\": true}}');
@@ -67,7 +77,7 @@ fn upgrade_from_0_1_0_keeps_data_and_matches_a_fresh_install() {
 
     c.batch_execute("ALTER EXTENSION bknd UPDATE").unwrap();
     let current = scalar_string(&mut c, "SELECT default_version FROM pg_available_extensions WHERE name = 'bknd'").unwrap();
-    assert_ne!(current, "0.1.0");
+    assert_ne!(current, from);
     assert_eq!(version(&old), current);
 
     // data, the secret and the session survive
@@ -86,7 +96,7 @@ fn upgrade_from_0_1_0_keeps_data_and_matches_a_fresh_install() {
     assert_eq!(settings["external"]["github"], json!(true));
 
     // and the upgraded catalog is the fresh one, line for line
-    let fresh = TestDb::new("upgrade_fresh");
+    let fresh = TestDb::new(&format!("upgrade_fresh_{}", from.replace('.', "_")));
     let (upgraded, installed) = (catalog(&old), catalog(&fresh));
     let only_upgraded: Vec<_> = upgraded.iter().filter(|l| !installed.contains(l)).collect();
     let only_fresh: Vec<_> = installed.iter().filter(|l| !upgraded.contains(l)).collect();
@@ -95,4 +105,5 @@ fn upgrade_from_0_1_0_keeps_data_and_matches_a_fresh_install() {
         "upgrade and fresh install differ\nonly after upgrade: {only_upgraded:#?}\nonly in a fresh install: {only_fresh:#?}"
     );
     assert!(installed.iter().any(|l| l.starts_with("function bknd.oauth_begin(")));
+    assert!(installed.iter().any(|l| l.starts_with("function bknd.run_as(")));
 }

@@ -1,5 +1,5 @@
-//! One auth call: a transaction that authenticates the caller's token and runs one `bknd.*`
-//! auth function, all pipelined (crate::db::call). The function answers JSON, or
+//! One auth call: the caller's token authenticated and one `bknd.*` auth function run, as one
+//! statement (`bknd.run_as`, crate::db::call). The function answers JSON, or
 //! `{"error": {...}}`.
 
 use serde_json::Value;
@@ -10,7 +10,7 @@ use crate::db::{self, CallError, Caller};
 
 pub async fn call(state: &AppState, token: Option<String>, path: &str, sql: &'static str, args: Vec<Option<String>>) -> Result<Value, AuthError> {
     let anonymous = token.is_none();
-    let caller = Caller::Token { token, method: "POST".into(), path: path.into(), anon_role: state.rest.anon_role.clone() };
+    let caller = Caller::TokenAtOnce { token, method: "POST".into(), path: path.into(), anon_role: state.rest.anon_role.clone() };
     answer_of(db::call(&state.pool, caller, sql, args).await, anonymous)
 }
 
