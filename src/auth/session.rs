@@ -28,13 +28,12 @@ pub struct Opened {
 /// Insert a session for `user_id` and its first refresh token, in one statement.
 pub fn open(user_id: &str, aal: &str, amr: &Value, ip: Option<&str>) -> Opened {
     let refresh = secret_token::random();
-    let session_id = errors::spi(crate::plans::get_one::<String>(
-        "WITH s AS (INSERT INTO bknd.sessions (user_id, aal, amr, ip) VALUES ($1::uuid, $2, $3, $4::inet) RETURNING id) \
-         INSERT INTO bknd.refresh_tokens (token_hash, session_id, user_id) SELECT $5, s.id, $1::uuid FROM s \
-         RETURNING session_id::text",
-        &[user_id.into(), aal.into(), pgrx::JsonB(amr.clone()).into(), ip.into(), secret_token::digest(&refresh).into()],
-    ))
-    .unwrap_or_default();
+    let session_id = secret_token::uuid_v4();
+    errors::spi(crate::plans::run(
+        "WITH s AS (INSERT INTO bknd.sessions (id, user_id, aal, amr, ip) VALUES ($6::uuid, $1::uuid, $2, $3, $4::inet) RETURNING id) \
+         INSERT INTO bknd.refresh_tokens (token_hash, session_id, user_id) SELECT $5, s.id, $1::uuid FROM s",
+        &[user_id.into(), aal.into(), pgrx::JsonB(amr.clone()).into(), ip.into(), secret_token::digest(&refresh).into(), session_id.as_str().into()],
+    ));
     Opened { session_id, refresh }
 }
 

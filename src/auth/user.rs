@@ -124,7 +124,7 @@ fn sign_up(
             }
             // confirmations on: answer as for a new user, reveal nothing
             return Ok(
-                json!({"id": uuid_v4(), "aud": "authenticated", "role": "authenticated", "email": email,
+                json!({"id": super::secret_token::uuid_v4(), "aud": "authenticated", "role": "authenticated", "email": email,
                              "phone": "", "app_metadata": {"provider": "email", "providers": ["email"]},
                              "user_metadata": meta, "identities": [], "created_at": now_text(), "updated_at": now_text(),
                              "is_anonymous": false}),
@@ -139,10 +139,6 @@ fn sign_up(
             Ok(json(&id))
         }
     })())
-}
-
-fn uuid_v4() -> String {
-    errors::spi(Spi::get_one::<String>("SELECT gen_random_uuid()::text")).unwrap_or_default()
 }
 
 fn now_text() -> String {

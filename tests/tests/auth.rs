@@ -291,6 +291,17 @@ fn a_sign_in_keeps_its_session_only_when_the_password_matches() {
     let stored: String = admin.query_one("SELECT to_jsonb(last_sign_in_at)::text FROM bknd.users", &[]).unwrap().get(0);
     assert_eq!(s["user"]["last_sign_in_at"].to_string(), stored);
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login'"), 1);
+    // its id (made in Rust) is a random version-4 UUID, and the access token names it
+    let access = s["access_token"].as_str().unwrap();
+    let row = admin
+        .query_one(
+            "SELECT s.id::text, bknd.jwt_verify($1)->>'session_id' FROM bknd.sessions s ORDER BY s.created_at DESC LIMIT 1",
+            &[&access],
+        )
+        .unwrap();
+    let (id, claimed): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(id, claimed);
+    assert!(id.len() == 36 && &id[14..15] == "4" && "89ab".contains(&id[19..20]), "not a v4 UUID: {id}");
     let refresh_token = s["refresh_token"].as_str().unwrap();
     assert!(refresh(&db, refresh_token).get("access_token").is_some());
 }
