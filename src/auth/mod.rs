@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod commit;
 mod email_token;
 mod mfa;
 mod oauth;

@@ -4,7 +4,7 @@ use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use super::outcome::{answer, fail, Outcome};
-use super::{audit, caller, password, rate_limit, session, settings, valid_ip};
+use super::{audit, caller, commit, password, rate_limit, session, settings, valid_ip};
 use crate::errors;
 use crate::subtransaction::Subtransaction;
 
@@ -156,6 +156,9 @@ pub fn mark_signed_in(user_id: &str) {
     ));
 }
 
+/// The window of sign-in rate limits, in seconds (10 attempts per email, 60 per IP).
+const SIGN_IN_WINDOW: i32 = 300;
+
 /// Sign in with email and password: a session, or `invalid_credentials` whether the email is
 /// unknown or the password wrong (both cost one argon2id verification).
 ///
@@ -164,7 +167,8 @@ pub fn mark_signed_in(user_id: &str) {
 /// in a subtransaction that the hash keeps or undoes; what must follow it (the attempt counted
 /// and last_sign_in_at, whose row locks would otherwise be held through argon2) is two
 /// statements, in the same subtransaction so that the user's row is locked by one transaction
-/// id (two would make a MultiXact on every sign-in).
+/// id (two would make a MultiXact on every sign-in). A sign-in that succeeds commits without
+/// waiting for the disk (commit.rs).
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
@@ -177,7 +181,7 @@ fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NUL
             format!("sign_in:ip:{}", ip.unwrap_or("-")),
         );
         let limits = [(by_email.as_str(), 10), (by_ip.as_str(), 60)];
-        rate_limit::check(&limits, 300, ip)?;
+        rate_limit::check(&limits, SIGN_IN_WINDOW, ip)?;
         let account = account(&email);
         let amr = amr("password");
         let prepared = account.as_ref().filter(|a| a.standing == "ok").map(|a| {
@@ -193,19 +197,21 @@ fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NUL
             }
         };
         if let Some((pending, id, mut user, opened)) = prepared {
-            if matches && rate_limit::hit_all(&limits, 300, ip).is_ok() {
+            if matches && rate_limit::hit_all(&limits, SIGN_IN_WINDOW, ip).is_ok() {
                 user["last_sign_in_at"] = signed_in(&id, ip);
                 pending.keep();
+                commit::without_waiting_for_disk();
                 return Ok(session::respond(&id, user, &opened, "aal1", &amr));
             }
             // a wrong password, or over a rate limit: nothing written since the hash began stays
             pending.undo();
         }
         let judged = judge(account, matches, &email, ip);
-        rate_limit::hit_all(&limits, 300, ip)?;
+        rate_limit::hit_all(&limits, SIGN_IN_WINDOW, ip)?;
         let id = judged?;
         // the password matched and a limit was reached, but no longer is (its window ended)
         signed_in(&id, ip);
+        commit::without_waiting_for_disk();
         Ok(session::issue(&id, "aal1", amr, ip))
     })())
 }

@@ -149,7 +149,7 @@ fn check_assumable(role: &str) {
 }
 
 /// `set_config(name, value, true)` without going through SQL.
-fn set_local(name: &str, value: &str) {
+pub(crate) fn set_local(name: &str, value: &str) {
     let (Ok(n), Ok(v)) = (CString::new(name), CString::new(value)) else {
         errors::invalid(format!("{name} contains a NUL byte"));
     };

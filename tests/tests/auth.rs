@@ -306,6 +306,40 @@ fn a_sign_in_keeps_its_session_only_when_the_password_matches() {
     assert!(refresh(&db, refresh_token).get("access_token").is_some());
 }
 
+/// A sign-in that succeeds is the one write whose commit does not wait for the disk (what a
+/// crash can lose is that sign-in, whole): only on its own, never inside the caller's
+/// transaction, and never a failed attempt.
+#[test]
+fn only_a_successful_sign_in_on_its_own_commits_without_waiting_for_the_disk() {
+    let db = TestDb::new("auth_async_commit");
+    sign_up(&db, "a@example.com", "a long enough password");
+    // the setting in force when the statement's transaction commits, read right after the call
+    let at_commit = |c: &mut Client, password: &str| -> String {
+        let sql = "SELECT bknd.run_as(NULL, 'POST', '/auth/v1/token', 'anon', 'SELECT bknd.sign_in_password($1, $2, $3)::text', \
+                   ARRAY['a@example.com', $1, '10.0.0.1']), current_setting('synchronous_commit')";
+        c.query_one(sql, &[&password]).unwrap().get(1)
+    };
+    // the sidecar's call, one statement in its own transaction
+    let mut sidecar = db.connect_as("authenticator");
+    assert_eq!(at_commit(&mut sidecar, "a long enough password"), "off");
+    assert_eq!(scalar_string(&mut sidecar, "SHOW synchronous_commit").unwrap(), "on", "it ends with the transaction");
+    assert_eq!(at_commit(&mut sidecar, "wrong password"), "on");
+    // from psql: on its own it commits alike; inside BEGIN ... COMMIT the caller's other writes
+    // keep their durability
+    let mut admin = db.admin();
+    let alone: String = admin
+        .query_one("SELECT bknd.sign_in_password('a@example.com', 'a long enough password')::text, current_setting('synchronous_commit')", &[])
+        .unwrap()
+        .get(1);
+    assert_eq!(alone, "off");
+    let mut tx = admin.transaction().unwrap();
+    tx.execute("SELECT bknd.sign_in_password('a@example.com', 'a long enough password')", &[]).unwrap();
+    assert_eq!(tx.query_one("SHOW synchronous_commit", &[]).unwrap().get::<_, String>(0), "on");
+    tx.commit().unwrap();
+    // and what it wrote is there after the commit
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login'"), 3);
+}
+
 #[test]
 fn an_error_after_the_hash_undoes_the_session_and_the_caller_can_go_on() {
     let db = TestDb::new("auth_subxact_error");
