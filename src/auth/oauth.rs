@@ -221,6 +221,9 @@ fn link_or_create(provider: &str, identity: &Value, ip: Option<&str>) -> Result<
     };
     let email = identity["email"].as_str().and_then(|e| normalize_email(e).ok());
     let verified = email.is_some() && identity["email_verified"].as_bool() == Some(true);
+    // the first sign-in of a new identity in two tabs at once: the second waits for the first
+    // to commit, then finds the identity linked, rather than creating a user of its own
+    user::lock_until_commit("bknd.identities", &format!("{provider} {provider_id}"));
 
     let linked = errors::spi_or(
         Spi::get_one_with_args::<String>(

@@ -44,14 +44,25 @@ pub fn normalize_email(email: &str) -> Result<String, Value> {
     }
 }
 
+/// The id of the user with `email` (normalized), with the email locked until the transaction
+/// ends: a concurrent sign-up, OAuth sign-in, admin creation or email change with the same
+/// email waits here for this transaction, then finds what it did. Without the lock both would
+/// find no one, and the second would fail on the unique index with an error that names it.
 pub fn find_by_email(email: &str) -> Option<String> {
+    lock_until_commit("bknd.users.email", email);
+    // a statement of its own, so that its snapshot is taken after the wait
     errors::spi_or(
-        Spi::get_one_with_args::<String>(
-            "SELECT id::text FROM bknd.users WHERE lower(email) = $1",
-            &[email.into()],
-        ),
+        crate::plans::get_one::<String>("SELECT id::text FROM bknd.users WHERE lower(email) = $1", &[email.into()]),
         None,
     )
+}
+
+/// Hold a transaction-level advisory lock on (`kind`, `key`) until commit or rollback.
+pub fn lock_until_commit(kind: &str, key: &str) {
+    errors::spi(crate::plans::run(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))",
+        &[kind.into(), key.into()],
+    ));
 }
 
 /// Insert a user with an email identity; returns the id.

@@ -91,6 +91,21 @@ impl TestDb {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Run `a` and `b` at once, as two racing requests: `table` is locked against writes until
+    /// both have had time to reach their first write to it, so each has read what it reads
+    /// before either writes.
+    pub fn racing<A: Send, B: Send>(&self, table: &str, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+        let mut holder = self.admin();
+        let mut tx = holder.transaction().unwrap();
+        tx.batch_execute(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")).unwrap();
+        std::thread::scope(|s| {
+            let (a, b) = (s.spawn(a), s.spawn(b));
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            tx.commit().unwrap();
+            (a.join().unwrap(), b.join().unwrap())
+        })
+    }
+
     /// Sign claims with the database's secret (as superuser, through bknd.jwt_sign).
     pub fn token(&self, claims: serde_json::Value) -> String {
         self.admin()

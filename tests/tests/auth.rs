@@ -56,6 +56,19 @@ fn sign_up_and_in_give_sessions_whose_tokens_carry_the_user() {
     assert_eq!(error_code(&sign_in(&db, "nobody@example.com", "wrong password")), "invalid_credentials");
 }
 
+/// Two sign-ups with one new email at once (from two addresses, so no rate-limit row orders
+/// them): one user, and the second gets the answer an existing email gets, not an error.
+#[test]
+fn two_sign_ups_with_one_email_at_once_make_one_user() {
+    let db = TestDb::new("auth_signup_race");
+    let up = |ip: &str| call(&db, None, &format!("bknd.sign_up('twice@example.com', 'a long enough password', NULL, '{ip}')"));
+    let (a, b) = db.racing("bknd.users", || up("10.0.0.1"), || up("10.0.0.2"));
+    let mut codes = [error_code(&a), error_code(&b)];
+    codes.sort();
+    assert_eq!(codes, ["", "user_already_exists"], "{a} {b}");
+    assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(*) FROM bknd.users"), 1);
+}
+
 #[test]
 fn refresh_rotates_and_reuse_revokes_the_family() {
     let db = TestDb::new("auth_reuse");

@@ -169,3 +169,16 @@ fn bans_disabled_signups_and_the_apps_pkce() {
     let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     assert_eq!(claims["amr"][0]["method"], "oauth");
 }
+
+#[test]
+fn a_new_identitys_first_sign_in_in_two_tabs_at_once_makes_one_user() {
+    let db = TestDb::new("oauth_race");
+    provider(&db);
+    let identity = json!({"provider_id": "r-1", "email": "race@example.com", "email_verified": true});
+    let (a, b) = db.racing("bknd.users", || sign_in(&db, identity.clone(), None), || sign_in(&db, identity.clone(), None));
+    assert!(a["access_token"].is_string() && b["access_token"].is_string(), "{a} {b}");
+    assert_eq!(a["user"]["id"], b["user"]["id"]);
+    let mut admin = db.admin();
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.users"), 1);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.identities WHERE provider = 'acme'"), 1);
+}
