@@ -24,7 +24,9 @@ case "$cmd" in
       echo "pg: already running in $dir"
       exit 0
     fi
-    as_postgres "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+    # without RUST_BACKTRACE: pgrx would append a Rust backtrace to the DETAIL of errors raised
+    # inside the extension, and error details reach API clients
+    as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
       -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='$dir' -c max_connections=200" \
       start >/dev/null
     ;;

@@ -3,8 +3,9 @@
 //!
 //! Uploads: object_store's multipart path gathers 8 MiB parts in memory and hands each to a
 //! blocking task. Here the thread writes the body's chunks as they arrive, as many as are queued
-//! per system call, to a staging file beside the object's; it is renamed into place at the end,
-//! so the object appears whole, and removed if the upload fails or the request goes away. The
+//! per system call, to a staging file beside the object's; at the end its bytes and then its
+//! rename into place are synced to disk, so the object appears whole and survives a crash once
+//! the upload is answered, and it is removed if the upload fails or the request goes away. The
 //! staging name is the object's with `#` and digits, as object_store names its own staging
 //! files and skips them when listing.
 //!
@@ -83,8 +84,11 @@ fn write_file(dest: &Path, mut rx: mpsc::Receiver<Message>) -> std::io::Result<(
             write_all(&mut file, &batch)?;
             batch.clear();
             if finished {
+                // durable before the upload is answered: the bytes, then the name
+                file.sync_data()?;
                 drop(file);
-                return std::fs::rename(&staging, dest);
+                std::fs::rename(&staging, dest)?;
+                return sync_dir(dest.parent());
             }
         }
     })();
@@ -105,11 +109,30 @@ fn create_staging(dest: &Path) -> std::io::Result<(File, PathBuf)> {
             Ok(file) => return Ok((file, staging)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => attempt += 1,
             Err(e) if e.kind() == ErrorKind::NotFound => match dest.parent() {
-                Some(dir) if !dir.exists() => std::fs::create_dir_all(dir)?,
+                Some(dir) if !dir.exists() => create_dirs(dir)?,
                 _ => return Err(e),
             },
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// `dir` and whichever of its parents are missing, each one's name made durable in its parent.
+fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    let existing = dir.ancestors().find(|a| a.exists()).map(Path::to_path_buf);
+    std::fs::create_dir_all(dir)?;
+    let Some(existing) = existing else { return Ok(()) };
+    for created in dir.ancestors().take_while(|a| *a != existing) {
+        sync_dir(created.parent())?;
+    }
+    Ok(())
+}
+
+/// fsync a directory, so that names created or renamed in it survive a crash.
+fn sync_dir(dir: Option<&Path>) -> std::io::Result<()> {
+    match dir {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
     }
 }
 
