@@ -81,7 +81,7 @@ GRANT EXECUTE ON FUNCTION
   bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text)
 TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text), bknd.storage_abort_upload(uuid),
-  bknd.storage_expire_uploads(integer)
+  bknd.storage_expire_uploads(integer), bknd.storage_garbage(integer), bknd.storage_garbage_gone(uuid[])
 TO authenticator;
 
 INSERT INTO bknd.secrets (name, value) VALUES ('jwt_secret', bknd.generate_secret());

@@ -138,3 +138,40 @@ AS $$
   )
   SELECT coalesce(jsonb_agg(jsonb_build_object('bucket', bucket_id, 'version', version)), '[]'::jsonb) FROM d
 $$;
+
+-- Bytes no row points at any more: a deleted object's, whoever deleted it (the storage API, or
+-- anyone the policies let delete rows, from psql or through a table that cascades). The
+-- sidecar deletes the bytes (at start and every minute), then the entries here. Since 0.4.0.
+CREATE TABLE bknd.storage_garbage (
+  version uuid PRIMARY KEY,
+  bucket_id text NOT NULL,
+  queued_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON bknd.storage_garbage FROM PUBLIC;
+
+CREATE FUNCTION bknd.objects_to_garbage() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO bknd.storage_garbage (version, bucket_id) SELECT version, bucket_id FROM gone ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION bknd.objects_to_garbage() FROM PUBLIC;
+CREATE TRIGGER objects_to_garbage AFTER DELETE ON bknd.objects
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION bknd.objects_to_garbage();
+
+-- The oldest `max_rows` entries, [{bucket, version}], and forgetting those whose bytes are gone.
+-- The sidecar's role only.
+CREATE FUNCTION bknd.storage_garbage(max_rows integer) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('bucket', bucket_id, 'version', version) ORDER BY queued_at), '[]'::jsonb)
+  FROM (SELECT bucket_id, version, queued_at FROM bknd.storage_garbage ORDER BY queued_at LIMIT max_rows) g
+$$;
+
+CREATE FUNCTION bknd.storage_garbage_gone(versions uuid[]) RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH d AS (DELETE FROM bknd.storage_garbage WHERE version = ANY (versions) RETURNING 1) SELECT count(*)::integer FROM d
+$$;

@@ -379,3 +379,35 @@ fn memory_stays_flat_uploading_and_downloading_300_mib() {
     let peak = s.sidecar.peak_rss();
     assert!(peak > 0 && peak < 100 * 1024 * 1024, "peak RSS {} MiB", peak / 1024 / 1024);
 }
+
+/// Rows deleted straight from SQL (as a user the policies let delete them) leave no bytes
+/// behind: the sidecar deletes them at start and every minute, and only theirs.
+#[test]
+fn bytes_of_objects_deleted_from_sql_are_deleted_too() {
+    let mut s = server("storage_garbage");
+    for name in ["gone.txt", "kept.txt"] {
+        let up = request(&s.sidecar.base, "POST", &format!("/storage/v1/object/files/{A}/{name}"), &s.auth(A), Some(name));
+        assert_eq!(up.status, 200, "{}", up.body);
+    }
+    assert_eq!((s.rows(), s.files()), (2, 2));
+    assert_eq!(outcome(&s.db, &user(&s.db, A), &format!("DELETE FROM bknd.objects WHERE name = '{A}/gone.txt'")), "");
+    // B's policies do not reach A's folder: nothing of A's goes
+    assert_eq!(outcome(&s.db, &user(&s.db, B), &format!("DELETE FROM bknd.objects WHERE name = '{A}/kept.txt'")), "");
+    assert_eq!((s.rows(), s.files()), (1, 2));
+    let mut admin = s.db.admin();
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage"), 1);
+    assert_eq!(outcome(&s.db, &user(&s.db, A), "SELECT count(*) FROM bknd.storage_garbage"), "42501");
+    // a sidecar sweeps at start
+    s.sidecar = Sidecar::start(&url("authenticator", &s.db.name), &["--storage", &format!("file://{}", s.dir.display())]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.files() > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!((s.rows(), s.files()), (1, 1));
+    let kept = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/authenticated/files/{A}/kept.txt"), &s.auth(A), None);
+    assert_eq!((kept.status, kept.body.as_str()), (200, "kept.txt"));
+    while scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage") > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage"), 0);
+}

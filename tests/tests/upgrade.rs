@@ -61,6 +61,11 @@ fn upgrade_from_0_2_0_keeps_data_and_matches_a_fresh_install() {
     upgrade_keeps_data_and_matches_a_fresh_install("0.2.0");
 }
 
+#[test]
+fn upgrade_from_0_3_0_keeps_data_and_matches_a_fresh_install() {
+    upgrade_keeps_data_and_matches_a_fresh_install("0.3.0");
+}
+
 fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     let name = format!("upgrade_old_{}", from.replace('.', "_"));
     let old = TestDb::at_version(&name, from);
@@ -94,6 +99,9 @@ fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     c.batch_execute("SELECT bknd.configure_oauth_provider('github', 'id', 'secret')").unwrap();
     let settings = old.call_as(None, "bknd.auth_public_settings()");
     assert_eq!(settings["external"]["github"], json!(true));
+    c.batch_execute("SELECT bknd.create_bucket('up'); INSERT INTO bknd.objects (bucket_id, name) VALUES ('up', 'x'); DELETE FROM bknd.objects")
+        .unwrap();
+    assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM bknd.storage_garbage"), 1);
 
     // and the upgraded catalog is the fresh one, line for line
     let fresh = TestDb::new(&format!("upgrade_fresh_{}", from.replace('.', "_")));
@@ -106,4 +114,5 @@ fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     );
     assert!(installed.iter().any(|l| l.starts_with("function bknd.oauth_begin(")));
     assert!(installed.iter().any(|l| l.starts_with("function bknd.run_as(")));
+    assert!(installed.iter().any(|l| l.starts_with("function bknd.storage_garbage(")));
 }

@@ -74,18 +74,23 @@ fn json_body(bytes: &[u8]) -> Result<Value, StorageError> {
 
 /// Delete a version's bytes once no row points at them. A failure leaves unreachable bytes
 /// behind (logged), never a row without bytes.
-pub(crate) async fn forget_bytes(s: &AppState, bucket: &str, version: &str) {
+/// Delete the bytes of `bucket`/`version` (already gone counts as deleted): whether they are gone.
+pub(crate) async fn forget_bytes(s: &AppState, bucket: &str, version: &str) -> bool {
     match s.storage.store.delete(&backend::key(bucket, version)).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => tracing::warn!("storage: could not delete {bucket}/{version}: {e}"),
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => true,
+        Err(e) => {
+            tracing::warn!("storage: could not delete {bucket}/{version}: {e}");
+            false
+        }
     }
 }
 
-/// Every ten minutes, remove uploads pending for more than a day (a resumable upload given up,
-/// or a request cut off by a crash): their rows, bytes and parts.
+/// At start and every minute: remove uploads pending for more than a day (a resumable upload
+/// given up, or a request cut off by a crash), their rows, bytes and parts; and delete the bytes
+/// of objects deleted since (bknd.storage_garbage: by the API or straight from SQL).
 pub fn spawn_sweeper(s: AppState) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
             match call::as_sidecar(&s, "SELECT bknd.storage_expire_uploads(86400)::text", vec![]).await {
@@ -98,6 +103,33 @@ pub fn spawn_sweeper(s: AppState) {
                 }
                 Err(e) => tracing::debug!("storage sweeper: {}", e.message),
             }
+            if let Err(e) = collect_garbage(&s).await {
+                tracing::debug!("storage sweeper: {}", e.message);
+            }
         }
     });
+}
+
+/// Delete the bytes bknd.storage_garbage lists, a thousand at a time, and then their entries
+/// (an entry whose bytes could not be deleted stays for the next round).
+async fn collect_garbage(s: &AppState) -> Result<(), StorageError> {
+    const BATCH: usize = 1000;
+    loop {
+        let garbage = call::as_sidecar(s, "SELECT bknd.storage_garbage($1::text::integer)::text", vec![Some(BATCH.to_string())]).await?;
+        let entries = garbage.as_array().cloned().unwrap_or_default();
+        let mut gone = Vec::new();
+        for e in &entries {
+            let (bucket, version) = (e["bucket"].as_str().unwrap_or(""), e["version"].as_str().unwrap_or(""));
+            if forget_bytes(s, bucket, version).await {
+                gone.push(version.to_string());
+            }
+        }
+        if !gone.is_empty() {
+            let versions = format!("{{{}}}", gone.join(","));
+            call::as_sidecar(s, "SELECT bknd.storage_garbage_gone($1::text::uuid[])::text", vec![Some(versions)]).await?;
+        }
+        if entries.len() < BATCH || gone.len() < entries.len() {
+            return Ok(());
+        }
+    }
 }
