@@ -1,5 +1,6 @@
 -- bknd 0.3.0 -> 0.4.0: the bytes of objects deleted by anyone (psql included) are queued in
--- bknd.storage_garbage for the sidecar to delete.
+-- bknd.storage_garbage for the sidecar to delete; storage_finish_upload takes the
+-- cache-control and metadata a signed upload's request gave.
 -- The same objects a fresh 0.4.0 install creates (tests/tests/upgrade.rs compares the two).
 \echo Use "ALTER EXTENSION bknd UPDATE TO '0.4.0'" to load this file. \quit
 
@@ -41,3 +42,21 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION bknd.storage_garbage(integer), bknd.storage_garbage_gone(uuid[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.storage_garbage(integer), bknd.storage_garbage_gone(uuid[]) TO authenticator;
+
+-- src/storage/object.rs
+DROP FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text);
+CREATE  FUNCTION "storage_finish_upload"(
+	"id" uuid, /* pgrx :: Uuid */
+	"size" bigint, /* i64 */
+	"etag" TEXT, /* & str */
+	"upsert" bool, /* bool */
+	"mime_type" TEXT DEFAULT NULL, /* Option < & str > */
+	"cache_control" TEXT DEFAULT NULL, /* Option < & str > */
+	"user_metadata" jsonb DEFAULT NULL /* Option < pgrx :: JsonB > */
+) RETURNS jsonb /* pgrx :: JsonB */
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'storage_finish_upload_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text, text, jsonb) TO authenticator;

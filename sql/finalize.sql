@@ -80,7 +80,7 @@ GRANT EXECUTE ON FUNCTION
   bknd.create_bucket(text, boolean, bigint, text[]), bknd.update_bucket(text, jsonb),
   bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text)
 TO service_role;
-GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text), bknd.storage_abort_upload(uuid),
+GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text, text, jsonb), bknd.storage_abort_upload(uuid),
   bknd.storage_expire_uploads(integer), bknd.storage_garbage(integer), bknd.storage_garbage_gone(uuid[])
 TO authenticator;
 

@@ -123,11 +123,20 @@ pub fn begin(bucket: &str, name: &str, upsert: bool, mime: Option<&str>, size: O
 }
 
 /// The bytes of a pending upload are stored: make it the object (replacing a ready one of the
-/// same name when `upsert`). Answers `{id, bucket, name, replaced_version}`. The sidecar's
-/// role only.
+/// same name when `upsert`). `mime_type`, `cache_control` and `user_metadata`, when given, are
+/// what the bytes' request said (a signed upload URL is made before the file is chosen). Answers
+/// `{id, bucket, name, replaced_version}`. The sidecar's role only.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn storage_finish_upload(id: pgrx::Uuid, size: i64, etag: &str, upsert: bool, mime_type: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+fn storage_finish_upload(
+    id: pgrx::Uuid,
+    size: i64,
+    etag: &str,
+    upsert: bool,
+    mime_type: default!(Option<&str>, "NULL"),
+    cache_control: default!(Option<&str>, "NULL"),
+    user_metadata: default!(Option<pgrx::JsonB>, "NULL"),
+) -> pgrx::JsonB {
     let row = errors::spi_or(
         Spi::get_two_with_args::<String, String>(
             "SELECT bucket_id, name FROM bknd.objects WHERE id = $1 AND status = 'pending' FOR UPDATE",
@@ -140,11 +149,15 @@ fn storage_finish_upload(id: pgrx::Uuid, size: i64, etag: &str, upsert: bool, mi
     if settings.file_size_limit.is_some_and(|limit| size > limit) {
         errors::raise(Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED, "The object exceeded the maximum allowed size");
     }
-    if let Some(mime) = mime_type.filter(|m| !m.is_empty()) {
+    let mime_type = mime_type.filter(|m| !m.is_empty());
+    if let Some(mime) = mime_type {
         if mime.len() > 255 || mime.chars().any(char::is_control) || !settings.allows(mime) {
             errors::raise(Code::ERRCODE_INVALID_PARAMETER_VALUE, format!("mime type {mime} is not supported"));
         }
-        errors::spi(Spi::run_with_args("UPDATE bknd.objects SET mime_type = $2 WHERE id = $1", &[id.into(), mime.into()]));
+    }
+    let cache_control = cache_control.filter(|c| !c.is_empty());
+    if cache_control.is_some_and(|c| c.len() > 255 || c.chars().any(char::is_control)) {
+        errors::raise(Code::ERRCODE_INVALID_PARAMETER_VALUE, "cache-control must be at most 255 characters, without control characters");
     }
     let replaced = if upsert {
         errors::spi_or(
@@ -159,8 +172,10 @@ fn storage_finish_upload(id: pgrx::Uuid, size: i64, etag: &str, upsert: bool, mi
     };
     // a concurrent upload that finished first makes this a unique violation (409)
     errors::spi(Spi::run_with_args(
-        "UPDATE bknd.objects SET status = 'ready', size = $2, etag = $3, updated_at = now(), last_accessed_at = now() WHERE id = $1",
-        &[id.into(), size.into(), etag.into()],
+        "UPDATE bknd.objects SET status = 'ready', size = $2, etag = $3, mime_type = coalesce($4, mime_type), \
+           cache_control = coalesce($5, cache_control), user_metadata = coalesce($6, user_metadata), \
+           updated_at = now(), last_accessed_at = now() WHERE id = $1",
+        &[id.into(), size.into(), etag.into(), mime_type.into(), cache_control.into(), user_metadata.into()],
     ));
     pgrx::JsonB(json!({"id": id.to_string(), "bucket": bucket, "name": name, "replaced_version": replaced}))
 }

@@ -411,3 +411,29 @@ fn bytes_of_objects_deleted_from_sql_are_deleted_too() {
     }
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage"), 0);
 }
+
+/// A signed upload URL is made before the file is chosen: the PUT's content type,
+/// cache-control and metadata (storage-js's uploadToSignedUrl sends them) are the object's.
+#[test]
+fn a_signed_upload_keeps_what_its_request_says_of_the_file() {
+    let s = server("storage_signed_meta");
+    let signed = request(&s.sidecar.base, "POST", &format!("/storage/v1/object/upload/sign/files/{A}/cc.md"), &s.auth(A), None);
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let url = serde_json::from_str::<Value>(&signed.body).unwrap()["url"].as_str().unwrap().to_string();
+    use base64::Engine;
+    let metadata = base64::engine::general_purpose::STANDARD.encode(r#"{"owner": "a"}"#);
+    let headers = vec![
+        ("Content-Type".to_string(), "text/markdown".to_string()),
+        ("Cache-Control".to_string(), "max-age=120".to_string()),
+        ("x-metadata".to_string(), metadata),
+    ];
+    let put = request(&s.sidecar.base, "PUT", &format!("/storage/v1{url}"), &headers, Some("# hi"));
+    assert_eq!(put.status, 200, "{}", put.body);
+    let got = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/authenticated/files/{A}/cc.md"), &s.auth(A), None);
+    let header = |name: &str| got.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    assert_eq!((got.status, got.body.as_str()), (200, "# hi"));
+    assert_eq!(header("cache-control").as_deref(), Some("max-age=120"));
+    assert_eq!(header("content-type").as_deref(), Some("text/markdown"));
+    let info = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/info/files/{A}/cc.md"), &s.auth(A), None);
+    assert_eq!(serde_json::from_str::<Value>(&info.body).unwrap()["metadata"], json!({"owner": "a"}));
+}

@@ -249,7 +249,7 @@ async fn assemble(s: &AppState, upload: &Value, upsert: bool) -> Result<(), Stor
         })
         .try_flatten()
         .map_err(StorageError::internal);
-    let answer = super::upload::store_and_finish(s, upload, upsert, Box::pin(stream), None).await;
+    let answer = super::upload::store_and_finish(s, upload, upsert, Box::pin(stream), Default::default()).await;
     remove_parts(s, &text(upload, "bucket"), &text(upload, "version")).await;
     answer.map(|_| ())
 }

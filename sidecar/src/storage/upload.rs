@@ -26,7 +26,7 @@ const IN_FLIGHT: usize = 2;
 
 /// What the client says about the file, from headers or form fields.
 #[derive(Default)]
-struct Described {
+pub(super) struct Described {
     mime: Option<String>,
     cache_control: Option<String>,
     metadata: Option<Value>,
@@ -77,7 +77,7 @@ pub async fn signed(
     let upload = as_caller(&s, &headers, sql, vec![Some(token), Some(bucket.clone()), Some(path.clone())]).await?;
     let (stream, described) = open_body(&headers, body).await?;
     let upsert = upload["upsert"].as_bool().unwrap_or(false);
-    store_and_finish(&s, &upload, upsert, stream, described.mime).await
+    store_and_finish(&s, &upload, upsert, stream, described).await
 }
 
 async fn receive(s: &AppState, headers: &HeaderMap, bucket: String, path: String, upsert: bool, body: Body) -> Answer {
@@ -99,7 +99,7 @@ async fn receive(s: &AppState, headers: &HeaderMap, bucket: String, path: String
             return Err(e);
         }
     };
-    store_and_finish(s, &upload, upsert, stream, None).await
+    store_and_finish(s, &upload, upsert, stream, Described::default()).await
 }
 
 /// Read (and drop) up to 1 MiB of a refused upload, so the client, still sending, gets the
@@ -165,9 +165,9 @@ async fn open_body(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Descr
 }
 
 /// Stream into the store under the upload's version, then make the row the object.
-/// `mime`: the type the bytes turned out to have, when the pending row could not know it (a
-/// signed upload URL is made before the file is chosen).
-pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, stream: ByteStream, mime: Option<String>) -> Answer {
+/// `late`: the type, cache-control and metadata the bytes' request gave, when the pending row
+/// could not know them (a signed upload URL is made before the file is chosen).
+pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool, stream: ByteStream, late: Described) -> Answer {
     // fused: a refused upload drains what is left, which may be nothing (the stream has ended)
     let mut stream: ByteStream = Box::pin(stream.fuse());
     let (id, version) = (upload["id"].as_str().unwrap_or(""), upload["version"].as_str().unwrap_or(""));
@@ -184,8 +184,10 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
     }
     let finished = match stored {
         Ok(size) => {
-            let sql = "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean, $5)::text";
-            as_sidecar(s, sql, vec![Some(id.into()), Some(size.to_string()), Some(version.into()), Some(upsert.to_string()), mime]).await
+            let sql = "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean, $5, $6, $7::text::jsonb)::text";
+            let metadata = late.metadata.map(|m| m.to_string());
+            let args = vec![Some(id.into()), Some(size.to_string()), Some(version.into()), Some(upsert.to_string()), late.mime, late.cache_control, metadata];
+            as_sidecar(s, sql, args).await
         }
         Err(e) => Err(e),
     };
