@@ -437,3 +437,34 @@ fn a_signed_upload_keeps_what_its_request_says_of_the_file() {
     let info = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/info/files/{A}/cc.md"), &s.auth(A), None);
     assert_eq!(serde_json::from_str::<Value>(&info.body).unwrap()["metadata"], json!({"owner": "a"}));
 }
+
+/// A crash in the middle of an upload leaves its staging file (`<version>#<digits>`): a
+/// sidecar removes those idle for a day when it starts, and nothing else.
+#[test]
+fn staging_files_a_crash_left_are_removed_at_start() {
+    let mut s = server("storage_staging");
+    let up = request(&s.sidecar.base, "POST", &format!("/storage/v1/object/files/{A}/kept.txt"), &s.auth(A), Some("kept"));
+    assert_eq!(up.status, 200, "{}", up.body);
+    let bucket = s.dir.join("files");
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86400);
+    let put = |name: &str, modified: Option<std::time::SystemTime>| {
+        let f = std::fs::File::create(bucket.join(name)).unwrap();
+        if let Some(t) = modified {
+            f.set_modified(t).unwrap();
+        }
+    };
+    put("aaaaaaaa-0000-4000-8000-000000000000#1234567", Some(two_days_ago));
+    put("bbbbbbbb-0000-4000-8000-000000000000#7654321", None); // an upload under way
+    put("not-ours#draft", Some(two_days_ago));
+    assert_eq!(s.files(), 4);
+    s.sidecar = Sidecar::start(&url("authenticator", &s.db.name), &["--storage", &format!("file://{}", s.dir.display())]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while bucket.join("aaaaaaaa-0000-4000-8000-000000000000#1234567").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!bucket.join("aaaaaaaa-0000-4000-8000-000000000000#1234567").exists());
+    assert!(bucket.join("bbbbbbbb-0000-4000-8000-000000000000#7654321").exists());
+    assert!(bucket.join("not-ours#draft").exists());
+    let kept = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/authenticated/files/{A}/kept.txt"), &s.auth(A), None);
+    assert_eq!((kept.status, kept.body.as_str()), (200, "kept"));
+}

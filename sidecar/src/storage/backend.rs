@@ -21,7 +21,10 @@ pub fn open(url: Option<&str>) -> anyhow::Result<(Store, Option<Arc<LocalFileSys
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the storage directory {dir}"))?;
         let store = LocalFileSystem::new_with_prefix(dir)
             .with_context(|| format!("cannot use {dir} for storage"))?
-            .with_automatic_cleanup(true);
+            .with_automatic_cleanup(true)
+            // what goes through object_store (resumable parts, copies) is durable once answered,
+            // as local_file.rs makes uploads
+            .with_fsync(true);
         let local = Arc::new(store);
         return Ok((local.clone(), Some(local)));
     }

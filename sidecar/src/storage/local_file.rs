@@ -117,6 +117,33 @@ fn create_staging(dest: &Path) -> std::io::Result<(File, PathBuf)> {
     }
 }
 
+/// Remove staging files (`<name>#<digits>`) not written to for `older_than`: what a crash left
+/// in the middle of an upload, ours or object_store's (resumable parts). The number removed.
+pub fn remove_stale_staging(local: &LocalFileSystem, older_than: std::time::Duration) -> usize {
+    fn walk(dir: &Path, depth: u32, older_than: std::time::Duration) -> usize {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let (path, Ok(kind)) = (entry.path(), entry.file_type()) else { continue };
+            if kind.is_dir() && depth > 0 {
+                removed += walk(&path, depth - 1, older_than);
+                continue;
+            }
+            let name = entry.file_name();
+            let staging = name.to_str().and_then(|n| n.rsplit_once('#')).is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let idle = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+            if kind.is_file() && staging && idle.is_some_and(|i| i > older_than) && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+    // the root is the parent of any top-level name (object_store refuses the empty path)
+    match local.path_to_filesystem(&object_store::path::Path::from("x")) {
+        Ok(top) => top.parent().map_or(0, |root| walk(root, 3, older_than)),
+        Err(_) => 0,
+    }
+}
+
 /// `dir` and whichever of its parents are missing, each one's name made durable in its parent.
 fn create_dirs(dir: &Path) -> std::io::Result<()> {
     let existing = dir.ancestors().find(|a| a.exists()).map(Path::to_path_buf);

@@ -87,8 +87,17 @@ pub(crate) async fn forget_bytes(s: &AppState, bucket: &str, version: &str) -> b
 
 /// At start and every minute: remove uploads pending for more than a day (a resumable upload
 /// given up, or a request cut off by a crash), their rows, bytes and parts; and delete the bytes
-/// of objects deleted since (bknd.storage_garbage: by the API or straight from SQL).
+/// of objects deleted since (bknd.storage_garbage: by the API or straight from SQL). At start,
+/// on the local disk: staging files a crash left.
 pub fn spawn_sweeper(s: AppState) {
+    if let Some(local) = s.storage.local.clone() {
+        tokio::task::spawn_blocking(move || {
+            let removed = local_file::remove_stale_staging(&local, std::time::Duration::from_secs(86400));
+            if removed > 0 {
+                tracing::info!("storage: removed {removed} staging files a crash left");
+            }
+        });
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
