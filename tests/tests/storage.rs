@@ -124,8 +124,20 @@ fn server(label: &str) -> Server {
     let db = storage_db(label);
     let dir = std::env::temp_dir().join(format!("bknd-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--storage", &format!("file://{}", dir.display())]);
+    let sidecar = start_sidecar(&db, &dir);
     Server { db, sidecar, dir }
+}
+
+fn start_sidecar(db: &TestDb, dir: &std::path::Path) -> Sidecar {
+    Sidecar::start(&url("authenticator", &db.name), &["--storage", &format!("file://{}", dir.display())])
+}
+
+/// Wait up to ten seconds for `done`.
+fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 impl Server {
@@ -398,17 +410,12 @@ fn bytes_of_objects_deleted_from_sql_are_deleted_too() {
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage"), 1);
     assert_eq!(outcome(&s.db, &user(&s.db, A), "SELECT count(*) FROM bknd.storage_garbage"), "42501");
     // a sidecar sweeps at start
-    s.sidecar = Sidecar::start(&url("authenticator", &s.db.name), &["--storage", &format!("file://{}", s.dir.display())]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while s.files() > 1 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    s.sidecar = start_sidecar(&s.db, &s.dir);
+    wait_until(|| s.files() == 1);
     assert_eq!((s.rows(), s.files()), (1, 1));
     let kept = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/authenticated/files/{A}/kept.txt"), &s.auth(A), None);
     assert_eq!((kept.status, kept.body.as_str()), (200, "kept.txt"));
-    while scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage") > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until(|| scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage") == 0);
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.storage_garbage"), 0);
 }
 
@@ -457,11 +464,8 @@ fn staging_files_a_crash_left_are_removed_at_start() {
     put("bbbbbbbb-0000-4000-8000-000000000000#7654321", None); // an upload under way
     put("not-ours#draft", Some(two_days_ago));
     assert_eq!(s.files(), 4);
-    s.sidecar = Sidecar::start(&url("authenticator", &s.db.name), &["--storage", &format!("file://{}", s.dir.display())]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while bucket.join("aaaaaaaa-0000-4000-8000-000000000000#1234567").exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    s.sidecar = start_sidecar(&s.db, &s.dir);
+    wait_until(|| !bucket.join("aaaaaaaa-0000-4000-8000-000000000000#1234567").exists());
     assert!(!bucket.join("aaaaaaaa-0000-4000-8000-000000000000#1234567").exists());
     assert!(bucket.join("bbbbbbbb-0000-4000-8000-000000000000#7654321").exists());
     assert!(bucket.join("not-ours#draft").exists());

@@ -103,10 +103,10 @@ pub fn spawn_sweeper(s: AppState) {
         loop {
             tick.tick().await;
             match call::as_sidecar(&s, "SELECT bknd.storage_expire_uploads(86400)::text", vec![]).await {
+                // their rows' deletion queued their bytes as garbage, collected next
                 Ok(expired) => {
                     for e in expired.as_array().into_iter().flatten() {
-                        let (bucket, version) = (e["bucket"].as_str().unwrap_or(""), e["version"].as_str().unwrap_or(""));
-                        forget_bytes(&s, bucket, version).await;
+                        let (bucket, version) = located(e);
                         tus::remove_parts(&s, bucket, version).await;
                     }
                 }
@@ -125,10 +125,10 @@ async fn collect_garbage(s: &AppState) -> Result<(), StorageError> {
     const BATCH: usize = 1000;
     loop {
         let garbage = call::as_sidecar(s, "SELECT bknd.storage_garbage($1::text::integer)::text", vec![Some(BATCH.to_string())]).await?;
-        let entries = garbage.as_array().cloned().unwrap_or_default();
+        let entries = garbage.as_array().map(Vec::as_slice).unwrap_or_default();
         let mut gone = Vec::new();
-        for e in &entries {
-            let (bucket, version) = (e["bucket"].as_str().unwrap_or(""), e["version"].as_str().unwrap_or(""));
+        for e in entries {
+            let (bucket, version) = located(e);
             if forget_bytes(s, bucket, version).await {
                 gone.push(version.to_string());
             }
@@ -141,4 +141,9 @@ async fn collect_garbage(s: &AppState) -> Result<(), StorageError> {
             return Ok(());
         }
     }
+}
+
+/// `{bucket, version}` as the sweeper's functions answer them.
+fn located(e: &Value) -> (&str, &str) {
+    (e["bucket"].as_str().unwrap_or(""), e["version"].as_str().unwrap_or(""))
 }
