@@ -5,8 +5,10 @@ BKND_DATA_DIR ?= .bknd
 BKND_PG_PORT ?= 54329
 BKND_LISTEN ?= 127.0.0.1:3000
 export BKND_DATA_DIR BKND_PG_PORT BKND_LISTEN
+# make test T=storage (one file of tests/tests) or T=storage/moving (its tests named so)
+export T
 
-.PHONY: run test bench setup install build clients
+.PHONY: run test bench setup install sidecar build clients
 
 setup:
 	@scripts/setup.sh
@@ -14,12 +16,16 @@ setup:
 install: setup
 	@scripts/install-extension.sh
 
-build: setup
-	@echo "build: sidecar and tests (release)"
+sidecar: setup
+	@echo "build: sidecar (release)"
 	@cargo build --release -p bknd-sidecar --bins --quiet
+
+build: sidecar
+	@echo "build: tests (release)"
 	@cargo build --release -p bknd-tests --tests --quiet
 
-run: install build
+# run builds only what it runs: the extension and the sidecar
+run: install sidecar
 	@scripts/run.sh
 
 clients:

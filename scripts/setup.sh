@@ -5,6 +5,17 @@ PG_MAJOR=15
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
+# What this script does not install: say what is missing before anything else happens.
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: Rust is missing. Install it with rustup (rust-toolchain.toml pins 1.95.0), then run make again." >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then
+  echo "setup: this script installs PostgreSQL 15 with apt (Debian 12). On another system install postgresql-15," >&2
+  echo "       its server headers, clang and libclang, then run make again." >&2
+  exit 1
+fi
+
 missing=()
 for pkg in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -13,6 +13,7 @@ TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
   bknd.jwt_sign(jsonb, integer),
   bknd.create_table(text, jsonb, jsonb),
+  bknd.adopt_table(text, jsonb),
   bknd.add_column(text, text, jsonb),
   bknd.drop_column(text, text),
   bknd.rename_column(text, text, text),
@@ -52,6 +53,7 @@ TO anon, authenticated, service_role;
 -- (run_as: authenticate and one statement in one call, for the sidecar's auth calls)
 GRANT EXECUTE ON FUNCTION bknd.run_as(text, text, text, text, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;
+GRANT EXECUTE ON FUNCTION bknd.request_email_change_tokens(text, text), bknd.request_reauthentication(text, text) TO authenticator;
 -- OAuth: they hand out the provider's client secret and sessions for a provider's word
 GRANT EXECUTE ON FUNCTION bknd.oauth_begin(text, text, text, text, text), bknd.oauth_take_state(text),
   bknd.oauth_complete(text, jsonb, text)
@@ -65,6 +67,9 @@ GRANT EXECUTE ON FUNCTION
   bknd.admin_update_user(text, jsonb), bknd.admin_delete_user(text)
 TO service_role;
 
+-- One statement from an operator's tool (MCP execute_sql), as the caller
+GRANT EXECUTE ON FUNCTION bknd.execute_sql(text, boolean) TO service_role;
+
 -- Storage: buckets by those who may write bknd.buckets (service_role); objects as the caller,
 -- under the policies bknd.allow_storage writes; finishing uploads is the sidecar's alone.
 GRANT EXECUTE ON FUNCTION
@@ -73,6 +78,7 @@ GRANT EXECUTE ON FUNCTION
   bknd.storage_object(text, text), bknd.storage_public_object(text, text),
   bknd.storage_begin_upload(text, text, boolean, text, bigint, jsonb, text),
   bknd.storage_move(text, text, text, text), bknd.storage_begin_copy(text, text, text, text, boolean),
+  bknd.storage_begin_move(text, text, text, text),
   bknd.storage_remove(text, text[]), bknd.storage_sign(text, text, text, integer, boolean),
   bknd.storage_verify(text, text, text, text), bknd.storage_upload(uuid)
 TO anon, authenticated, service_role;
@@ -81,6 +87,7 @@ GRANT EXECUTE ON FUNCTION
   bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text)
 TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text, text, jsonb), bknd.storage_abort_upload(uuid),
+  bknd.storage_finish_move(uuid, uuid, bigint, text),
   bknd.storage_expire_uploads(integer), bknd.storage_garbage(integer), bknd.storage_garbage_gone(uuid[])
 TO authenticator;
 

@@ -24,6 +24,10 @@ CREATE TABLE bknd.objects (
   status text NOT NULL DEFAULT 'pending' CONSTRAINT objects_status_check CHECK (status IN ('pending', 'ready')),
   -- where the bytes are: <bucket>/<version>; a new upload to the same name gets a new version
   version uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  -- a pending upload's right to overwrite: the version of the ready object it may replace,
+  -- checked against the policies when the upload began (NULL: only a name nobody holds).
+  -- Finishing replaces that exact version or nothing, whoever finishes. Since 0.5.0.
+  replaces_version uuid,
   size bigint,
   mime_type text,
   etag text,
@@ -41,10 +45,12 @@ CREATE INDEX objects_pending_idx ON bknd.objects (created_at) WHERE status = 'pe
 ALTER TABLE bknd.buckets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE bknd.objects ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON bknd.buckets, bknd.objects FROM PUBLIC;
--- buckets: anyone with an API key may see them; service_role (BYPASSRLS) manages them
+-- buckets: public ones are listed to anyone with an API key, private ones only to
+-- service_role (BYPASSRLS), which manages them; more SELECT policies may widen that. Uploads
+-- and downloads read a bucket's settings as the extension owner, so this hides only the list.
 GRANT SELECT ON bknd.buckets TO anon, authenticated, service_role;
 GRANT INSERT, UPDATE, DELETE ON bknd.buckets TO service_role;
-CREATE POLICY bknd_buckets_visible ON bknd.buckets FOR SELECT USING (true);
+CREATE POLICY bknd_buckets_visible ON bknd.buckets FOR SELECT USING (public);
 -- objects: what the policies allow, on the columns a client may set
 GRANT SELECT, DELETE ON bknd.objects TO anon, authenticated, service_role;
 GRANT INSERT (id, bucket_id, name, user_metadata, mime_type, cache_control) ON bknd.objects TO anon, authenticated, service_role;

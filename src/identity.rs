@@ -37,6 +37,19 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Run `f` as the current user, in the security context of a SECURITY DEFINER function: the
+/// role may not change (`SET ROLE`, `set_config('role', ...)`) until `f` returns.
+pub fn with_role_changes_refused<R>(f: impl FnOnce() -> R) -> R {
+    let mut user = pg_sys::InvalidOid;
+    let mut context: i32 = 0;
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(user, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    let _restore = RestoreUser { user, context };
+    f()
+}
+
 /// The owner of extension `bknd` (whoever ran CREATE EXTENSION, a superuser).
 pub fn extension_owner() -> pg_sys::Oid {
     let owner = Spi::get_one::<pg_sys::Oid>(

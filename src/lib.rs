@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 mod auth;
 mod ddl;
 mod errors;
+mod execute_sql;
 mod identity;
 mod jwt;
 mod plans;

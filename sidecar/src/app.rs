@@ -21,18 +21,19 @@ pub struct AppState {
     pub mcp: Arc<crate::mcp::http::McpConfig>,
 }
 
-pub fn app(state: AppState) -> Router {
+pub fn app(state: AppState, cors: Arc<crate::cors::Origins>) -> Router {
     Router::new()
         .merge(crate::mcp::http::router(state.clone()))
         .route("/health", get(crate::health::health))
-        .merge(crate::rest::router())
-        .merge(crate::auth::router())
-        .merge(crate::storage::router())
+        .merge(crate::cors::wrap(crate::rest::router(), &cors))
+        .merge(crate::cors::wrap(crate::auth::router(), &cors))
+        .merge(crate::cors::wrap(crate::storage::router(), &cors))
         .with_state(state)
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let pool = crate::db::pool(&args.database_url, args.pool_size)?;
+    let cors = Arc::new(crate::cors::Origins::parse(&args.cors_allow_origin)?);
     let rest = Arc::new(RestConfig {
         schemas: args.queries.schemas.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         anon_role: args.queries.anon_role.clone(),
@@ -78,7 +79,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mcp = Arc::new(crate::mcp::http::McpConfig { allow_origins: args.mcp_allow_origin.clone(), allow_hosts: args.mcp_allow_host.clone() });
     let state = AppState { pool, rest, schema, auth, storage, mcp };
     crate::storage::spawn_sweeper(state.clone());
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = app(state, cors).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -14,7 +14,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Serve the HTTP API (REST, auth, storage, MCP, console, /health).
+    /// Serve the HTTP API (REST, auth, storage, MCP, /health).
     Serve(ServeArgs),
     /// Print an anon key and a service_role key, signed in the database, as JSON.
     Keys(KeysArgs),
@@ -95,6 +95,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (default 10 MiB).
     #[arg(long, env = "BKND_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Browser origins allowed to call /rest/v1, /auth/v1 and /storage/v1 (CORS), comma-separated,
+    /// or * for any (the default: access is decided by tokens, not cookies).
+    #[arg(long, env = "BKND_CORS_ALLOW_ORIGIN", value_delimiter = ',', default_value = "*")]
+    pub cors_allow_origin: Vec<String>,
     /// Browser origins allowed to use /mcp, comma-separated (default: none; non-browser clients send no Origin).
     #[arg(long, env = "BKND_MCP_ALLOW_ORIGIN", value_delimiter = ',')]
     pub mcp_allow_origin: Vec<String>,

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod cors;
 pub mod db;
 pub mod health;
 pub mod keys;

@@ -22,7 +22,11 @@ SELECT jsonb_build_object(
   'is_anonymous', u.is_anonymous,
   'created_at', u.created_at,
   'updated_at', u.updated_at
-)
+-- a pending email change, as GoTrue shows it (only while there is one). Read through
+-- to_jsonb(u), not u.email_change: the 0.5.0 library serves a 0.4.0 schema until ALTER
+-- EXTENSION UPDATE runs, and sign-up and sign-in (which answer this) must work meanwhile.
+) || jsonb_strip_nulls(jsonb_build_object('new_email', to_jsonb(u) -> 'email_change',
+                                          'email_change_sent_at', to_jsonb(u) -> 'email_change_sent_at'))
 FROM bknd.users u
 LEFT JOIN LATERAL (
   SELECT (array_agg(i.provider ORDER BY i.created_at))[1] AS first_provider,

@@ -5,7 +5,7 @@ use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use super::outcome::{answer, fail, Outcome};
-use super::user::{self, apply_update, find_by_email, normalize_email};
+use super::user::{self, apply_update, find_by_email, normalize_email, Editor};
 use super::{audit, password};
 use crate::errors;
 
@@ -135,7 +135,7 @@ fn admin_get_user(id: &str) -> pgrx::JsonB {
 fn admin_update_user(id: &str, attributes: pgrx::JsonB) -> pgrx::JsonB {
     answer((|| -> Outcome {
         let id = existing(id)?;
-        apply_update(&id, &attributes.0, true)?;
+        apply_update(&id, &attributes.0, Editor::Admin)?;
         if let Some(true) = attributes.0.get("email_confirm").and_then(Value::as_bool) {
             errors::spi(Spi::run_with_args(
                 "UPDATE bknd.users SET email_confirmed_at = coalesce(email_confirmed_at, now()) WHERE id = $1::uuid",

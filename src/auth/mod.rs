@@ -5,6 +5,7 @@
 mod admin;
 mod audit;
 mod commit;
+mod email_change;
 mod email_token;
 mod mfa;
 mod oauth;
@@ -12,6 +13,7 @@ mod outcome;
 mod password;
 mod pkce;
 mod rate_limit;
+mod reauthenticate;
 mod secret_token;
 mod session;
 mod totp;
@@ -44,7 +46,9 @@ thread_local! {
 }
 
 /// The auth settings: `autoconfirm` (default true), `disable_signup` (default false),
-/// `rate_limits`. Read once per transaction.
+/// `secure_email_change` (default true: an email change is confirmed by both addresses),
+/// `secure_password_change` (default false: a password change needs a recent sign-in or a
+/// reauthentication nonce), `rate_limits`. Read once per transaction.
 pub fn settings() -> Value {
     let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
     if let Some(v) = SETTINGS.with_borrow(|c| c.as_ref().filter(|(at, _)| *at == now).map(|(_, v)| v.clone())) {

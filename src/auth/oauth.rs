@@ -63,7 +63,7 @@ fn configure_oauth_provider(
     for (what, url) in [("issuer", issuer), ("authorize_url", authorize_url), ("token_url", token_url), ("userinfo_url", userinfo_url)] {
         if let Some(u) = url {
             if !valid_endpoint(u) {
-                errors::invalid(&format!("{what} must be an https URL (or http on 127.0.0.1 / localhost)"));
+                errors::invalid(format!("{what} must be an https URL (or http on 127.0.0.1 / localhost)"));
             }
         }
     }
@@ -163,21 +163,19 @@ fn oauth_begin(
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn oauth_take_state(state: &str) -> pgrx::JsonB {
-    answer((|| -> Outcome {
-        let row = errors::spi_or(
-            Spi::get_one_with_args::<pgrx::JsonB>(
-                "UPDATE bknd.oauth_states s SET taken_at = now() FROM bknd.oauth_providers p \
-                 WHERE s.state_hash = $1 AND s.taken_at IS NULL AND s.created_at > now() - make_interval(secs => $2) \
-                   AND p.name = s.provider AND p.enabled \
-                 RETURNING jsonb_build_object('provider', p.name, 'kind', p.kind, 'client_id', p.client_id, \
-                   'client_secret', p.client_secret, 'issuer', p.issuer, 'token_url', p.token_url, 'userinfo_url', p.userinfo_url, \
-                   'provider_verifier', s.provider_verifier, 'redirect_to', s.redirect_to, 'pkce', s.code_challenge IS NOT NULL)",
-                &[secret_token::digest(state).into(), STATE_SECONDS.into()],
-            ),
-            None,
-        );
-        row.map(|j| j.0).ok_or_else(|| fail(404, "flow_state_not_found", "OAuth state not found, already used or expired"))
-    })())
+    let row = errors::spi_or(
+        Spi::get_one_with_args::<pgrx::JsonB>(
+            "UPDATE bknd.oauth_states s SET taken_at = now() FROM bknd.oauth_providers p \
+             WHERE s.state_hash = $1 AND s.taken_at IS NULL AND s.created_at > now() - make_interval(secs => $2) \
+               AND p.name = s.provider AND p.enabled \
+             RETURNING jsonb_build_object('provider', p.name, 'kind', p.kind, 'client_id', p.client_id, \
+               'client_secret', p.client_secret, 'issuer', p.issuer, 'token_url', p.token_url, 'userinfo_url', p.userinfo_url, \
+               'provider_verifier', s.provider_verifier, 'redirect_to', s.redirect_to, 'pkce', s.code_challenge IS NOT NULL)",
+            &[secret_token::digest(state).into(), STATE_SECONDS.into()],
+        ),
+        None,
+    );
+    answer(row.map(|j| j.0).ok_or_else(|| fail(404, "flow_state_not_found", "OAuth state not found, already used or expired")))
 }
 
 /// The provider vouched for `identity` (`provider_id`, and optionally `email`,

@@ -1,4 +1,4 @@
-//! Fixed-window rate limits per key (`sign_in:email:...`, `sign_in:ip:...`). Too many hits
+//! Fixed-window rate limits per key (`sign_in:email_ip:...`, `sign_in:ip:...`). Too many hits
 //! answer 429 and are written to the audit log.
 
 use serde_json::{json, Value};
@@ -7,12 +7,12 @@ use super::audit;
 use super::outcome::fail;
 use crate::errors;
 
-/// The limit's name: the key's first two segments (`sign_in:email:a@b.c` -> `sign_in_email`).
+/// The limit's name: the key's first two segments (`sign_in:ip:10.0.0.1` -> `sign_in_ip`).
 fn limit_name(key: &str) -> String {
     key.splitn(3, ':').take(2).collect::<Vec<_>>().join("_")
 }
 
-/// `bknd.configure_auth('{"rate_limits": {"sign_in_email": 20}}')` overrides a default by name.
+/// `bknd.configure_auth('{"rate_limits": {"sign_in_email_ip": 20}}')` overrides a default by name.
 fn max_for(key: &str, default: i32) -> i32 {
     let configured = super::settings()["rate_limits"][limit_name(key)].as_i64();
     configured.map(|m| m.clamp(0, i32::MAX as i64) as i32).unwrap_or(default)

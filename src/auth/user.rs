@@ -4,7 +4,7 @@ use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use super::outcome::{answer, fail, Outcome};
-use super::{audit, caller, commit, password, rate_limit, session, settings, valid_ip};
+use super::{audit, caller, commit, email_change, password, rate_limit, reauthenticate, session, settings, valid_ip};
 use crate::errors;
 use crate::subtransaction::Subtransaction;
 
@@ -167,7 +167,9 @@ pub fn mark_signed_in(user_id: &str) {
     ));
 }
 
-/// The window of sign-in rate limits, in seconds (10 attempts per email, 60 per IP).
+/// The window of sign-in rate limits, in seconds (10 attempts per email and IP pair, 60 per IP).
+/// Not per email alone: then anyone could lock a user out by failing ten times (GoTrue counts
+/// per IP too).
 const SIGN_IN_WINDOW: i32 = 300;
 
 /// Sign in with email and password: a session, or `invalid_credentials` whether the email is
@@ -187,11 +189,11 @@ fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NUL
     answer((|| -> Outcome {
         let invalid = || fail(400, "invalid_credentials", "Invalid login credentials");
         let email = normalize_email(email).map_err(|_| invalid())?;
-        let (by_email, by_ip) = (
-            format!("sign_in:email:{email}"),
+        let (by_pair, by_ip) = (
+            format!("sign_in:email_ip:{}:{email}", ip.unwrap_or("-")),
             format!("sign_in:ip:{}", ip.unwrap_or("-")),
         );
-        let limits = [(by_email.as_str(), 10), (by_ip.as_str(), 60)];
+        let limits = [(by_pair.as_str(), 10), (by_ip.as_str(), 60)];
         rate_limit::check(&limits, SIGN_IN_WINDOW, ip)?;
         let account = account(&email);
         let amr = amr("password");
@@ -306,26 +308,42 @@ fn get_user() -> pgrx::JsonB {
     })
 }
 
-/// Update the signed-in user: `email`, `password`, `data` (merged into user_metadata).
+/// Update the signed-in user: `email`, `password` (with `nonce` when reauthentication is
+/// needed), `data` (merged into user_metadata). With confirmations on, a new email is only
+/// recorded as pending (`new_email`) until confirmed (email_change.rs); `email_confirm` is an
+/// admin's alone.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn update_user(attributes: pgrx::JsonB) -> pgrx::JsonB {
     answer((|| -> Outcome {
-        let (id, _) =
+        let (id, session_id) =
             caller().ok_or_else(|| fail(401, "no_authorization", "This endpoint requires a valid Bearer token"))?;
-        apply_update(&id, &attributes.0, false)?;
+        apply_update(&id, &attributes.0, Editor::User { session_id: session_id.as_deref() })?;
         audit::log(Some(&id), "user_modified", None, json!({}));
         Ok(json(&id))
     })())
 }
 
+/// Who makes a change: service_role's admin functions, or the user themselves (in a session).
+pub enum Editor<'a> {
+    Admin,
+    User { session_id: Option<&'a str> },
+}
+
 /// Validate everything first, then write: a refused update changes nothing.
-pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
+pub fn apply_update(id: &str, attrs: &Value, editor: Editor) -> Result<(), Value> {
+    let admin = matches!(editor, Editor::Admin);
     let Value::Object(a) = attrs else {
         return Err(fail(400, "validation_failed", "expected a JSON object"));
     };
+    let current = errors::spi_or(
+        crate::plans::get_one::<String>("SELECT coalesce(lower(email), '') FROM bknd.users WHERE id = $1::uuid", &[id.into()]),
+        None,
+    )
+    .unwrap_or_default();
     let email = match a.get("email") {
-        Some(Value::String(e)) => Some(normalize_email(e)?),
+        // the same address again changes nothing (as in GoTrue)
+        Some(Value::String(e)) => Some(normalize_email(e)?).filter(|e| *e != current),
         None | Some(Value::Null) => None,
         Some(_) => return Err(fail(400, "validation_failed", "email must be a string")),
     };
@@ -343,10 +361,15 @@ pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
             if let Some(why) = password::weakness(p) {
                 return Err(fail(422, "weak_password", why));
             }
-            Some(password::hash(p))
+            Some(p.as_str())
         }
         None | Some(Value::Null) => None,
         Some(_) => return Err(fail(400, "validation_failed", "password must be a string")),
+    };
+    let nonce = match a.get("nonce") {
+        Some(Value::String(n)) => Some(n.as_str()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(fail(400, "validation_failed", "nonce must be a string")),
     };
     let data_key = if admin { "user_metadata" } else { "data" };
     let user_metadata = match a.get(data_key) {
@@ -369,12 +392,21 @@ pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
     } else {
         None
     };
-    let autoconfirm = settings()["autoconfirm"].as_bool().unwrap_or(true)
-        || a.get("email_confirm").and_then(Value::as_bool).unwrap_or(false);
+    let autoconfirm = settings()["autoconfirm"].as_bool().unwrap_or(true);
+    // only an admin vouches for an address; a user's new one is confirmed by a code sent to it
+    let confirmed = autoconfirm || (admin && a.get("email_confirm").and_then(Value::as_bool).unwrap_or(false));
+    if let (Some(_), Editor::User { session_id }) = (password, &editor) {
+        reauthenticate::password_change_allowed(id, *session_id, nonce, None)?;
+    }
+    let (set_email, pending) = match (&email, confirmed) {
+        (Some(e), false) if !admin => (None, Some(e.as_str())),
+        (e, _) => (e.as_deref(), None),
+    };
+    let password = password.map(password::hash);
     errors::spi(Spi::run_with_args(
         "UPDATE bknd.users SET \
            email = coalesce($2, email), \
-           email_confirmed_at = CASE WHEN $2 IS NOT NULL AND $2 IS DISTINCT FROM email THEN (CASE WHEN $6 THEN now() END) ELSE email_confirmed_at END, \
+           email_confirmed_at = CASE WHEN $2 IS NOT NULL THEN (CASE WHEN $6 THEN now() END) ELSE email_confirmed_at END, \
            password_hash = coalesce($3, password_hash), \
            user_metadata = user_metadata || coalesce($4, '{}'::jsonb), \
            app_metadata = app_metadata || coalesce($5, '{}'::jsonb), \
@@ -382,19 +414,33 @@ pub fn apply_update(id: &str, attrs: &Value, admin: bool) -> Result<(), Value> {
          WHERE id = $1::uuid",
         &[
             id.into(),
-            email.as_deref().into(),
+            set_email.into(),
             password.as_deref().into(),
             user_metadata.map(pgrx::JsonB).into(),
             app_metadata.map(pgrx::JsonB).into(),
-            autoconfirm.into(),
+            confirmed.into(),
         ],
     ));
-    if let Some(e) = &email {
+    if let Some(e) = pending {
+        email_change::record(id, e);
+    }
+    if let Some(e) = set_email {
+        set_identity_email(id, e);
+        email_change::clear(id);
+        // a code or link sent to the old address must not confirm the new one
         errors::spi(Spi::run_with_args(
-            "UPDATE bknd.identities SET identity_data = identity_data || jsonb_build_object('email', $2), updated_at = now() \
-             WHERE user_id = $1::uuid AND provider = 'email'",
-            &[id.into(), e.as_str().into()],
+            "UPDATE bknd.one_time_tokens SET used_at = now() WHERE user_id = $1::uuid AND used_at IS NULL",
+            &[id.into()],
         ));
     }
     Ok(())
+}
+
+/// Keep the email identity's copy of the address in step with the user's.
+pub fn set_identity_email(id: &str, email: &str) {
+    errors::spi(Spi::run_with_args(
+        "UPDATE bknd.identities SET identity_data = identity_data || jsonb_build_object('email', $2), updated_at = now() \
+         WHERE user_id = $1::uuid AND provider = 'email'",
+        &[id.into(), email.into()],
+    ));
 }

@@ -32,6 +32,24 @@ pub fn schema_exists(schema: &str) -> bool {
     errors::spi(hit).unwrap_or(false)
 }
 
+/// Whether the relation belongs to an extension (pg_dump would not dump it as the user's).
+pub fn is_extension_member(table: Oid) -> bool {
+    let hit = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_depend WHERE classid = 'pg_catalog.pg_class'::regclass \
+         AND objid = $1 AND deptype = 'e')",
+        &[table.into()],
+    );
+    errors::spi(hit).unwrap_or(false)
+}
+
+pub fn trigger_exists(table: Oid, name: &str) -> bool {
+    let hit = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2)",
+        &[table.into(), name.into()],
+    );
+    errors::spi(hit).unwrap_or(false)
+}
+
 pub fn column_exists(table: Oid, column: &str) -> bool {
     let hit = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute \

@@ -150,12 +150,57 @@ fn create_statements(table: &TableName, specs: &[ColumnSpec], options: &Options)
     statements
 }
 
-/// RLS on with no policy, and table privileges for the API roles (RLS then decides rows).
+/// RLS on with no policy, table privileges for the API roles (RLS then decides rows), and one
+/// owner: service_role, so the table can be managed through the API (allow, add_column, ...)
+/// whoever made it; superusers can manage it too.
 pub fn secure_statements(table: &TableName) -> Vec<String> {
     vec![
         format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", table.quoted()),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO anon, authenticated, service_role", table.quoted()),
+        format!("ALTER TABLE {} OWNER TO service_role", table.quoted()),
     ]
+}
+
+/// Bring a table that bknd did not make (one that existed before `CREATE EXTENSION`) under
+/// bknd: the API roles' privileges, RLS on with no policy (only service_role sees rows until
+/// `bknd.allow` says otherwise), service_role as owner, recorded in the schema history.
+/// Options: `timestamps` (add `created_at`/`updated_at` where missing and keep `updated_at`
+/// current). Needs the table's owner or a superuser; answers `bknd.describe_table` of it.
+#[pg_extern(volatile, parallel_unsafe)]
+fn adopt_table(table_name: &str, options: default!(JsonB, "'{}'")) -> JsonB {
+    let mut change = Change::begin("adopt_table", json!({"table_name": table_name, "options": options.0}));
+    let Value::Object(map) = &options.0 else { errors::invalid("options must be a JSON object") };
+    if let Some(unknown) = map.keys().find(|k| k.as_str() != "timestamps") {
+        errors::invalid(format!("unknown option \"{unknown}\" (known: timestamps)"));
+    }
+    let timestamps = match map.get("timestamps") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => errors::invalid("option \"timestamps\" must be true or false"),
+    };
+    let table = TableName::parse(table_name, "public");
+    let oid = catalog::table(&table);
+    if table.schema == "bknd" || catalog::is_extension_member(oid) {
+        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("{} belongs to an extension", table.display()));
+    }
+    change.extend(secure_statements(&table));
+    if timestamps {
+        for column in ["created_at", "updated_at"] {
+            if !catalog::column_exists(oid, column) {
+                change.push(format!("ALTER TABLE {} ADD COLUMN {} timestamptz NOT NULL DEFAULT now()", table.quoted(), quote(column)));
+            }
+        }
+        let trigger = names::derived(&[&table.name], "touch_updated_at");
+        if !catalog::trigger_exists(oid, &trigger) {
+            change.push(format!(
+                "CREATE TRIGGER {} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION bknd.touch_updated_at()",
+                quote(&trigger),
+                table.quoted()
+            ));
+        }
+    }
+    change.run();
+    JsonB(describe(oid))
 }
 
 /// Drop a table; `cascade` also drops what depends on it (views, foreign keys pointing at it).

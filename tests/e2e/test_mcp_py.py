@@ -76,6 +76,15 @@ async def scenario(open_session, table):
         assert "name" in why.lower(), why
         why = await refused(admin, "add_column", table=table, column="n", spec={"type": "no-such-type"})
         assert why, why
+        # undeclared or mistyped arguments are named, never dropped (an ignored `to_role` once
+        # granted every signed-in user); the SQL function's own names are accepted
+        why = await refused(admin, "allow", table=table, operations="select", to_rol="anon")
+        assert "to_rol" in why, why
+        why = await refused(admin, "allow", table=table, operations=["select"])
+        assert "operations" in why, why
+        made = await ok(admin, "allow", table_name=table, operations="select", to_role="anon", rule="true")
+        assert "anon" in str(made) and "authenticated" not in str(made), made
+        await ok(admin, "revoke", table=table, operations="select", to_role="anon")
         resource = await admin.read_resource("bknd://schema")
         assert table in resource.contents[0].text
 
@@ -108,6 +117,24 @@ async def scenario(open_session, table):
         assert "untrusted" in rows["note"]
         why = await refused(admin, "execute_sql", query=f"delete from {table}")
         assert "read-only" in why, why
+        # one statement, inside the caller's transaction, as the caller: nothing may end the
+        # transaction, change the role or leave the timeout behind (the audit's escape)
+        escape = "COMMIT; SELECT current_setting('transaction_read_only'), current_user, current_setting('statement_timeout')"
+        for read_only in (True, False):
+            for query in [escape, "commit", "rollback", "begin", "select 1; select 2", "reset role",
+                          "set role authenticator", "select set_config('role', 'authenticator', true)",
+                          "do $$ begin execute 'reset role'; end $$", "do $$ begin commit; end $$"]:
+                why = await refused(admin, "execute_sql", query=query, read_only=read_only)
+                assert why, query
+        who = await ok(admin, "execute_sql", query="select current_user as who, current_setting('transaction_read_only') as ro")
+        assert who["results"][0]["rows"] == [{"who": "service_role", "ro": "on"}], who
+        wrote = await ok(admin, "execute_sql", query=f"select current_user as who, current_setting('transaction_read_only') as ro", read_only=False)
+        assert wrote["results"][0]["rows"] == [{"who": "service_role", "ro": "off"}], wrote
+        # a session setting a statement leaves does not reach the next call on a pooled connection
+        await ok(admin, "execute_sql", query="select set_config('audit.left_behind', 'yes', false)")
+        for _ in range(3):
+            left = await ok(admin, "execute_sql", query="select current_setting('audit.left_behind', true) as v")
+            assert left["results"][0]["rows"][0]["v"] in (None, ""), left
         plan = await ok(admin, "explain", query=f"select * from {table}")
         assert plan["plan"], plan
         await ok(admin, "drop_table", table=table)
@@ -123,6 +150,14 @@ async def main():
         r = await http.post(URL, headers={"Origin": "https://evil.example", "Accept": "application/json, text/event-stream"},
                             json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
         assert r.status_code == 403, r.status_code
+        # closing a session answers what clients take as success (the SDK warns on 202)
+        r = await http.post(URL, headers={"Authorization": f"Bearer {SERVICE}", "Accept": "application/json, text/event-stream"},
+                            json={"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                  "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        session = r.headers.get("mcp-session-id")
+        assert session, r.headers
+        r = await http.delete(URL, headers={"Authorization": f"Bearer {SERVICE}", "mcp-session-id": session})
+        assert r.status_code in (200, 204), r.status_code
     await scenario(over_http, "mcp_http_notes")
     await scenario(over_stdio, "mcp_stdio_notes")
     print("mcp: http and stdio scenarios passed")

@@ -1,4 +1,4 @@
-//! Runs PostgREST's own test cases (../shared/conformance/postgrest_cases.json) against the
+//! Runs PostgREST's own test cases (tests/conformance/postgrest_cases.json) against the
 //! sidecar: fixture SQL, request, expected status, headers and body.
 
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ pub fn cases_path() -> std::path::PathBuf {
     if let Ok(p) = std::env::var("BKND_CONFORMANCE_CASES") {
         return p.into();
     }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/postgrest_cases.json")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/postgrest_cases.json")
 }
 
 pub fn load_cases() -> Vec<Value> {

@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod jwt;
 pub mod sidecar;
 pub mod totp;
+pub mod walkthrough;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -36,6 +37,16 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDb {
     pub fn new(label: &str) -> TestDb {
+        // scripts/test.sh installs the extension once in a template database: a copy is faster
+        // than CREATE EXTENSION per test (the copies share its generated secrets)
+        match std::env::var("BKND_TEST_TEMPLATE") {
+            Ok(template) if !template.is_empty() => Self::create_from(label, &template),
+            _ => Self::installed(label),
+        }
+    }
+
+    /// A database where `CREATE EXTENSION bknd` itself ran (its own secrets).
+    pub fn installed(label: &str) -> TestDb {
         Self::create(label, Some("CREATE EXTENSION bknd"))
     }
 
@@ -50,7 +61,15 @@ impl TestDb {
         Self::create(label, Some(&format!("CREATE EXTENSION bknd VERSION '{version}'")))
     }
 
+    fn create_from(label: &str, template: &str) -> TestDb {
+        Self::make(label, &format!("TEMPLATE {template}"), None)
+    }
+
     fn create(label: &str, extension: Option<&str>) -> TestDb {
+        Self::make(label, "", extension)
+    }
+
+    fn make(label: &str, create_options: &str, extension: Option<&str>) -> TestDb {
         let name = format!(
             "t_{label}_{}_{}",
             std::process::id(),
@@ -60,7 +79,7 @@ impl TestDb {
         // Roles are cluster-wide: create extensions one at a time across all test processes.
         admin.execute("SELECT pg_advisory_lock(4242)", &[]).unwrap();
         let result = (|| -> Result<(), postgres::Error> {
-            admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+            admin.batch_execute(&format!("CREATE DATABASE {name} {create_options}"))?;
             if let Some(statement) = extension {
                 connect("postgres", &name).batch_execute(statement)?;
             }

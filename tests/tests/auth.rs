@@ -394,7 +394,7 @@ fn an_error_after_the_hash_undoes_the_session_and_the_caller_can_go_on() {
 fn a_limit_reached_during_the_hash_refuses_the_sign_in_and_counts_it_once() {
     let db = TestDb::new("auth_rate_race");
     sign_up(&db, "race@example.com", "a long enough password");
-    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"rate_limits": {"sign_in_email": 3}}')"#).unwrap();
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"rate_limits": {"sign_in_email_ip": 3}}')"#).unwrap();
     for _ in 0..2 {
         assert_eq!(error_code(&sign_in(&db, "race@example.com", "wrong password")), "invalid_credentials");
     }
@@ -405,7 +405,7 @@ fn a_limit_reached_during_the_hash_refuses_the_sign_in_and_counts_it_once() {
     // sees 2 of 3, the count after it waits for the other's row lock and then sees 3
     let mut other = db.admin();
     let mut tx = other.transaction().unwrap();
-    tx.execute("UPDATE bknd.rate_limits SET hits = 3 WHERE key = 'sign_in:email:race@example.com'", &[]).unwrap();
+    tx.execute("UPDATE bknd.rate_limits SET hits = 3 WHERE key = 'sign_in:email_ip:10.0.0.1:race@example.com'", &[]).unwrap();
     let answer = std::thread::scope(|s| {
         let signing_in = s.spawn(|| sign_in(&db, "race@example.com", "a long enough password"));
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -416,7 +416,7 @@ fn a_limit_reached_during_the_hash_refuses_the_sign_in_and_counts_it_once() {
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), sessions);
     assert_eq!(scalar_string(&mut admin, "SELECT last_sign_in_at::text FROM bknd.users"), signed_in_at);
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login'"), 0);
-    assert_eq!(scalar_i64(&mut admin, "SELECT hits::bigint FROM bknd.rate_limits WHERE key = 'sign_in:email:race@example.com'"), 4);
+    assert_eq!(scalar_i64(&mut admin, "SELECT hits::bigint FROM bknd.rate_limits WHERE key = 'sign_in:email_ip:10.0.0.1:race@example.com'"), 4);
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'rate_limited'"), 1);
 }
 
@@ -424,7 +424,160 @@ fn a_limit_reached_during_the_hash_refuses_the_sign_in_and_counts_it_once() {
 fn rate_limits_can_be_configured_by_name() {
     let db = TestDb::new("auth_rate_cfg");
     sign_up(&db, "cfg@example.com", "a long enough password");
-    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"rate_limits": {"sign_in_email": 2}}')"#).unwrap();
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"rate_limits": {"sign_in_email_ip": 2}}')"#).unwrap();
     let codes: Vec<String> = (0..3).map(|_| error_code(&sign_in(&db, "cfg@example.com", "wrong password")).to_string()).collect();
     assert_eq!(codes, vec!["invalid_credentials", "invalid_credentials", "over_request_rate_limit"]);
+}
+
+/// As the sidecar (authenticator, no role switch): a function that returns secrets to mail.
+fn as_sidecar(db: &TestDb, sql: &str) -> Value {
+    let text: String = db.connect_as("authenticator").query_one(&format!("SELECT ({sql})::text"), &[]).unwrap().get(0);
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_sign_in_code_cannot_be_redeemed_as_a_link_token() {
+    let db = TestDb::new("auth_code_as_link");
+    sign_up(&db, "cl@example.com", "a long enough password");
+    let sent = as_sidecar(&db, "bknd.request_email_token('cl@example.com', 'magiclink')");
+    let code = sent["code"].as_str().unwrap();
+    // the code with its email, where a link token goes: refused, by both verify routes' function
+    for kind in ["magiclink", "email", "signup"] {
+        let as_link = call(&db, None, &format!("bknd.verify_email_link('cl@example.com:{code}', '{kind}', '10.0.0.9')"));
+        assert_eq!(error_code(&as_link), "otp_expired", "{kind}: {as_link}");
+    }
+    // and the link token where a code goes
+    let link = sent["link_token"].as_str().unwrap();
+    let as_code = call(&db, None, &format!("bknd.verify_email_code('cl@example.com', '{link}', 'magiclink')"));
+    assert_eq!(error_code(&as_code), "otp_expired");
+    // guesses at the code are limited per email, whatever the route: once limited, even the
+    // right code is refused
+    for _ in 0..10 {
+        call(&db, None, "bknd.verify_email_code('cl@example.com', '000000', 'magiclink', '10.0.0.10')");
+    }
+    let limited = call(&db, None, &format!("bknd.verify_email_code('cl@example.com', '{code}', 'magiclink', '10.0.0.11')"));
+    assert_eq!(error_code(&limited), "over_request_rate_limit");
+    let via_link = call(&db, None, &format!("bknd.verify_email_link('cl@example.com:{code}', 'magiclink', '10.0.0.12')"));
+    assert!(via_link.get("access_token").is_none(), "a code redeemed as a link after the email's limit: {via_link}");
+    // each row says what it is
+    assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(DISTINCT kind) FROM bknd.one_time_tokens"), 2);
+}
+
+/// A confirmed user, signed in: (user id, access token).
+fn confirmed_user(db: &TestDb, email: &str) -> (String, String) {
+    let service = db.token(json!({"role": "service_role"}));
+    let made = call(db, Some(&service), &format!("bknd.admin_create_user('{{\"email\": \"{email}\", \"password\": \"a long enough password\", \"email_confirm\": true}}')"));
+    let id = made["id"].as_str().unwrap_or_else(|| panic!("{made}")).to_string();
+    let session = sign_in(db, email, "a long enough password");
+    (id, session["access_token"].as_str().unwrap_or_else(|| panic!("{session}")).to_string())
+}
+
+fn email_of(db: &TestDb, id: &str) -> (String, bool) {
+    let row = db.admin().query_one("SELECT email, email_confirmed_at IS NOT NULL FROM bknd.users WHERE id = $1::text::uuid", &[&id]).unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn a_user_cannot_confirm_an_email_they_do_not_own() {
+    let db = TestDb::new("auth_email_change");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"autoconfirm": false}')"#).unwrap();
+    let (id, token) = confirmed_user(&db, "mallory@example.com");
+    let changed = call(&db, Some(&token), r#"bknd.update_user('{"email": "x@victim.example", "email_confirm": true}')"#);
+    assert_eq!(changed["email"], "mallory@example.com", "{changed}");
+    assert_eq!(changed["new_email"], "x@victim.example");
+    assert!(changed.to_string().find("code").is_none(), "{changed}");
+    assert_eq!(email_of(&db, &id), ("mallory@example.com".to_string(), true));
+    // the codes are the sidecar's to make and mail, never an API role's
+    let mut c = db.connect_as("authenticator");
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&Some(token.as_str())]).unwrap();
+    let err = tx.query_one("SELECT bknd.request_email_change_tokens($1)", &[&id]).unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    drop(tx);
+    let sent = as_sidecar(&db, &format!("bknd.request_email_change_tokens('{id}')"));
+    let messages = sent["messages"].as_array().unwrap();
+    let code_for = |to: &str| messages.iter().find(|m| m["email"] == to).map(|m| m["code"].as_str().unwrap().to_string()).unwrap();
+    assert_eq!(messages.len(), 2, "both addresses are asked (secure email change): {sent}");
+    assert!(sent["user"]["email_change_sent_at"].is_string());
+    // asking again sends nothing more: the change was sent
+    assert_eq!(as_sidecar(&db, &format!("bknd.request_email_change_tokens('{id}')"))["send"], false);
+    // a code is for the address it went to
+    let crossed = call(&db, None, &format!("bknd.verify_email_code('mallory@example.com', '{}', 'email_change')", code_for("x@victim.example")));
+    assert_eq!(error_code(&crossed), "otp_expired");
+    // the new address's code alone does not change it
+    let first = call(&db, None, &format!("bknd.verify_email_code('x@victim.example', '{}', 'email_change')", code_for("x@victim.example")));
+    assert!(first["msg"].as_str().unwrap_or("").contains("other email"), "{first}");
+    assert_eq!(email_of(&db, &id).0, "mallory@example.com");
+    // with the current address's too, it does, and the answer is a session for the new email
+    let second = call(&db, None, &format!("bknd.verify_email_code('mallory@example.com', '{}', 'email_change')", code_for("mallory@example.com")));
+    assert_eq!(second["user"]["email"], "x@victim.example", "{second}");
+    assert!(second["user"].get("new_email").is_none());
+    assert_eq!(email_of(&db, &id), ("x@victim.example".to_string(), true));
+    assert!(sign_in(&db, "x@victim.example", "a long enough password").get("access_token").is_some());
+}
+
+#[test]
+fn an_unconfirmed_address_needs_only_the_new_one_and_admins_still_confirm() {
+    let db = TestDb::new("auth_email_change_admin");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"autoconfirm": false}')"#).unwrap();
+    let (id, token) = confirmed_user(&db, "u@example.com");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"secure_email_change": false}')"#).unwrap();
+    call(&db, Some(&token), r#"bknd.update_user('{"email": "new@example.com"}')"#);
+    let sent = as_sidecar(&db, &format!("bknd.request_email_change_tokens('{id}')"));
+    let messages = sent["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{sent}");
+    let link = messages[0]["link_token"].as_str().unwrap();
+    let done = call(&db, None, &format!("bknd.verify_email_link('{link}', 'email_change')"));
+    assert_eq!(done["user"]["email"], "new@example.com", "{done}");
+    // an admin sets and confirms an email at once
+    let service = db.token(json!({"role": "service_role"}));
+    let r = call(&db, Some(&service), &format!("bknd.admin_update_user('{id}', '{{\"email\": \"admin-set@example.com\", \"email_confirm\": true}}')"));
+    assert_eq!(r["email"], "admin-set@example.com");
+    assert_eq!(email_of(&db, &id), ("admin-set@example.com".to_string(), true));
+    // with autoconfirm on, a user's change stays immediate (as in GoTrue)
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"autoconfirm": true}')"#).unwrap();
+    let session = sign_in(&db, "admin-set@example.com", "a long enough password");
+    let r = call(&db, session["access_token"].as_str(), r#"bknd.update_user('{"email": "auto@example.com"}')"#);
+    assert_eq!(r["email"], "auto@example.com", "{r}");
+}
+
+#[test]
+fn failed_sign_ins_from_one_address_do_not_lock_out_another() {
+    let db = TestDb::new("auth_lockout");
+    sign_up(&db, "lo@example.com", "a long enough password");
+    for _ in 0..11 {
+        call(&db, None, "bknd.sign_in_password('lo@example.com', 'wrong password', '10.0.0.66')");
+    }
+    let attacker = call(&db, None, "bknd.sign_in_password('lo@example.com', 'a long enough password', '10.0.0.66')");
+    assert_eq!(error_code(&attacker), "over_request_rate_limit");
+    let owner = call(&db, None, "bknd.sign_in_password('lo@example.com', 'a long enough password', '10.0.0.7')");
+    assert!(owner.get("access_token").is_some(), "the owner is locked out: {owner}");
+}
+
+#[test]
+fn with_secure_password_change_an_old_session_needs_a_reauthentication_nonce() {
+    let db = TestDb::new("auth_reauth");
+    let (id, token) = confirmed_user(&db, "re@example.com");
+    // off by default (as in GoTrue)
+    let r = call(&db, Some(&token), r#"bknd.update_user('{"password": "second long password"}')"#);
+    assert_eq!(r["email"], "re@example.com", "{r}");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"secure_password_change": true}')"#).unwrap();
+    // a session that signed in just now may
+    let r = call(&db, Some(&token), r#"bknd.update_user('{"password": "third long password"}')"#);
+    assert_eq!(r["email"], "re@example.com", "{r}");
+    db.admin().batch_execute("UPDATE bknd.sessions SET created_at = now() - interval '25 hours'").unwrap();
+    let r = call(&db, Some(&token), r#"bknd.update_user('{"password": "fourth long password"}')"#);
+    assert_eq!(error_code(&r), "reauthentication_needed", "{r}");
+    assert_eq!(r["error"]["status"], 400);
+    let sent = as_sidecar(&db, &format!("bknd.request_reauthentication('{id}')"));
+    let nonce = sent["code"].as_str().unwrap();
+    assert_eq!(sent["email"], "re@example.com");
+    let r = call(&db, Some(&token), r#"bknd.update_user('{"password": "fourth long password", "nonce": "000000"}')"#);
+    assert_eq!(error_code(&r), "reauthentication_not_valid", "{r}");
+    let r = call(&db, Some(&token), &format!("bknd.update_user('{{\"password\": \"fourth long password\", \"nonce\": \"{nonce}\"}}')"));
+    assert_eq!(r["email"], "re@example.com", "{r}");
+    assert!(sign_in(&db, "re@example.com", "fourth long password").get("access_token").is_some());
+    // a nonce works once
+    let r = call(&db, Some(&token), &format!("bknd.update_user('{{\"password\": \"fifth long password\", \"nonce\": \"{nonce}\"}}')"));
+    assert_eq!(error_code(&r), "reauthentication_not_valid", "{r}");
 }

@@ -30,6 +30,9 @@ fn hostile_input_to_every_auth_route_is_a_clean_4xx() {
         ("POST", "/auth/v1/verify".into(), Some(r#"{"type": "email", "email": "a@example.com", "token": "' OR ''='"}"#.into()), false),
         ("POST", "/auth/v1/verify".into(), Some(r#"{"type": "sideways", "email": "a@example.com", "token": "123456"}"#.into()), false),
         ("GET", "/auth/v1/user".into(), None, false),
+        ("GET", "/auth/v1/reauthenticate".into(), None, false),
+        ("POST", "/auth/v1/verify".into(), Some(r#"{"type": "email_change", "token_hash": "a@example.com:123456"}"#.into()), false),
+        ("POST", "/auth/v1/verify".into(), Some(r#"{"type": "email_change", "email": "a@example.com", "token": "123456"}"#.into()), false),
         ("PUT", "/auth/v1/user".into(), Some(r#"{"password": "short"}"#.into()), false),
         ("POST", "/auth/v1/factors".into(), Some(r#"{"factor_type": "totp"}"#.into()), false),
         ("POST", "/auth/v1/factors/not-a-uuid/challenge".into(), None, false),
@@ -58,4 +61,216 @@ fn hostile_input_to_every_auth_route_is_a_clean_4xx() {
     let mut admin = db.admin();
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.users"), 0);
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), 0);
+}
+
+/// A minimal SMTP server on 127.0.0.1 that keeps every message it receives (decoded from
+/// quoted-printable), for reading the codes the sidecar mails.
+struct MailSink {
+    port: u16,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl MailSink {
+    fn start() -> MailSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = mails.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = kept.clone();
+                std::thread::spawn(move || smtp_session(stream, &kept));
+            }
+        });
+        MailSink { port, mails }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The `count`-th message to `to` (waiting up to 10 s for it).
+    fn nth(&self, to: &str, count: usize) -> String {
+        for _ in 0..200 {
+            let to_them: Vec<String> = self.to(to);
+            if to_them.len() >= count {
+                return to_them[count - 1].clone();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("no email #{count} for {to}; got {:?}", self.mails.lock().unwrap());
+    }
+
+    fn to(&self, to: &str) -> Vec<String> {
+        let header = format!("to: {to}");
+        self.mails.lock().unwrap().iter().filter(|m| m.to_lowercase().contains(&header)).cloned().collect()
+    }
+}
+
+fn smtp_session(stream: std::net::TcpStream, mails: &std::sync::Mutex<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut out = stream.try_clone().unwrap();
+    let mut lines = BufReader::new(stream);
+    let _ = out.write_all(b"220 sink ESMTP\r\n");
+    let mut line = String::new();
+    while lines.read_line(&mut line).unwrap_or(0) > 0 {
+        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "DATA" => {
+                let _ = out.write_all(b"354 go on\r\n");
+                let mut message = String::new();
+                let mut l = String::new();
+                while lines.read_line(&mut l).unwrap_or(0) > 0 && l != ".\r\n" {
+                    message.push_str(l.strip_prefix('.').unwrap_or(&l));
+                    l.clear();
+                }
+                mails.lock().unwrap().push(quoted_printable(&message));
+                b"250 kept\r\n"
+            }
+            "QUIT" => {
+                let _ = out.write_all(b"221 bye\r\n");
+                return;
+            }
+            _ => b"250 sink\r\n",
+        };
+        let _ = out.write_all(reply);
+        line.clear();
+    }
+}
+
+fn quoted_printable(s: &str) -> String {
+    let joined = s.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn code_in(mail: &str) -> String {
+    let at = mail.find("code: ").unwrap_or_else(|| panic!("no code in {mail}")) + 6;
+    mail[at..at + 6].to_string()
+}
+
+fn link_token_in(mail: &str) -> String {
+    let at = mail.find("token=").unwrap_or_else(|| panic!("no link in {mail}")) + 6;
+    mail[at..].split(['&', '\r', '\n']).next().unwrap().to_string()
+}
+
+struct Http {
+    base: String,
+    anon: String,
+}
+
+impl Http {
+    fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("apikey".to_string(), self.anon.clone()),
+            ("Authorization".to_string(), format!("Bearer {}", token.unwrap_or(&self.anon))),
+        ];
+        let body = body.map(|b| b.to_string());
+        let r = request(&self.base, method, path, &headers, body.as_deref());
+        (r.status, serde_json::from_str(&r.body).unwrap_or(Value::String(r.body)))
+    }
+
+    /// GET without following the redirect: the Location header.
+    fn location(&self, path: &str) -> String {
+        let agent = ureq::AgentBuilder::new().redirects(0).build();
+        let r = agent.get(&format!("{}{path}", self.base)).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(r.status(), 303);
+        r.header("location").unwrap_or("").to_string()
+    }
+}
+
+fn with_mail(label: &str) -> (TestDb, MailSink, Sidecar, Http) {
+    let db = TestDb::new(label);
+    let sink = MailSink::start();
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--smtp-url", &sink.url(), "--site-url", "http://app.example.test"]);
+    let http = Http { base: sidecar.base.clone(), anon: db.token(json!({"role": "anon"})) };
+    (db, sink, sidecar, http)
+}
+
+#[test]
+fn an_emailed_code_is_refused_as_a_link_token_on_both_verify_routes() {
+    let (_db, sink, _sidecar, http) = with_mail("auth_http_code_link");
+    let (status, _) = http.send("POST", "/auth/v1/otp", None, Some(json!({"email": "victim@example.com"})));
+    assert_eq!(status, 200);
+    let code = code_in(&sink.nth("victim@example.com", 1));
+    let hash = format!("victim@example.com:{code}");
+    let (status, v) = http.send("POST", "/auth/v1/verify", None, Some(json!({"type": "magiclink", "token_hash": hash})));
+    assert_eq!((status, v["error_code"].as_str()), (403, Some("otp_expired")), "{v}");
+    let location = http.location(&format!("/auth/v1/verify?type=magiclink&token={}", hash.replace('@', "%40").replace(':', "%3A")));
+    assert!(location.contains("error_code=otp_expired") && !location.contains("access_token"), "{location}");
+    // the code itself still works, as a code
+    let (status, v) = http.send("POST", "/auth/v1/verify", None, Some(json!({"type": "email", "email": "victim@example.com", "token": code})));
+    assert_eq!(status, 200, "{v}");
+    assert!(v["access_token"].is_string());
+}
+
+#[test]
+fn an_email_change_waits_for_codes_mailed_to_both_addresses() {
+    let (db, sink, _sidecar, http) = with_mail("auth_http_email_change");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"autoconfirm": true}')"#).unwrap();
+    let (status, session) = http.send("POST", "/auth/v1/signup", None, Some(json!({"email": "owner@example.com", "password": "a long enough password"})));
+    assert_eq!(status, 200, "{session}");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"autoconfirm": false}')"#).unwrap();
+    let token = session["access_token"].as_str().unwrap().to_string();
+    let (status, user) = http.send("PUT", "/auth/v1/user", Some(&token), Some(json!({"email": "x@victim.example", "email_confirm": true})));
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["email"], "owner@example.com");
+    assert_eq!(user["new_email"], "x@victim.example");
+    assert!(user["email_change_sent_at"].is_string(), "{user}");
+    let to_new = sink.nth("x@victim.example", 1);
+    let to_current = sink.nth("owner@example.com", 1);
+    assert!(!user.to_string().contains(&code_in(&to_new)), "a code reached the caller");
+    let (_, me) = http.send("GET", "/auth/v1/user", Some(&token), None);
+    assert_eq!(me["email"], "owner@example.com");
+    // the new address confirms by its code: a message asking for the other confirmation
+    let (status, first) = http.send("POST", "/auth/v1/verify", None, Some(json!({"type": "email_change", "email": "x@victim.example", "token": code_in(&to_new)})));
+    assert_eq!(status, 200, "{first}");
+    assert!(first["msg"].as_str().unwrap_or("").contains("other email"), "{first}");
+    assert_eq!(http.send("GET", "/auth/v1/user", Some(&token), None).1["email"], "owner@example.com");
+    // the current address by its link: the change is made, and the session is for the new email
+    let location = http.location(&format!("/auth/v1/verify?type=email_change&token={}", link_token_in(&to_current)));
+    assert!(location.starts_with("http://app.example.test#access_token="), "{location}");
+    let (_, me) = http.send("GET", "/auth/v1/user", Some(&token), None);
+    assert_eq!(me["email"], "x@victim.example", "{me}");
+    assert!(me["email_confirmed_at"].is_string() && me.get("new_email").is_none(), "{me}");
+}
+
+#[test]
+fn reauthenticate_mails_a_nonce_that_lets_a_password_change_through() {
+    let (db, sink, _sidecar, http) = with_mail("auth_http_reauth");
+    let (_, session) = http.send("POST", "/auth/v1/signup", None, Some(json!({"email": "re@example.com", "password": "a long enough password"})));
+    let token = session["access_token"].as_str().unwrap().to_string();
+    db.admin()
+        .batch_execute(r#"SELECT bknd.configure_auth('{"secure_password_change": true}'); UPDATE bknd.sessions SET created_at = now() - interval '2 days'"#)
+        .unwrap();
+    let (status, v) = http.send("PUT", "/auth/v1/user", Some(&token), Some(json!({"password": "a new long password"})));
+    assert_eq!((status, v["error_code"].as_str()), (400, Some("reauthentication_needed")), "{v}");
+    let (status, v) = http.send("GET", "/auth/v1/reauthenticate", Some(&token), None);
+    assert_eq!((status, v.clone()), (200, json!({})), "{v}");
+    let nonce = code_in(&sink.nth("re@example.com", 1));
+    let (status, v) = http.send("PUT", "/auth/v1/user", Some(&token), Some(json!({"password": "a new long password", "nonce": "999999x"})));
+    assert_eq!((status, v["error_code"].as_str()), (422, Some("reauthentication_not_valid")), "{v}");
+    let (status, v) = http.send("PUT", "/auth/v1/user", Some(&token), Some(json!({"password": "a new long password", "nonce": nonce})));
+    assert_eq!(status, 200, "{v}");
+    let (status, _) = http.send("POST", "/auth/v1/token?grant_type=password", None, Some(json!({"email": "re@example.com", "password": "a new long password"})));
+    assert_eq!(status, 200);
+    // anon has no user to reauthenticate
+    let (status, v) = http.send("GET", "/auth/v1/reauthenticate", None, None);
+    assert!((400..500).contains(&status), "{status} {v}");
 }

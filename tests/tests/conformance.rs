@@ -1,4 +1,4 @@
-//! PostgREST conformance: every case in ../shared/conformance/postgrest_cases.json, run against
+//! PostgREST conformance: every case in tests/conformance/postgrest_cases.json, run against
 //! the sidecar with the settings the cases' notes give (schema `test`, anon role
 //! `postgrest_test_anonymous`, JWT secret 'reallyreallyreallyreallyverysafe').
 

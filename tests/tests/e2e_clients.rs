@@ -317,3 +317,22 @@ fn mcp_with_the_python_sdk_and_the_inspector() {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
 }
+
+/// supabase-js and tus-js-client in Debian's chromium, on a page from another origin than the
+/// API (CORS): sign up and in, rows under RLS, upload, download, a resumable upload.
+#[test]
+fn supabase_js_in_a_browser_on_another_origin() {
+    let dir = std::env::temp_dir().join(format!("bknd-browser-{}-{}", std::process::id(), rand_suffix()));
+    let storage = format!("file://{}", dir.display());
+    let db = TestDb::new("e2e_browser");
+    db.admin().batch_execute(FIXTURE).unwrap();
+    db.admin().batch_execute(STORAGE_FIXTURE).unwrap();
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--storage", &storage]);
+    let vars = vec![("BKND_URL".to_string(), sidecar.base.clone()), ("ANON_KEY".into(), db.token(json!({"role": "anon"})))];
+    let env = Env { sidecar, db, vars };
+    let mut cmd = Command::new("node");
+    cmd.current_dir(repo().join("tests/e2e")).args(["--test", "--test-concurrency=1", "browser.test.mjs"]);
+    run(cmd, &env, "node --test browser.test.mjs");
+    drop(env);
+    let _ = std::fs::remove_dir_all(&dir);
+}

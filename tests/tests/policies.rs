@@ -116,13 +116,19 @@ fn sql_rules_are_for_owners_and_cannot_smuggle_statements() {
         assert!(["42601", "22023"].contains(&sqlstate(&err).as_str()), "{rule}: {err}");
     }
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM victim"), 0, "victim must still exist");
-    // service_role does not own docs (postgres does): presets only
+    // service_role does not own a table made outside bknd (postgres does): presets only
+    admin.batch_execute("CREATE TABLE outside (public boolean); ALTER TABLE outside ENABLE ROW LEVEL SECURITY").unwrap();
     let service = db.token(json!({"role": "service_role"}));
     let mut c = db.connect_as("authenticator");
     let mut tx = c.transaction().unwrap();
     tx.query_one("SELECT bknd.authenticate($1)", &[&service]).unwrap();
-    let err = tx.query_one("SELECT bknd.allow('docs', 'select', 'authenticated', 'public')", &[]).unwrap_err();
+    let err = tx.query_one("SELECT bknd.allow('outside', 'select', 'authenticated', 'public')", &[]).unwrap_err();
     assert_eq!(sqlstate(&err), "42501");
+    tx.rollback().unwrap();
+    // tables bknd made are service_role's, whoever made them (docs was made from psql)
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&service]).unwrap();
+    tx.query_one("SELECT bknd.allow('docs', 'select', 'authenticated', 'public')", &[]).unwrap();
     tx.rollback().unwrap();
     // on a table service_role created (and so owns), it may
     let mut tx = c.transaction().unwrap();

@@ -32,8 +32,8 @@ fn roles_have_the_contracted_attributes() {
 
 #[test]
 fn the_generated_secret_is_long_and_random() {
-    let a = TestDb::new("secret_a");
-    let b = TestDb::new("secret_b");
+    let a = TestDb::installed("secret_a");
+    let b = TestDb::installed("secret_b");
     let read = |db: &TestDb| -> String {
         db.admin().query_one("SELECT value FROM bknd.secrets WHERE name = 'jwt_secret'", &[]).unwrap().get(0)
     };
@@ -87,7 +87,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
         ("anon", vec![
             "auth_public_settings", "authenticate", "claims", "email", "exchange_auth_code", "extension", "filename",
             "foldername", "jwt_verify", "jwt_verify_text", "refresh_session", "role", "sign_in_password", "sign_up",
-            "storage_begin_copy", "storage_begin_upload", "storage_list", "storage_move", "storage_object",
+            "storage_begin_copy", "storage_begin_move", "storage_begin_upload", "storage_list", "storage_move", "storage_object",
             "storage_public_object", "storage_remove", "storage_sign", "storage_upload", "storage_verify", "touch_updated_at", "uid",
             "verify_email_code", "verify_email_link",
         ]),
@@ -95,7 +95,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
             "auth_public_settings", "authenticate", "claims", "email", "exchange_auth_code", "extension", "filename",
             "foldername", "get_user", "jwt_verify", "jwt_verify_text", "mfa_challenge", "mfa_enroll", "mfa_unenroll",
             "mfa_verify", "refresh_session", "role", "sign_in_password", "sign_out", "sign_up", "storage_begin_copy",
-            "storage_begin_upload", "storage_list", "storage_move", "storage_object", "storage_public_object",
+            "storage_begin_move", "storage_begin_upload", "storage_list", "storage_move", "storage_object", "storage_public_object",
             "storage_remove", "storage_sign", "storage_upload", "storage_verify", "touch_updated_at", "uid", "update_user",
             "verify_email_code", "verify_email_link",
         ]),

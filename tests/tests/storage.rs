@@ -472,3 +472,191 @@ fn staging_files_a_crash_left_are_removed_at_start() {
     let kept = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/authenticated/files/{A}/kept.txt"), &s.auth(A), None);
     assert_eq!((kept.status, kept.body.as_str()), (200, "kept"));
 }
+
+// The audit's probes (issue 14): takeovers, oracles, lost moves, 500s on bad input.
+
+fn with(mut headers: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    headers
+}
+
+/// A TUS upload of `bytes` to `bucket`/`name` created as `id` (with `upsert`): its path.
+fn tus_create(s: &Server, id: &str, bucket: &str, name: &str, bytes: usize, upsert: bool) -> (u16, String) {
+    use base64::Engine;
+    let meta = |k: &str, v: &str| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v));
+    let metadata = [meta("bucketName", bucket), meta("objectName", name)].join(",");
+    let headers = with(
+        s.auth(id),
+        &[("Tus-Resumable", "1.0.0"), ("Upload-Length", &bytes.to_string()), ("Upload-Metadata", &metadata), ("x-upsert", if upsert { "true" } else { "false" })],
+    );
+    let r = request(&s.sidecar.base, "POST", "/storage/v1/upload/resumable", &headers, Some(""));
+    let location = r.headers.iter().find(|(k, _)| k == "location").map(|(_, v)| v.clone()).unwrap_or_default();
+    (r.status, location.split_once("/storage/").map(|(_, p)| format!("/storage/{p}")).unwrap_or_default())
+}
+
+fn read_as(s: &Server, id: &str, bucket: &str, name: &str) -> (u16, String) {
+    let r = request(&s.sidecar.base, "GET", &format!("/storage/v1/object/authenticated/{bucket}/{name}"), &s.auth(id), None);
+    (r.status, r.body)
+}
+
+#[test]
+fn an_upload_replaces_only_the_object_it_was_allowed_to_replace_when_it_began() {
+    let s = server("storage_replace_bound");
+    s.db.admin().batch_execute("SELECT bknd.create_bucket('shared'); SELECT bknd.allow_storage('shared', 'all', 'authenticated', 'owner');").unwrap();
+    let base = &s.sidecar.base;
+    // B signs an upload URL with x-upsert for a name nobody holds yet, and starts a TUS upload
+    let signed = request(base, "POST", "/storage/v1/object/upload/sign/shared/doc.txt", &with(s.auth(B), &[("x-upsert", "true")]), None);
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let signed_url = serde_json::from_str::<Value>(&signed.body).unwrap()["url"].as_str().unwrap().to_string();
+    let (created, tus_path) = tus_create(&s, B, "shared", "tus.txt", 3, true);
+    assert_eq!(created, 201);
+    // then A uploads both names
+    for name in ["doc.txt", "tus.txt"] {
+        assert_eq!(request(base, "POST", &format!("/storage/v1/object/shared/{name}"), &s.auth(A), Some("A's")).status, 200);
+    }
+    // B's direct overwrite is refused, and so are B's earlier signed URL and TUS upload
+    assert_eq!(request(base, "PUT", "/storage/v1/object/shared/doc.txt", &s.auth(B), Some("B's")).status, 403);
+    let put = request(base, "PUT", &format!("/storage/v1{signed_url}"), &[], Some("B's"));
+    assert_eq!(put.status, 409, "{}", put.body);
+    let patch_headers = with(s.auth(B), &[("Tus-Resumable", "1.0.0"), ("Upload-Offset", "0"), ("Content-Type", "application/offset+octet-stream")]);
+    let patched = request(base, "PATCH", &tus_path, &patch_headers, Some("B's"));
+    assert_eq!(patched.status, 409, "{}", patched.body);
+    for name in ["doc.txt", "tus.txt"] {
+        assert_eq!(read_as(&s, A, "shared", name), (200, "A's".to_string()), "{name}");
+    }
+    // an overwrite that was allowed when it began still replaces: A's own signed URL
+    let mine = request(base, "POST", "/storage/v1/object/upload/sign/shared/doc.txt", &with(s.auth(A), &[("x-upsert", "true")]), None);
+    let mine_url = serde_json::from_str::<Value>(&mine.body).unwrap()["url"].as_str().unwrap().to_string();
+    assert_eq!(request(base, "PUT", &format!("/storage/v1{mine_url}"), &[], Some("A's 2")).status, 200);
+    assert_eq!(read_as(&s, A, "shared", "doc.txt"), (200, "A's 2".to_string()));
+    // and B's pending uploads left nothing behind
+    assert_eq!(scalar_i64(&mut s.db.admin(), "SELECT count(*) FROM bknd.objects WHERE status = 'pending'"), 0);
+}
+
+#[test]
+fn a_caller_who_may_not_write_a_name_learns_nothing_of_whether_it_is_taken() {
+    let s = server("storage_oracle");
+    let base = &s.sidecar.base;
+    assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{A}/taken.txt"), &s.auth(A), Some("a")).status, 200);
+    assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{B}/mine.txt"), &s.auth(B), Some("b")).status, 200);
+    let answer = |method: &str, name: &str, upsert: &str| {
+        let r = request(base, method, &format!("/storage/v1/object/files/{A}/{name}"), &with(s.auth(B), &[("x-upsert", upsert)]), Some("b"));
+        (r.status, serde_json::from_str::<Value>(&r.body).map(|v| v["error"].clone()).unwrap_or_default())
+    };
+    for (method, upsert) in [("POST", "false"), ("POST", "true"), ("PUT", "true")] {
+        let (taken, free) = (answer(method, "taken.txt", upsert), answer(method, "free.txt", upsert));
+        assert_eq!(taken, free, "{method} upsert={upsert}");
+        assert_eq!(taken.0, 403);
+    }
+    for op in ["move", "copy"] {
+        let to = |name: &str| {
+            let body = json!({"bucketId": "files", "sourceKey": format!("{B}/mine.txt"), "destinationKey": format!("{A}/{name}")}).to_string();
+            request(base, "POST", &format!("/storage/v1/object/{op}"), &s.auth(B), Some(&body)).status
+        };
+        assert_eq!((to("taken.txt"), to("free.txt")), (403, 403), "{op}");
+    }
+    assert_eq!(read_as(&s, A, "files", &format!("{A}/taken.txt")), (200, "a".to_string()));
+    assert_eq!(read_as(&s, B, "files", &format!("{B}/mine.txt")), (200, "b".to_string()));
+}
+
+#[test]
+fn moving_to_another_bucket_moves_the_bytes_and_keeps_to_its_limits() {
+    let s = server("storage_move_bucket");
+    s.db.admin()
+        .batch_execute("SELECT bknd.create_bucket('tiny', false, 4, '{text/plain}'); SELECT bknd.allow_storage('tiny', 'all', 'authenticated', 'folder');")
+        .unwrap();
+    let base = &s.sidecar.base;
+    let text = with(s.auth(A), &[("Content-Type", "text/plain")]);
+    assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{A}/note.txt"), &text, Some("hello")).status, 200);
+    let json_type = with(s.auth(A), &[("Content-Type", "application/json")]);
+    assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{A}/abc.txt"), &json_type, Some("abc")).status, 200);
+    let old_version = scalar_string(&mut s.db.admin(), &format!("SELECT version::text FROM bknd.objects WHERE name = '{A}/note.txt'")).unwrap();
+    let move_to = |bucket: &str, from: &str, to: &str| {
+        let body = json!({"bucketId": "files", "sourceKey": format!("{A}/{from}"), "destinationKey": format!("{A}/{to}"), "destinationBucket": bucket});
+        request(base, "POST", "/storage/v1/object/move", &s.auth(A), Some(&body.to_string()))
+    };
+    let moved = move_to("big", "note.txt", "moved.txt");
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(read_as(&s, A, "big", &format!("{A}/moved.txt")), (200, "hello".to_string()));
+    assert_eq!(read_as(&s, A, "files", &format!("{A}/note.txt")).0, 404, "the source is gone");
+    // the source's bytes are queued for the sweeper, not left behind
+    let queued = scalar_string(&mut s.db.admin(), "SELECT string_agg(bucket_id || '/' || version, ',') FROM bknd.storage_garbage");
+    assert_eq!(queued, Some(format!("files/{old_version}")));
+    // the destination's limits hold: too large (413), a type it does not take (415)
+    assert_eq!(move_to("tiny", "moved.txt", "x.txt").status, 404, "moved.txt is in big now");
+    let body = json!({"bucketId": "big", "sourceKey": format!("{A}/moved.txt"), "destinationKey": format!("{A}/x.txt"), "destinationBucket": "tiny"});
+    assert_eq!(request(base, "POST", "/storage/v1/object/move", &s.auth(A), Some(&body.to_string())).status, 413);
+    assert_eq!(move_to("tiny", "abc.txt", "abc.txt").status, 415);
+    assert_eq!(read_as(&s, A, "big", &format!("{A}/moved.txt")), (200, "hello".to_string()));
+    assert_eq!(read_as(&s, A, "files", &format!("{A}/abc.txt")), (200, "abc".to_string()));
+    assert_eq!(scalar_i64(&mut s.db.admin(), "SELECT count(*) FROM bknd.objects WHERE bucket_id = 'tiny'"), 0);
+    // psql's storage_move renames within a bucket and says how to move across
+    let a = user(&s.db, A);
+    assert_eq!(outcome(&s.db, &a, &format!("SELECT bknd.storage_move('files', '{A}/abc.txt', '{A}/b.txt', 'big')")), "0A000");
+}
+
+#[test]
+fn numbers_and_json_the_database_cannot_take_are_refused_at_the_edge() {
+    use base64::Engine;
+    let s = server("storage_edge");
+    let base = &s.sidecar.base;
+    assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{A}/x.txt"), &s.auth(A), Some("x")).status, 200);
+    let refused = |method: &str, path: &str, headers: Vec<(String, String)>, body: &str| {
+        let r = request(base, method, path, &headers, Some(body));
+        assert_eq!(r.status, 400, "{method} {path} {body}: {} {}", r.status, r.body);
+        let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {}", r.body));
+        assert_eq!(v["statusCode"], "400", "{}", r.body);
+    };
+    for body in [json!({"prefix": "", "limit": 99999999999i64}), json!({"offset": -99999999999i64}), json!({"limit": -1}), json!({"limit": "ten"})] {
+        refused("POST", "/storage/v1/object/list/files", s.auth(A), &body.to_string());
+    }
+    for expires in [json!(99999999999i64), json!(0), json!(-5), json!(7 * 24 * 3600 + 1)] {
+        refused("POST", &format!("/storage/v1/object/sign/files/{A}/x.txt"), s.auth(A), &json!({"expiresIn": expires}).to_string());
+    }
+    let nul = base64::engine::general_purpose::STANDARD.encode(r#"{"a": "x\u0000y"}"#);
+    refused("POST", &format!("/storage/v1/object/files/{A}/nul.txt"), with(s.auth(A), &[("x-metadata", &nul)]), "x");
+    refused("POST", "/storage/v1/object/list/files", s.auth(A), r#"{"prefix": "a\u0000"}"#);
+    let meta = |k: &str, v: &str| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v));
+    let metadata = [meta("bucketName", "files"), meta("objectName", &format!("{A}/tus.txt")), meta("metadata", r#"{"\u0000": 1}"#)].join(",");
+    refused("POST", "/storage/v1/upload/resumable", with(s.auth(A), &[("Tus-Resumable", "1.0.0"), ("Upload-Length", "1"), ("Upload-Metadata", &metadata)]), "");
+    assert_eq!(s.rows(), 1, "nothing but the first object");
+}
+
+#[test]
+fn a_signed_upload_url_works_on_a_bucket_with_a_mime_list_and_the_bytes_type_is_checked() {
+    let s = server("storage_sign_mime");
+    s.db.admin()
+        .batch_execute("SELECT bknd.create_bucket('images', false, NULL, '{image/*}'); SELECT bknd.allow_storage('images', 'all', 'authenticated', 'folder');")
+        .unwrap();
+    let base = &s.sidecar.base;
+    let sign = |name: &str| {
+        let r = request(base, "POST", &format!("/storage/v1/object/upload/sign/images/{A}/{name}"), &s.auth(A), None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_str::<Value>(&r.body).unwrap()["url"].as_str().unwrap().to_string()
+    };
+    let put = |url: &str, mime: &str| request(base, "PUT", &format!("/storage/v1{url}"), &[("Content-Type".to_string(), mime.to_string())], Some("px")).status;
+    assert_eq!(put(&sign("ok.png"), "image/png"), 200);
+    assert_eq!(put(&sign("no.txt"), "text/plain"), 415);
+    assert_eq!(read_as(&s, A, "images", &format!("{A}/ok.png")), (200, "px".to_string()));
+    assert_eq!(s.rows(), 1);
+}
+
+#[test]
+fn only_public_buckets_are_listed_to_anon_and_users() {
+    let s = server("storage_bucket_list");
+    s.db.admin().batch_execute("SELECT bknd.create_bucket('open', true)").unwrap();
+    let ids = |headers: &[(String, String)]| {
+        let r = request(&s.sidecar.base, "GET", "/storage/v1/bucket", headers, None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        v.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let anon = vec![("apikey".to_string(), s.db.token(json!({"role": "anon"})))];
+    assert_eq!(ids(&anon), ["open"]);
+    assert_eq!(ids(&s.auth(A)), ["open"]);
+    let service = vec![("Authorization".to_string(), format!("Bearer {}", s.db.token(json!({"role": "service_role"}))))];
+    assert_eq!(ids(&service), ["big", "files", "open"]);
+    assert_eq!(request(&s.sidecar.base, "GET", "/storage/v1/bucket/files", &anon, None).status, 404);
+    // uploads to a private bucket still work for those its policies allow
+    assert_eq!(request(&s.sidecar.base, "POST", &format!("/storage/v1/object/files/{A}/x.txt"), &s.auth(A), Some("x")).status, 200);
+}

@@ -308,3 +308,53 @@ fn service_role_builds_the_schema_and_api_roles_cannot() {
         tx.rollback().unwrap();
     }
 }
+
+#[test]
+fn a_table_made_from_psql_is_manageable_through_the_api() {
+    let db = TestDb::new("owner");
+    let mut c = db.admin();
+    create(&mut c, "notes", r#"{"body": {"type": "text"}}"#);
+    let owner = scalar_string(&mut c, "SELECT tableowner::text FROM pg_tables WHERE tablename = 'notes'");
+    assert_eq!(owner.as_deref(), Some("service_role"));
+    // service_role (the MCP tools, the console) manages it though a superuser made it
+    let service = db.token(json!({"role": "service_role"}));
+    db.call_as(Some(&service), "bknd.allow('notes', 'select', 'anon', 'true')");
+    db.call_as(Some(&service), r#"bknd.add_column('notes', 'title', '{"type": "text"}')"#);
+    db.call_as(Some(&service), "bknd.create_index('notes', '{title}')");
+    db.call_as(Some(&service), "to_jsonb(bknd.drop_column('notes', 'title'))");
+}
+
+#[test]
+fn adopt_table_brings_an_existing_table_under_bknd() {
+    let db = TestDb::new("adopt");
+    let mut c = db.admin();
+    c.batch_execute("CREATE TABLE legacy (id serial PRIMARY KEY, body text); INSERT INTO legacy (body) VALUES ('old')").unwrap();
+    let service = db.token(json!({"role": "service_role"}));
+    let user = db.token(json!({"role": "authenticated", "sub": "aaaaaaaa-1111-4111-8111-000000000001"}));
+    let read = |token: &str| {
+        let mut api = db.connect_as("authenticator");
+        let mut tx = api.transaction().unwrap();
+        tx.query_one("SELECT bknd.authenticate($1)", &[&token]).unwrap();
+        tx.query_one("SELECT count(*) FROM legacy", &[]).map(|r| r.get::<_, i64>(0)).map_err(|e| sqlstate(&e))
+    };
+    assert_eq!(read(&service), Err("42501".into()), "before: not even service_role");
+    // service_role may not take a table it does not own; the DBA adopts it
+    let mut api = db.connect_as("authenticator");
+    let mut tx = api.transaction().unwrap();
+    tx.query_one("SELECT bknd.authenticate($1)", &[&service.as_str()]).unwrap();
+    assert_eq!(tx.batch_execute("SELECT bknd.adopt_table('legacy')").map_err(|e| sqlstate(&e)), Err("42501".into()));
+    drop(tx);
+    let adopted = json(&mut c, r#"bknd.adopt_table('legacy', '{"timestamps": true}')"#);
+    assert_eq!(adopted["rls_enabled"], true);
+    assert_eq!(read(&service), Ok(1));
+    assert_eq!(read(&user), Ok(0), "RLS on, no policy yet");
+    db.call_as(Some(&service), "bknd.allow('legacy', 'select', 'authenticated', 'true')");
+    assert_eq!(read(&user), Ok(1));
+    let history = scalar_string(&mut c, "SELECT operation FROM bknd.schema_history ORDER BY id DESC OFFSET 1 LIMIT 1");
+    assert_eq!(history.as_deref(), Some("adopt_table"));
+    // the timestamps were added and updated_at follows updates
+    c.batch_execute("UPDATE legacy SET body = 'new', updated_at = '2000-01-01'").unwrap();
+    assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM legacy WHERE updated_at > now() - interval '1 minute'"), 1);
+    expect_error(&mut c, "SELECT bknd.adopt_table('bknd.users')", "42602");
+    expect_error(&mut c, "SELECT bknd.adopt_table('nope')", "42P01");
+}

@@ -66,6 +66,11 @@ fn upgrade_from_0_3_0_keeps_data_and_matches_a_fresh_install() {
     upgrade_keeps_data_and_matches_a_fresh_install("0.3.0");
 }
 
+#[test]
+fn upgrade_from_0_4_0_keeps_data_and_matches_a_fresh_install() {
+    upgrade_keeps_data_and_matches_a_fresh_install("0.4.0");
+}
+
 fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     let name = format!("upgrade_old_{}", from.replace('.', "_"));
     let old = TestDb::at_version(&name, from);
@@ -115,4 +120,6 @@ fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     assert!(installed.iter().any(|l| l.starts_with("function bknd.oauth_begin(")));
     assert!(installed.iter().any(|l| l.starts_with("function bknd.run_as(")));
     assert!(installed.iter().any(|l| l.starts_with("function bknd.storage_garbage(")));
+    assert!(installed.iter().any(|l| l.starts_with("function bknd.execute_sql(")));
+    assert!(installed.iter().any(|l| l.starts_with("column objects.replaces_version ")));
 }

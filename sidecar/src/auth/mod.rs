@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/v1/signup", post(signup))
         .route("/auth/v1/token", post(token))
         .route("/auth/v1/user", get(get_user).put(update_user))
+        .route("/auth/v1/reauthenticate", get(reauthenticate))
         .route("/auth/v1/logout", post(logout))
         .route("/auth/v1/settings", get(settings))
         .route("/auth/v1/health", get(|| async { Json(json!({"name": "bknd", "description": "bknd auth"})) }))
@@ -117,9 +118,36 @@ async fn get_user(State(s): State<AppState>, headers: HeaderMap) -> Answer {
     ok(call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.get_user()::text", vec![]).await?)
 }
 
-async fn update_user(State(s): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+/// Update the signed-in user. A new email that needs confirming is recorded by update_user (as
+/// the user); then the sidecar, in its own role, has the codes made for the recorded addresses
+/// and mails them, so no code ever reaches the caller.
+async fn update_user(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
     let b = body(&bytes)?;
-    ok(call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.update_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?)
+    let user = call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.update_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?;
+    let (Some(id), true) = (user["id"].as_str(), user.get("new_email").is_some() && b.get("email").is_some()) else { return ok(user) };
+    let v = call_privileged(&s, "SELECT bknd.request_email_change_tokens($1, $2)::text", vec![Some(id.to_string()), ip_of(&addr)]).await?;
+    if v["send"].as_bool() != Some(true) {
+        return ok(user);
+    }
+    let redirect = s.auth.redirect(q.redirect_to.as_deref());
+    for m in v["messages"].as_array().into_iter().flatten() {
+        let to = m["email"].as_str().unwrap_or("");
+        mail_token(&s, to, m["code"].as_str().unwrap_or(""), m["link_token"].as_str(), "email_change", &redirect).await?;
+    }
+    ok(v["user"].clone())
+}
+
+/// Mail the signed-in user a nonce that lets a password change through when the session is
+/// older than a day (`secure_password_change`).
+async fn reauthenticate(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Answer {
+    let user = call(&s, token_of(&headers), "/auth/v1/reauthenticate", "SELECT bknd.get_user()::text", vec![]).await?;
+    let id = user["id"].as_str().ok_or_else(|| AuthError::new(403, "user_not_found", "User from sub claim in JWT does not exist"))?;
+    let v = call_privileged(&s, "SELECT bknd.request_reauthentication($1, $2)::text", vec![Some(id.to_string()), ip_of(&addr)]).await?;
+    if v["send"].as_bool() == Some(true) {
+        let to = v["email"].as_str().unwrap_or("");
+        mail_token(&s, to, v["code"].as_str().unwrap_or(""), None, "reauthentication", "").await?;
+    }
+    ok(json!({}))
 }
 
 #[derive(Deserialize)]
@@ -256,27 +284,33 @@ async fn send_token(s: &AppState, b: &Value, email: String, purpose: &str, creat
     )
     .await?;
     if v["send"].as_bool() == Some(true) {
-        let cfg = &s.auth;
-        let (to, code, token) = (v["email"].as_str().unwrap_or(""), v["code"].as_str().unwrap_or(""), v["link_token"].as_str().unwrap_or(""));
-        let redirect = cfg.redirect(redirect_to.as_deref());
-        let link = format!(
-            "{}/auth/v1/verify?token={}&type={purpose}&redirect_to={}",
-            cfg.public_url.trim_end_matches('/'),
-            token,
-            encode(&redirect)
-        );
-        let (subject, what) = match purpose {
-            "recovery" => ("Reset your password", "To reset your password"),
-            "signup" => ("Confirm your email", "To confirm your email"),
-            _ => ("Your sign-in code", "To sign in"),
-        };
-        let body = format!("{what}, enter this code: {code}\n\nor open this link:\n{link}\n\nIt works once, within an hour. If you did not ask for it, ignore this email.\n");
-        if let Err(e) = mail::send(&cfg.mail, to, subject, body).await {
-            tracing::error!("sending {purpose} email failed: {e}");
-            return Err(AuthError::new(500, "unexpected_failure", "Error sending email"));
-        }
+        let redirect = s.auth.redirect(redirect_to.as_deref());
+        mail_token(s, v["email"].as_str().unwrap_or(""), v["code"].as_str().unwrap_or(""), v["link_token"].as_str(), purpose, &redirect).await?;
     }
     ok(json!({}))
+}
+
+/// Mail `code` (and, when there is one, a link with `link_token` that lands on `redirect`).
+async fn mail_token(s: &AppState, to: &str, code: &str, link_token: Option<&str>, purpose: &str, redirect: &str) -> Result<(), AuthError> {
+    let link = link_token.map(|token| {
+        format!("{}/auth/v1/verify?token={}&type={purpose}&redirect_to={}", s.auth.public_url.trim_end_matches('/'), token, encode(redirect))
+    });
+    let (subject, what) = match purpose {
+        "recovery" => ("Reset your password", "To reset your password"),
+        "signup" => ("Confirm your email", "To confirm your email"),
+        "email_change" => ("Confirm your email change", "To confirm the change of your account's email"),
+        "reauthentication" => ("Confirm reauthentication", "To confirm it is you"),
+        _ => ("Your sign-in code", "To sign in"),
+    };
+    let body = match link {
+        Some(link) => format!("{what}, enter this code: {code}\n\nor open this link:\n{link}\n\nIt works once, within an hour. If you did not ask for it, ignore this email.\n"),
+        None => format!("{what}, enter this code: {code}\n\nIt works once, within an hour. If you did not ask for it, ignore this email.\n"),
+    };
+    if let Err(e) = mail::send(&s.auth.mail, to, subject, body).await {
+        tracing::error!("sending {purpose} email failed: {e}");
+        return Err(AuthError::new(500, "unexpected_failure", "Error sending email"));
+    }
+    Ok(())
 }
 
 async fn otp(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, bytes: axum::body::Bytes) -> Answer {
@@ -344,6 +378,10 @@ async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<S
             Ok(answer) if answer.get("auth_code").is_some() => {
                 let location = with_query(&base, &format!("code={}", enc(answer["auth_code"].as_str().unwrap_or(""))));
                 return (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, location)]).into_response();
+            }
+            // the first of an email change's two confirmations: no session yet (as GoTrue)
+            Ok(answer) if answer.get("access_token").is_none() => {
+                format!("message={}", enc(answer["msg"].as_str().unwrap_or("")))
             }
             Ok(session) => format!("{}&type={}", session_fragment(&session), enc(&kind)),
             Err(e) => format!("error=access_denied&error_code={}&error_description={}", enc(&e.code), enc(&e.message)),

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -68,5 +68,11 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
             return refuse(StatusCode::UNAUTHORIZED, &format!("invalid token: {why}"), Some(challenge));
         }
     }
-    next.run(request).await
+    let closing = request.method() == Method::DELETE;
+    let mut response = next.run(request).await;
+    // a closed session: rmcp answers 202, which MCP clients (the Python SDK) report as a failure
+    if closing && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }

@@ -3,6 +3,7 @@
 //! (`bknd mcp`, stdio.rs) it is `--token`. Every tool runs as that token's role, so a user's
 //! token sees that user's rows and only a service_role token may change the schema.
 
+mod arguments;
 mod catalog;
 pub mod http;
 mod run;
@@ -62,8 +63,16 @@ impl ServerHandler for Bknd {
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         let token = self.token(&context);
         let args = Value::Object(request.arguments.unwrap_or_default());
+        let checked = match catalog::tools().iter().find(|t| t.name == request.name) {
+            Some(tool) => arguments::check(tool, &args),
+            None => Err(format!("unknown tool {:?}", request.name)),
+        };
         // a failure is a result the model can read and act on, not a protocol error
-        Ok(match run::tool(&self.state, token, &request.name, &args).await {
+        let outcome = match checked {
+            Ok(()) => run::tool(&self.state, token, &request.name, &args).await,
+            Err(why) => Err(why),
+        };
+        Ok(match outcome {
             Ok(result) => CallToolResult::structured(json!({"result": result})),
             Err(message) => CallToolResult::structured_error(json!({"error": message})),
         }

@@ -47,10 +47,22 @@ impl ApiError {
     }
 
     /// An error raised by PostgreSQL, mapped like PostgREST maps it. `anonymous`: the request
-    /// carried no token (42501 is then 401, not 403).
+    /// carried no token (42501 is then 401, not 403). A 5xx is the server's fault, not the
+    /// client's: its text goes to the log and the client gets the code and a fixed message.
     pub fn from_db(e: &tokio_postgres::error::DbError, anonymous: bool) -> ApiError {
         let code = e.code().code();
         let status = status_for_sqlstate(code, anonymous);
+        // a developer's `RAISE SQLSTATE 'PT5xx'` chose its status and words for the client
+        if status.is_server_error() && !code.starts_with("PT") {
+            let (detail, hint) = (e.detail().unwrap_or(""), e.hint().unwrap_or(""));
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                tracing::error!(sqlstate = code, detail, hint, "database error answered with {status}: {}", e.message());
+            } else {
+                // timeouts and an unavailable database are the load's doing, not a bug
+                tracing::warn!(sqlstate = code, detail, hint, "database error answered with {status}: {}", e.message());
+            }
+            return ApiError::new(status, code, server_error_message(status));
+        }
         let mut err = ApiError::new(status, code, e.message());
         err.details = e.detail().map(str::to_string);
         err.hint = e.hint().map(str::to_string);
@@ -58,6 +70,16 @@ impl ApiError {
             err.www_authenticate = Some("Bearer".into());
         }
         err
+    }
+
+    /// 42883 from an RPC call: PostgREST's 404 when it is the called function itself that does
+    /// not exist (a schema cache older than a DROP FUNCTION); any other missing function or
+    /// operator stays a 400.
+    pub fn missing_rpc_function(mut self, schema: &str, name: &str) -> ApiError {
+        if self.code == "42883" && self.message.starts_with(&format!("function {schema}.{name}(")) {
+            self.status = StatusCode::NOT_FOUND;
+        }
+        self
     }
 
     /// A failure of ours or of the connection: the details go to the log, not the client.
@@ -72,7 +94,19 @@ impl ApiError {
     }
 }
 
-/// PostgREST's SQLSTATE -> HTTP status table (Error.hs, pgErrorStatus).
+/// What a client reads for a 5xx the database raised (the database's own text is logged).
+fn server_error_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => "The database is unavailable",
+        StatusCode::GATEWAY_TIMEOUT => "The statement took too long and was canceled",
+        _ => "internal error",
+    }
+}
+
+/// PostgREST's SQLSTATE -> HTTP status table (Error.hs, pgErrorStatus). Mistakes in the
+/// request that the database reports (class 22 data exceptions, class 42 syntax, undefined
+/// columns, operators and casts, 42804 datatype mismatch) are 400; 42883 is 404 only for a
+/// missing RPC function (`ApiError::missing_rpc_function`).
 pub fn status_for_sqlstate(code: &str, anonymous: bool) -> StatusCode {
     let s = |n: u16| StatusCode::from_u16(n).unwrap_or(StatusCode::BAD_REQUEST);
     if let Some(custom) = code.strip_prefix("PT") {
@@ -82,10 +116,13 @@ pub fn status_for_sqlstate(code: &str, anonymous: bool) -> StatusCode {
         "23503" | "23505" => s(409),
         "25006" => s(405),
         "P0001" => s(400),
-        "42883" | "42P01" => s(404),
+        "42P01" => s(404),
         "42501" => if anonymous { s(401) } else { s(403) },
+        // infinite recursion in a policy: the schema's fault, not the request's
+        "42P17" => s(500),
         "57014" => s(504),
-        _ => match &code[..2.min(code.len())] {
+        "57P01" => s(503),
+        _ => match code.get(..2).unwrap_or(code) {
             "08" | "53" => s(503),
             "09" | "25" | "2D" | "38" | "39" | "3B" | "40" | "55" | "57" | "58" | "F0" | "HV" | "P0" | "XX" => s(500),
             "0L" | "0P" | "28" => s(403),
@@ -111,5 +148,31 @@ impl IntoResponse for ApiError {
             headers.insert("proxy-status", v);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_for_sqlstate;
+
+    #[test]
+    fn the_database_s_reports_of_client_mistakes_are_4xx() {
+        for (code, status) in [
+            ("22P02", 400),
+            ("22P05", 400),
+            ("22021", 400),
+            ("42804", 400),
+            ("42883", 400),
+            ("42846", 400),
+            ("0A000", 400),
+            ("42P01", 404),
+            ("42P17", 500),
+            ("XX000", 500),
+            ("57014", 504),
+            ("57P01", 503),
+            ("PT418", 418),
+        ] {
+            assert_eq!(status_for_sqlstate(code, false).as_u16(), status, "{code}");
+        }
     }
 }

@@ -81,6 +81,12 @@ pub async fn run<F>(state: &AppState, req: &ApiRequest, stmt: Statement, decide:
 where
     F: FnOnce(&Row) -> Result<Finish, ApiError> + Send + 'static,
 {
+    // The parser refuses NUL in names; this keeps any that slips through a 400 (the driver
+    // would refuse the text, and that surfaced as a 500).
+    let explain_text = stmt.explain.as_ref().map(|(t, _)| t.as_str()).unwrap_or("");
+    if stmt.text.contains('\0') || explain_text.contains('\0') {
+        return Err(ApiError::parse("\"failed to parse the request\"", "names cannot contain the NUL character"));
+    }
     let pool = state.pool.clone();
     let token = req.token.clone();
     let method = req.method.to_string();

@@ -76,11 +76,7 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
     match &req.target {
         Target::Root => {
             let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
-            let doc = openapi::document(&cache, &req.schema, host);
-            let mut reply = response::Reply::new(StatusCode::OK);
-            reply.body = Some(doc.to_string());
-            reply.content_type = Some("application/openapi+json; charset=utf-8");
-            Ok(reply.finish(&req))
+            openapi::handle(state, &cache, &req, host).await
         }
         Target::Relation(name) => relation::handle(state, &cache, &req, name).await,
         Target::Rpc(name) => rpc::handle(state, &cache, &req, name).await,

@@ -119,7 +119,8 @@ pub fn apply_range(req: &ApiRequest, root: &mut ReadNode) {
         let offset = root.offset.unwrap_or(0).max(first);
         root.offset = Some(offset);
         if let Some(last) = last {
-            let n = (last - first + 1).max(0);
+            // saturating: `Range: 0-9223372036854775807` is all rows, not an overflow
+            let n = last.saturating_sub(first).saturating_add(1).max(0);
             root.limit = Some(root.limit.map_or(n, |l| l.min(n)));
         }
     }
@@ -248,7 +249,9 @@ async fn write(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Re
     };
     let body_param = match kind {
         WriteKind::Delete => None,
-        _ => Some(sql.param(body.to_string())),
+        // the body as sent (it parsed as JSON above, so it is UTF-8): re-serialising the
+        // parsed value would round numbers beyond f64 (`numeric` columns, big `bigint`s)
+        _ => Some(sql.param(String::from_utf8_lossy(&req.body).into_owned())),
     };
     let conds = if kind == WriteKind::Put { vec![] } else { conditions(&mut sql, TARGET_ALIAS, &filters) };
     let nothing_to_update = matches!(&write, Write::Update { columns } if columns.is_empty());
@@ -359,7 +362,7 @@ fn check_put(rel: &Relation, body: &Value, filters: &[Logic]) -> Result<(), ApiE
         }
         let matches = match row.get(&f.field.name) {
             Some(Value::String(s)) => s == value,
-            Some(other) => other.to_string() == *value,
+            Some(other) => *value == other.to_string(),
             None => false,
         };
         if !matches {

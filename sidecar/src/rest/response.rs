@@ -68,7 +68,7 @@ impl Reply {
 pub fn content_range(offset: i64, page: i64, total: Option<i64>) -> String {
     let total = total.map(|t| t.to_string()).unwrap_or_else(|| "*".into());
     if page > 0 {
-        format!("{}-{}/{total}", offset, offset + page - 1)
+        format!("{}-{}/{total}", offset, offset.saturating_add(page - 1))
     } else {
         format!("*/{total}")
     }

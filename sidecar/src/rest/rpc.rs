@@ -89,7 +89,8 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
                 }
                 Ok(if tx_rollback { Finish::Rollback } else { Finish::Commit })
             })
-            .await?;
+            .await
+            .map_err(|e| e.missing_rpc_function(&function.schema, &function.name))?;
             if !function.returns_set && execute::text(&outcome.row, "body").as_deref() == Some("") {
                 let reply = Reply::new(StatusCode::OK).with_body(req, "null".into());
                 return Ok(reply.finish(req));
@@ -110,7 +111,8 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
             let row = execute::run(state, req, Statement::new(text, sql, read_only, blind_commit), move |_| {
                 Ok(if tx_rollback { Finish::Rollback } else { Finish::Commit })
             })
-            .await?
+            .await
+            .map_err(|e| e.missing_rpc_function(&function.schema, &function.name))?
             .row;
             if function.return_kind == ReturnKind::Void {
                 return Ok(Reply::new(StatusCode::NO_CONTENT).finish(req));

@@ -48,15 +48,14 @@ impl StorageError {
             "23505" => StorageError::new(409, "Duplicate", "The resource already exists"),
             "54000" => StorageError::too_large(),
             "22023" if message.starts_with("mime type") => StorageError::new(415, "invalid_mime_type", message),
-            "22023" | "23514" | "22P02" | "22001" | "22021" => StorageError::invalid(message),
+            // the rest of class 22 (data exceptions: out of range, bad text) is the client's input
+            c if c.starts_with("22") || c == "23514" => StorageError::invalid(message),
             "42501" => StorageError::new(403, "Unauthorized", message),
             "28000" => StorageError::new(400, "InvalidSignature", message),
             "2BP01" => StorageError::new(409, "InvalidRequest", message),
             "57014" => StorageError::new(504, "timeout", "The request took too long"),
-            code => {
-                tracing::warn!("storage call failed: {code} {message}");
-                StorageError::new(500, "internal", message)
-            }
+            // the database's words stay in the log: they may name tables, constraints, values
+            code => StorageError::internal(format!("storage call failed: {code} {message}")),
         }
     }
 }

@@ -67,9 +67,25 @@ fn json_body(bytes: &[u8]) -> Result<Value, StorageError> {
         return Ok(Value::Object(Default::default()));
     }
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(v @ Value::Object(_)) => storable(v),
         _ => Err(StorageError::invalid("the body must be a JSON object")),
     }
+}
+
+/// `v`, if PostgreSQL can store it: its text and jsonb hold no NUL character (`\u0000`).
+fn storable(v: Value) -> Result<Value, StorageError> {
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    if has_nul(&v) {
+        return Err(StorageError::invalid("JSON text must not contain the NUL character (\\u0000)"));
+    }
+    Ok(v)
 }
 
 /// Delete a version's bytes once no row points at them. A failure leaves unreachable bytes

@@ -9,13 +9,31 @@ use serde_json::{json, Value};
 
 use super::call::{as_caller, as_sidecar};
 use super::error::StorageError;
-use super::{backend, forget_bytes, json_body, Answer};
+use super::{backend, forget_bytes, json_body, text, Answer};
 use crate::app::AppState;
+
+/// The longest a signed URL may live (the database refuses more): a week.
+const MAX_EXPIRES_IN: i64 = 7 * 24 * 3600;
 
 fn expires_in(b: &Value) -> Result<i64, StorageError> {
     match &b["expiresIn"] {
         Value::Null => Ok(3600),
-        v => v.as_i64().filter(|n| *n > 0).ok_or_else(|| StorageError::invalid("expiresIn must be a positive number of seconds")),
+        v => v
+            .as_i64()
+            .filter(|n| (1..=MAX_EXPIRES_IN).contains(n))
+            .ok_or_else(|| StorageError::invalid(format!("expiresIn must be a whole number of seconds from 1 to {MAX_EXPIRES_IN}"))),
+    }
+}
+
+/// A whole number from 0 to 2^31 - 1 at `v` (`default` when absent), or a clear 400.
+fn count(v: &Value, field: &str, default: i64) -> Result<String, StorageError> {
+    match v {
+        Value::Null => Ok(default.to_string()),
+        v => v
+            .as_i64()
+            .filter(|n| (0..=i32::MAX as i64).contains(n))
+            .map(|n| n.to_string())
+            .ok_or_else(|| StorageError::invalid(format!("{field} must be a whole number from 0 to {}", i32::MAX))),
     }
 }
 
@@ -65,13 +83,12 @@ pub async fn sign_upload(State(s): State<AppState>, Path((bucket, path)): Path<(
 
 pub async fn list(State(s): State<AppState>, Path(bucket): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
     let b = json_body(&body)?;
-    let int = |v: &Value, default: i64| v.as_i64().unwrap_or(default).to_string();
     let sql = "SELECT bknd.storage_list($1, $2, $3::text::integer, $4::text::integer, $5, $6, $7)::text";
     let args = vec![
         Some(bucket),
         Some(b["prefix"].as_str().unwrap_or("").to_string()),
-        Some(int(&b["limit"], 100)),
-        Some(int(&b["offset"], 0)),
+        Some(count(&b["limit"], "limit", 100)?),
+        Some(count(&b["offset"], "offset", 0)?),
         Some(b["sortBy"]["column"].as_str().unwrap_or("name").to_string()),
         Some(b["sortBy"]["order"].as_str().unwrap_or("asc").to_string()),
         Some(b["search"].as_str().unwrap_or("").to_string()),
@@ -88,10 +105,24 @@ fn route(b: &Value) -> Result<[Option<String>; 4], StorageError> {
     Ok([Some(bucket), Some(from), Some(to), field("destinationBucket")])
 }
 
+/// Within a bucket a move renames the row (the bytes stay); to another bucket it is a copy of
+/// the bytes under a new version and one transaction that removes the source and makes the
+/// copy the object, so the object is never without its bytes.
 pub async fn move_object(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
     let [bucket, from, to, to_bucket] = route(&json_body(&body)?)?;
-    let sql = "SELECT bknd.storage_move($1, $2, $3, $4)::text";
-    Ok(Json(as_caller(&s, &headers, sql, vec![bucket, from, to, to_bucket]).await?))
+    if to_bucket.is_none() || to_bucket == bucket {
+        let sql = "SELECT bknd.storage_move($1, $2, $3)::text";
+        return Ok(Json(as_caller(&s, &headers, sql, vec![bucket, from, to]).await?));
+    }
+    let sql = "SELECT bknd.storage_begin_move($1, $2, $3, $4)::text";
+    let begun = as_caller(&s, &headers, sql, vec![bucket, from, to, to_bucket]).await?;
+    let source_id = text(&begun["source"], "id");
+    transfer(&s, &begun, |size, version| {
+        let sql = "SELECT bknd.storage_finish_move($1::text::uuid, $2::text::uuid, $3::text::bigint, $4)::text";
+        (sql, vec![Some(text(&begun["upload"], "id")), Some(source_id.clone()), Some(size), Some(version)])
+    })
+    .await?;
+    Ok(Json(json!({"message": "Successfully moved"})))
 }
 
 pub async fn copy(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
@@ -99,9 +130,24 @@ pub async fn copy(State(s): State<AppState>, headers: HeaderMap, body: axum::bod
     let upsert = headers.get("x-upsert").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let sql = "SELECT bknd.storage_begin_copy($1, $2, $3, $4, $5::text::boolean)::text";
     let begun = as_caller(&s, &headers, sql, vec![bucket, from, to, to_bucket, Some(upsert.to_string())]).await?;
+    let upload = &begun["upload"];
+    transfer(&s, &begun, |size, version| {
+        let sql = "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean)::text";
+        (sql, vec![Some(text(upload, "id")), Some(size), Some(version), Some(upsert.to_string())])
+    })
+    .await?;
+    Ok(Json(json!({"Key": format!("{}/{}", text(upload, "bucket"), text(upload, "name")), "Id": text(upload, "id")})))
+}
+
+/// Copy `begun.source`'s bytes to `begun.upload`'s version and finish with the statement
+/// `finish(size, version)` gives (as the sidecar); on any failure the upload and its bytes go.
+async fn transfer(
+    s: &AppState,
+    begun: &Value,
+    finish: impl FnOnce(String, String) -> (&'static str, Vec<Option<String>>),
+) -> Result<(), StorageError> {
     let (source, upload) = (&begun["source"], &begun["upload"]);
-    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
-    let (id, dest_bucket, dest_name, version) = (text(upload, "id"), text(upload, "bucket"), text(upload, "name"), text(upload, "version"));
+    let (id, dest_bucket, version) = (text(upload, "id"), text(upload, "bucket"), text(upload, "version"));
     let copied = s
         .storage
         .store
@@ -110,22 +156,21 @@ pub async fn copy(State(s): State<AppState>, headers: HeaderMap, body: axum::bod
         .map_err(StorageError::internal);
     let finished = match copied {
         Ok(()) => {
-            let sql = "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean)::text";
-            let size = source["size"].as_i64().unwrap_or(0).to_string();
-            as_sidecar(&s, sql, vec![Some(id.clone()), Some(size), Some(version.clone()), Some(upsert.to_string())]).await
+            let (sql, args) = finish(source["size"].as_i64().unwrap_or(0).to_string(), version.clone());
+            as_sidecar(s, sql, args).await
         }
         Err(e) => Err(e),
     };
     match finished {
         Ok(done) => {
             if let Some(old) = done["replaced_version"].as_str() {
-                forget_bytes(&s, &dest_bucket, old).await;
+                forget_bytes(s, &dest_bucket, old).await;
             }
-            Ok(Json(json!({"Key": format!("{dest_bucket}/{dest_name}"), "Id": id})))
+            Ok(())
         }
         Err(e) => {
-            let _ = as_sidecar(&s, "SELECT to_jsonb(bknd.storage_abort_upload($1::text::uuid))::text", vec![Some(id)]).await;
-            forget_bytes(&s, &dest_bucket, &version).await;
+            let _ = as_sidecar(s, "SELECT to_jsonb(bknd.storage_abort_upload($1::text::uuid))::text", vec![Some(id)]).await;
+            forget_bytes(s, &dest_bucket, &version).await;
             Err(e)
         }
     }

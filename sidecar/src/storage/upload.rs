@@ -46,7 +46,7 @@ fn metadata_header(headers: &HeaderMap) -> Result<Option<Value>, StorageError> {
     let Some(v) = header_text(headers, "x-metadata") else { return Ok(None) };
     let bytes = base64::engine::general_purpose::STANDARD.decode(v.trim()).map_err(|_| StorageError::invalid("x-metadata must be base64 JSON"))?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| StorageError::invalid("x-metadata must be base64 JSON"))?;
-    Ok(Some(value))
+    Ok(Some(super::storable(value)?))
 }
 
 pub async fn create(State(s): State<AppState>, Path((bucket, path)): Path<(String, String)>, headers: HeaderMap, body: Body) -> Answer {
@@ -132,7 +132,10 @@ async fn open_body(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Descr
                 let text = field.text().await.map_err(|e| StorageError::invalid(format!("bad multipart body: {e}")))?;
                 match name.as_str() {
                     "cacheControl" => described.cache_control = Some(format!("max-age={}", text.trim())),
-                    "metadata" => described.metadata = Some(serde_json::from_str(&text).map_err(|_| StorageError::invalid("metadata must be JSON"))?),
+                    "metadata" => {
+                        let value = serde_json::from_str(&text).map_err(|_| StorageError::invalid("metadata must be JSON"))?;
+                        described.metadata = Some(super::storable(value)?);
+                    }
                     _ => {}
                 }
                 continue;

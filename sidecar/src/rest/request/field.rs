@@ -101,9 +101,14 @@ impl<'a> Cursor<'a> {
                     self.pos += 1;
                     return Ok(out);
                 }
+                // names are spliced into SQL text, which cannot hold NUL
+                Some('\0') => return Err(self.error("expecting a name without the NUL character")),
                 Some('\\') => {
                     self.pos += 1;
                     let Some(c) = self.peek() else { return Err(self.error("unterminated escape")) };
+                    if c == '\0' {
+                        return Err(self.error("expecting a name without the NUL character"));
+                    }
                     out.push(c);
                     self.pos += c.len_utf8();
                 }

@@ -100,7 +100,7 @@ pub fn parse_filter(field: Field, text: &str) -> Result<Filter, ApiError> {
         if modifier.is_some() {
             return Err(fail("\"in\" takes no modifier".into()));
         }
-        Operation::In(parse_list(value).map_err(|e| fail(e))?)
+        Operation::In(parse_list(value).map_err(fail)?)
     } else if op_name == "is" {
         Operation::Is(match value.to_ascii_lowercase().as_str() {
             "null" => IsValue::Null,

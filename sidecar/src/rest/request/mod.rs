@@ -75,7 +75,7 @@ pub fn parse(
         p => match p.strip_prefix("rpc/") {
             Some(f) if !f.is_empty() && !f.contains('/') => Target::Rpc(decode_path(f)),
             _ if p.contains('/') => {
-                return Err(ApiError::new(StatusCode::NOT_FOUND, "PGRST125", format!("Invalid path specified in request URL")))
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "PGRST125", "Invalid path specified in request URL"))
             }
             _ => Target::Relation(decode_path(p)),
         },
@@ -105,7 +105,10 @@ pub fn parse(
 
     let prefer = prefer::parse(headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()));
     let accept = media_type(header(headers, "accept").unwrap_or("*/*"), &target)?;
-    let range = if is_read { header(headers, "range").and_then(parse_range) } else { None };
+    let range = match header(headers, "range") {
+        Some(value) if is_read => parse_range(value)?,
+        _ => None,
+    };
     let token = bearer(headers);
 
     let mut headers_json = Map::new();
@@ -173,19 +176,27 @@ fn media_type(accept: &str, target: &Target) -> Result<MediaType, ApiError> {
     ))
 }
 
-/// `Range: 0-9` or `items=0-9` or `0-`
-fn parse_range(value: &str) -> Option<(i64, Option<i64>)> {
-    let spec = value.rsplit('=').next()?.trim();
-    let (first, last) = spec.split_once('-')?;
-    let first: i64 = first.trim().parse().ok()?;
+/// `Range: 0-9` or `items=0-9` or `0-`. A range that does not parse is ignored, as PostgREST
+/// ignores it; one whose last row comes before its first is a 416.
+fn parse_range(value: &str) -> Result<Option<(i64, Option<i64>)>, ApiError> {
+    let Some(spec) = value.rsplit('=').next().map(str::trim) else { return Ok(None) };
+    let Some((first, last)) = spec.split_once('-') else { return Ok(None) };
+    let Ok(first) = first.trim().parse::<i64>() else { return Ok(None) };
     let last = match last.trim() {
         "" => None,
-        l => Some(l.parse::<i64>().ok()?),
+        l => match l.parse::<i64>() {
+            Ok(l) => Some(l),
+            Err(_) => return Ok(None),
+        },
     };
-    if first < 0 || last.is_some_and(|l| l < first) {
-        return None;
+    if first < 0 {
+        return Ok(None);
     }
-    Some((first, last))
+    if last.is_some_and(|l| l < first) {
+        return Err(ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "PGRST103", "Requested range not satisfiable")
+            .details("The lower boundary must be lower than or equal to the upper boundary in the Range header."));
+    }
+    Ok(Some((first, last)))
 }
 
 #[cfg(test)]

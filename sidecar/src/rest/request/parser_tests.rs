@@ -59,6 +59,43 @@ fn a_trailing_backslash_in_quotes_does_not_panic() {
     let _ = parse_logic(false, false, "(a.eq.\"\\");
 }
 
+#[test]
+fn casts_to_pseudo_types_are_parse_errors() {
+    for ty in ["unknown", "UNKNOWN", "Record", "record[]", "_record", "any", "anyelement", "cstring", "internal", "void", "trigger", "event_trigger", "language_handler", "fdw_handler"] {
+        let e = parse_select(&format!("title::{ty}")).expect_err(ty);
+        assert_eq!((e.status.as_u16(), e.code.as_str()), (400, "PGRST100"), "{ty}");
+    }
+    for ty in ["text", "int", "character varying", "text[]", "anything", "records", "voids"] {
+        assert!(parse_select(&format!("title::{ty}")).is_ok(), "{ty}");
+    }
+}
+
+#[test]
+fn names_with_nul_are_parse_errors() {
+    // names are spliced into SQL text, which cannot hold NUL
+    assert_eq!(parse_select("\"a\0b\"").expect_err("select").code, "PGRST100");
+    assert_eq!(parse_select("x:\"a\\\0\"").expect_err("escaped").code, "PGRST100");
+    assert_eq!(parse_field("\"a\0\"").expect_err("field").code, "PGRST100");
+    assert_eq!(parse_order("\"a\0\".desc").expect_err("order").code, "PGRST100");
+    for key in ["columns", "on_conflict"] {
+        let e = query_string::parse(&[(key.to_string(), "a,\"b\0\"".to_string())]).expect_err(key);
+        assert_eq!(e.code, "PGRST100", "{key}");
+    }
+}
+
+#[test]
+fn ranges_parse_or_are_ignored_or_are_416() {
+    use super::parse_range;
+    assert_eq!(parse_range("items=0-9").ok().flatten(), Some((0, Some(9))));
+    assert_eq!(parse_range("0-9223372036854775807").ok().flatten(), Some((0, Some(i64::MAX))));
+    assert_eq!(parse_range("5-").ok().flatten(), Some((5, None)));
+    for ignored in ["", "x", "-5-3", "0-99999999999999999999", "a-b", "1"] {
+        assert!(matches!(parse_range(ignored), Ok(None)), "{ignored}");
+    }
+    let e = parse_range("5-2").expect_err("reversed");
+    assert_eq!((e.status.as_u16(), e.code.as_str()), (416, "PGRST103"));
+}
+
 fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
     let key = prop_oneof![
         Just("select".to_string()),

@@ -47,6 +47,14 @@ fn number(key: &str, value: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::parse(format!("\"failed to parse {key} ({value})\""), "expecting a non-negative integer"))
 }
 
+/// `a,"b",c`: column names, which end up in SQL text (so they cannot hold NUL).
+fn column_list(key: &str, value: &str) -> Result<Vec<String>, ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::parse(format!("\"failed to parse {key}\""), "a column name cannot contain the NUL character"));
+    }
+    Ok(value.split(',').map(|c| c.trim().trim_matches('"').to_string()).collect())
+}
+
 /// Split `a.b.c->x.y` into the embedding path and the last segment (which keeps its JSON path).
 fn split_key(key: &str) -> (Vec<String>, String) {
     let (head, tail) = match key.find("->") {
@@ -67,11 +75,11 @@ pub fn parse(pairs: &[(String, String)]) -> Result<QueryParams, ApiError> {
                 continue;
             }
             "columns" => {
-                q.columns = Some(value.split(',').map(|c| c.trim().trim_matches('"').to_string()).filter(|c| !c.is_empty()).collect());
+                q.columns = Some(column_list(key, value)?.into_iter().filter(|c| !c.is_empty()).collect());
                 continue;
             }
             "on_conflict" => {
-                q.on_conflict = Some(value.split(',').map(|c| c.trim().trim_matches('"').to_string()).collect());
+                q.on_conflict = Some(column_list(key, value)?);
                 continue;
             }
             _ => {}

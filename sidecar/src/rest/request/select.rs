@@ -106,7 +106,9 @@ fn item(c: &mut Cursor, depth: usize) -> Result<SelectItem, ApiError> {
     Ok(SelectItem::Field { field, alias, cast })
 }
 
-/// A type name for a cast: letters, digits, underscores, spaces, optionally `[]`.
+/// A type name for a cast: letters, digits, underscores, spaces, optionally `[]`. Pseudo-types
+/// name no values (`unknown`, `record`, `any*`, `internal`, ...): PostgreSQL cannot cast to
+/// them and some of those casts fail inside it (XX000), so they are refused here.
 fn cast_type(c: &mut Cursor) -> Result<String, ApiError> {
     let start = c.pos;
     while c.peek().is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == ' ') {
@@ -116,6 +118,45 @@ fn cast_type(c: &mut Cursor) -> Result<String, ApiError> {
     if name.is_empty() {
         return Err(c.error("expecting a type name"));
     }
+    if is_pseudo_type(&name) {
+        return Err(ApiError::parse(format!("\"failed to parse select ({})\"", c.text), format!("cannot cast to the pseudo-type {name}")));
+    }
     let name = if c.eat("[]") { format!("{name}[]") } else { name };
     Ok(name)
+}
+
+/// PostgreSQL's pseudo-types (pg_type.typtype = 'p') and their array types (`_record`), as an
+/// unquoted name may spell them (any case; `pg_catalog.` cannot be written here).
+pub fn is_pseudo_type(name: &str) -> bool {
+    const PSEUDO: &[&str] = &[
+        "any",
+        "anyarray",
+        "anycompatible",
+        "anycompatiblearray",
+        "anycompatiblemultirange",
+        "anycompatiblenonarray",
+        "anycompatiblerange",
+        "anyelement",
+        "anyenum",
+        "anymultirange",
+        "anynonarray",
+        "anyrange",
+        "cstring",
+        "event_trigger",
+        "fdw_handler",
+        "index_am_handler",
+        "internal",
+        "language_handler",
+        "opaque",
+        "pg_ddl_command",
+        "record",
+        "table_am_handler",
+        "trigger",
+        "tsm_handler",
+        "unknown",
+        "void",
+    ];
+    let lower = name.trim().to_ascii_lowercase();
+    let base = lower.strip_prefix('_').unwrap_or(&lower);
+    PSEUDO.contains(&base)
 }

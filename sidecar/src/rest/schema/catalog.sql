@@ -56,7 +56,7 @@ fks AS (
 ),
 funcs AS (
   SELECT jsonb_agg(jsonb_build_object(
-    'schema', n.nspname, 'name', p.proname,
+    'oid', p.oid::int8, 'schema', n.nspname, 'name', p.proname,
     'args', coalesce((
       SELECT jsonb_agg(jsonb_build_object('name', coalesce(a.name, ''), 'type', pg_catalog.format_type(a.type, NULL),
                                           'variadic', a.mode = 'v') ORDER BY a.ord)
@@ -84,7 +84,7 @@ funcs AS (
 SELECT jsonb_build_object(
   'relations', coalesce((
     SELECT jsonb_agg(jsonb_build_object(
-      'schema', r.schema, 'name', r.name, 'is_view', r.relkind IN ('v', 'm'),
+      'oid', r.oid::int8, 'schema', r.schema, 'name', r.name, 'is_view', r.relkind IN ('v', 'm'),
       'description', r.description,
       'columns', coalesce(c.columns, '[]'::jsonb),
       'pk', coalesce(k.pk, '[]'::jsonb),

@@ -25,6 +25,8 @@ pub struct Column {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Relation {
+    /// pg_class oid, for privilege checks (the OpenAPI document)
+    pub oid: u32,
     pub schema: String,
     pub name: String,
     pub is_view: bool,
@@ -77,6 +79,8 @@ pub enum ReturnKind {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Function {
+    /// pg_proc oid, for privilege checks (the OpenAPI document)
+    pub oid: u32,
     pub schema: String,
     pub name: String,
     pub args: Vec<Arg>,

@@ -1,0 +1,122 @@
+// supabase-js and tus-js-client in a real browser (Debian's chromium, driven by playwright-core),
+// on a page from another origin than the API: sign up, sign in, insert and select under RLS,
+// upload and download a file, a resumable (TUS) upload. Without CORS every call fails with
+// "Failed to fetch". The Rust test (tests/tests/e2e_clients.rs) passes BKND_URL and ANON_KEY.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const BKND = process.env.BKND_URL;
+const ANON = process.env.ANON_KEY;
+
+// the app: a page and the clients' browser builds, from the pinned packages
+const assets = {
+  '/supabase.js': require.resolve('@supabase/supabase-js/dist/umd/supabase.js'),
+  '/tus.js': require.resolve('tus-js-client/dist/tus.min.js'),
+};
+const page_html = `<!doctype html><meta charset="utf-8"><title>app</title>
+<script src="/supabase.js"></script><script src="/tus.js"></script>
+<script>window.app = supabase.createClient(${JSON.stringify(BKND)}, ${JSON.stringify(ANON)});</script>`;
+
+let server, browser, page, origin;
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    const file = assets[req.url];
+    if (file) {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      fs.createReadStream(file).pipe(res);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(page_html);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // localhost, not 127.0.0.1, and its own port: another origin than the API's
+  origin = `http://localhost:${server.address().port}`;
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  page = await browser.newPage();
+  await page.goto(`${origin}/`);
+  assert.notEqual(new URL(BKND).origin, origin);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const stamp = Date.now();
+
+test('sign up, sign in, and rows under RLS', async () => {
+  const result = await page.evaluate(async ({ stamp }) => {
+    const out = {};
+    const bob = await app.auth.signUp({ email: `bob-${stamp}@example.com`, password: 'a long password 1' });
+    out.bobError = bob.error?.message ?? null;
+    await app.from('notes').insert({ title: "bob's" });
+    await app.auth.signOut();
+    const up = await app.auth.signUp({ email: `alice-${stamp}@example.com`, password: 'a long password 1' });
+    out.signUpError = up.error?.message ?? null;
+    await app.auth.signOut();
+    const signIn = await app.auth.signInWithPassword({ email: `alice-${stamp}@example.com`, password: 'a long password 1' });
+    out.signInError = signIn.error?.message ?? null;
+    out.userId = signIn.data.user?.id ?? null;
+    const inserted = await app.from('notes').insert({ title: 'from the browser' }).select('title');
+    out.insertError = inserted.error?.message ?? null;
+    const mine = await app.from('notes').select('title');
+    out.titles = (mine.data ?? []).map((r) => r.title);
+    out.selectError = mine.error?.message ?? null;
+    return out;
+  }, { stamp });
+  assert.equal(result.bobError, null);
+  assert.equal(result.signUpError, null);
+  assert.equal(result.signInError, null);
+  assert.ok(result.userId);
+  assert.equal(result.insertError, null);
+  assert.equal(result.selectError, null);
+  assert.deepEqual(result.titles, ['from the browser'], "alice sees her row and not bob's");
+});
+
+test('upload and download a file', async () => {
+  const result = await page.evaluate(async () => {
+    const { data: { user } } = await app.auth.getUser();
+    const path = `${user.id}/hello.txt`;
+    const up = await app.storage.from('avatars').upload(path, new Blob(['hello from a browser'], { type: 'text/plain' }));
+    const down = await app.storage.from('avatars').download(path);
+    const signed = await app.storage.from('avatars').createSignedUrl(path, 60);
+    const viaUrl = signed.data ? await (await fetch(signed.data.signedUrl)).text() : null;
+    return { upError: up.error?.message ?? null, text: down.data ? await down.data.text() : down.error?.message, viaUrl };
+  });
+  assert.equal(result.upError, null);
+  assert.equal(result.text, 'hello from a browser');
+  assert.equal(result.viaUrl, 'hello from a browser');
+});
+
+test('a resumable upload with tus-js-client', async () => {
+  const result = await page.evaluate(async ({ bknd }) => {
+    const { data: { session } } = await app.auth.getSession();
+    const bytes = new Uint8Array(3 * 1024 * 1024 + 7).map((_, i) => i % 251);
+    const path = `${session.user.id}/big.bin`;
+    const error = await new Promise((resolve) => {
+      const upload = new tus.Upload(new Blob([bytes]), {
+        endpoint: `${bknd}/storage/v1/upload/resumable`,
+        headers: { authorization: `Bearer ${session.access_token}`, 'x-upsert': 'true' },
+        chunkSize: 1024 * 1024,
+        metadata: { bucketName: 'videos', objectName: path, contentType: 'application/octet-stream' },
+        onError: (e) => resolve(String(e)),
+        onSuccess: () => resolve(null),
+      });
+      upload.start();
+    });
+    const down = await app.storage.from('videos').download(path);
+    const got = down.data ? new Uint8Array(await down.data.arrayBuffer()) : new Uint8Array();
+    return { error, size: got.length, same: got.length === bytes.length && got.every((b, i) => b === bytes[i]) };
+  }, { bknd: BKND });
+  assert.equal(result.error, null);
+  assert.equal(result.size, 3 * 1024 * 1024 + 7);
+  assert.ok(result.same, 'the bytes came back as sent');
+});
