@@ -28,6 +28,7 @@ cat <<INFO
   bknd is running
     API              http://$LISTEN   (/rest/v1, /auth/v1, /storage/v1)
     MCP              http://$LISTEN/mcp  (or: target/release/bknd mcp --database-url postgres://authenticator@127.0.0.1:$PG_PORT/bknd --token KEY)
+    email            without --smtp-url (BKND_SMTP_URL), each message is a file in ${BKND_MAIL_DIR:-$DATA_DIR/mail}/new/
     database         $ADMIN_URL
     anon key         $ANON
     service_role key $SERVICE
@@ -36,4 +37,4 @@ cat <<INFO
 
 INFO
 target/release/bknd serve --database-url "postgres://authenticator@127.0.0.1:$PG_PORT/bknd" --listen "$LISTEN" \
-  --storage "${BKND_STORAGE:-file://$DATA_DIR/storage}"
+  --storage "${BKND_STORAGE:-file://$DATA_DIR/storage}" --mail-dir "${BKND_MAIL_DIR:-$DATA_DIR/mail}"

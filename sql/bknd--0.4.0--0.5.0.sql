@@ -68,6 +68,19 @@ AS 'MODULE_PATHNAME', 'request_reauthentication_wrapper';
 REVOKE EXECUTE ON FUNCTION bknd.request_email_change_tokens(text, text), bknd.request_reauthentication(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.request_email_change_tokens(text, text), bknd.request_reauthentication(text, text) TO authenticator;
 
+-- src/auth/mfa.rs: TOTP enrolment naming the issuer the client sends; the QR code is the SVG
+-- itself, as GoTrue answers it
+CREATE  FUNCTION "mfa_enroll_totp"(
+	"friendly_name" TEXT DEFAULT NULL, /* core::option::Option<&str> */
+	"issuer" TEXT DEFAULT NULL /* core::option::Option<&str> */
+) RETURNS jsonb /* pgrx :: JsonB */
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'mfa_enroll_totp_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.mfa_enroll_totp(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.mfa_enroll_totp(text, text) TO authenticated, service_role;
+
 -- == tables ==
 -- src/ddl/table.rs: tables that existed before CREATE EXTENSION can be brought under bknd
 CREATE  FUNCTION "adopt_table"(

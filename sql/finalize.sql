@@ -59,7 +59,7 @@ GRANT EXECUTE ON FUNCTION bknd.oauth_begin(text, text, text, text, text), bknd.o
   bknd.oauth_complete(text, jsonb, text)
 TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.get_user(), bknd.update_user(jsonb), bknd.sign_out(text),
-  bknd.mfa_enroll(text), bknd.mfa_challenge(text, text), bknd.mfa_verify(text, text, text, text),
+  bknd.mfa_enroll(text), bknd.mfa_enroll_totp(text, text), bknd.mfa_challenge(text, text), bknd.mfa_verify(text, text, text, text),
   bknd.mfa_unenroll(text)
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION

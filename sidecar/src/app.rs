@@ -25,6 +25,7 @@ pub fn app(state: AppState, cors: Arc<crate::cors::Origins>) -> Router {
     Router::new()
         .merge(crate::mcp::http::router(state.clone()))
         .route("/health", get(crate::health::health))
+        .route("/", get(crate::welcome::page))
         .merge(crate::cors::wrap(crate::rest::router(), &cors))
         .merge(crate::cors::wrap(crate::auth::router(), &cors))
         .merge(crate::cors::wrap(crate::storage::router(), &cors))
@@ -63,7 +64,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("bknd listening on http://{address}");
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let auth = Arc::new(crate::auth::AuthConfig {
-        mail: crate::auth::mail::MailConfig { smtp_url: args.smtp_url.clone(), from: args.smtp_from.clone() },
+        mail: crate::auth::mail::MailConfig { smtp_url: args.smtp_url.clone(), from: args.smtp_from.clone(), mail_dir: args.mail_dir.clone() },
         site_url: args.site_url.clone().unwrap_or_else(|| public_url.clone()),
         public_url,
         redirect_allow: args.redirect_allow.clone(),

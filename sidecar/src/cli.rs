@@ -77,9 +77,13 @@ pub struct ServeArgs {
     pub pre_request: Option<String>,
     /// SMTP server for auth email (codes, magic links, recovery): smtp://[user:pass@]host:port,
     /// with ?tls=required for STARTTLS, or smtps://host for implicit TLS.
-    /// Without it, in development, messages go to the log on stderr.
+    /// Without it, in development, messages go to --mail-dir, else to the log on stderr.
     #[arg(long, env = "BKND_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// Without --smtp-url: a Maildir where each auth email is written as a file (`new/*.eml`),
+    /// for development (`make run` uses $BKND_DATA_DIR/mail).
+    #[arg(long, env = "BKND_MAIL_DIR")]
+    pub mail_dir: Option<std::path::PathBuf>,
     /// Sender of auth email.
     #[arg(long, env = "BKND_SMTP_FROM", default_value = "bknd <noreply@localhost>")]
     pub smtp_from: String,

@@ -11,3 +11,4 @@ pub mod keys;
 pub mod mcp;
 pub mod rest;
 pub mod storage;
+pub mod welcome;

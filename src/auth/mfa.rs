@@ -22,31 +22,46 @@ fn valid_uuid(s: &str) -> Result<String, Value> {
     }
 }
 
-/// Start enrolling a TOTP factor: its secret, `otpauth://` URI and QR code.
+/// Start enrolling a TOTP factor: its secret, `otpauth://` URI and QR code (issuer "bknd").
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn mfa_enroll(friendly_name: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
-    answer((|| -> Outcome {
-        let (user_id, _) = signed_in()?;
-        let email = errors::spi(Spi::get_one_with_args::<String>("SELECT coalesce(email, id::text) FROM bknd.users WHERE id = $1::uuid", &[user_id.as_str().into()]))
-            .unwrap_or_default();
-        let count = errors::spi(Spi::get_one_with_args::<i64>("SELECT count(*) FROM bknd.mfa_factors WHERE user_id = $1::uuid", &[user_id.as_str().into()])).unwrap_or(0);
-        if count >= 10 {
-            return Err(fail(422, "too_many_enrolled_mfa_factors", "Maximum number of enrolled factors reached"));
-        }
-        let secret = totp::new_secret();
-        let id = errors::spi(Spi::get_one_with_args::<String>(
-            "INSERT INTO bknd.mfa_factors (user_id, friendly_name, secret) VALUES ($1::uuid, $2, $3) RETURNING id::text",
-            &[user_id.as_str().into(), friendly_name.into(), secret.as_str().into()],
-        ))
+    answer(enroll(friendly_name, None))
+}
+
+/// The same, naming the issuer the authenticator app shows (supabase-js sends `issuer`).
+/// Since 0.5.0 (a function of its own: mfa_enroll keeps the 0.4.0 shape).
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn mfa_enroll_totp(friendly_name: default!(Option<&str>, "NULL"), issuer: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    answer(enroll(friendly_name, issuer))
+}
+
+fn enroll(friendly_name: Option<&str>, issuer: Option<&str>) -> Outcome {
+    let issuer = issuer.map(str::trim).filter(|i| !i.is_empty()).unwrap_or("bknd");
+    // the key URI's label is issuer:account, so no colon; what an app shows, so short and printable
+    if issuer.chars().count() > 100 || issuer.contains(':') || issuer.chars().any(char::is_control) {
+        return Err(fail(422, "validation_failed", "issuer must be at most 100 printable characters, without ':'"));
+    }
+    let (user_id, _) = signed_in()?;
+    let email = errors::spi(Spi::get_one_with_args::<String>("SELECT coalesce(email, id::text) FROM bknd.users WHERE id = $1::uuid", &[user_id.as_str().into()]))
         .unwrap_or_default();
-        let uri = totp::uri("bknd", &email, &secret);
-        audit::log(Some(&user_id), "factor_enrolled", None, json!({"factor_id": id}));
-        Ok(json!({
-            "id": id, "type": "totp", "friendly_name": friendly_name,
-            "totp": {"qr_code": totp::qr_svg_data_url(&uri), "secret": secret, "uri": uri}
-        }))
-    })())
+    let count = errors::spi(Spi::get_one_with_args::<i64>("SELECT count(*) FROM bknd.mfa_factors WHERE user_id = $1::uuid", &[user_id.as_str().into()])).unwrap_or(0);
+    if count >= 10 {
+        return Err(fail(422, "too_many_enrolled_mfa_factors", "Maximum number of enrolled factors reached"));
+    }
+    let secret = totp::new_secret();
+    let id = errors::spi(Spi::get_one_with_args::<String>(
+        "INSERT INTO bknd.mfa_factors (user_id, friendly_name, secret) VALUES ($1::uuid, $2, $3) RETURNING id::text",
+        &[user_id.as_str().into(), friendly_name.into(), secret.as_str().into()],
+    ))
+    .unwrap_or_default();
+    let uri = totp::uri(issuer, &email, &secret);
+    audit::log(Some(&user_id), "factor_enrolled", None, json!({"factor_id": id}));
+    Ok(json!({
+        "id": id, "type": "totp", "friendly_name": friendly_name,
+        "totp": {"qr_code": totp::qr_svg(&uri), "secret": secret, "uri": uri}
+    }))
 }
 
 fn own_factor(user_id: &str, factor_id: &str) -> Result<(String, Option<i64>, String), Value> {

@@ -61,13 +61,16 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// The URI as an SVG QR code, as a data URL (what supabase-js shows in an <img>).
-pub fn qr_svg_data_url(uri: &str) -> String {
+/// The URI as an SVG QR code, the markup itself (GoTrue's answer: supabase-js makes it a
+/// `data:image/svg+xml;utf-8,` URL). Colours by name: a `#` would end that URL at its fragment.
+pub fn qr_svg(uri: &str) -> String {
     match qrcode::QrCode::new(uri.as_bytes()) {
-        Ok(code) => {
-            let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build();
-            format!("data:image/svg+xml;utf-8,{svg}")
-        }
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .dark_color(qrcode::render::svg::Color("black"))
+            .light_color(qrcode::render::svg::Color("white"))
+            .build(),
         Err(_) => String::new(),
     }
 }

@@ -120,3 +120,18 @@ test('a resumable upload with tus-js-client', async () => {
   assert.equal(result.size, 3 * 1024 * 1024 + 7);
   assert.ok(result.same, 'the bytes came back as sent');
 });
+
+test("a TOTP factor's QR code renders as an image, with the issuer the app names", async () => {
+  const result = await page.evaluate(async () => {
+    const { data, error } = await app.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'laptop', issuer: 'My App' });
+    if (error) return { error: error.message };
+    const img = new Image();
+    img.src = data.totp.qr_code;
+    const decoded = await img.decode().then(() => true, () => false);
+    return { decoded, width: img.naturalWidth, uri: data.totp.uri };
+  });
+  assert.equal(result.error, undefined);
+  assert.ok(result.decoded, 'the browser could not decode the QR code');
+  assert.ok(result.width >= 200, `QR code ${result.width} px wide`);
+  assert.match(result.uri, /^otpauth:\/\/totp\/My%20App:/);
+});

@@ -274,3 +274,51 @@ fn reauthenticate_mails_a_nonce_that_lets_a_password_change_through() {
     let (status, v) = http.send("GET", "/auth/v1/reauthenticate", None, None);
     assert!((400..500).contains(&status), "{status} {v}");
 }
+
+#[test]
+fn without_smtp_each_email_is_a_file_in_the_mail_dir_and_links_land_on_a_page() {
+    let db = TestDb::new("auth_http_maildir");
+    let dir = std::env::temp_dir().join(format!("bknd-mail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = dir.with_extension("log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // started by hand to read its log: a refused redirect_to is a warning that names the flag
+    let mut child = std::process::Command::new(bknd_tests::sidecar::binary())
+        .args(["serve", "--database-url", &url("authenticator", &db.name), "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--mail-dir", &dir.to_string_lossy()])
+        .env("BKND_LOG", "warn,bknd_sidecar::auth=info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let http = Http { base: base.clone(), anon: db.token(json!({"role": "anon"})) };
+    let (status, v) = http.send("POST", "/auth/v1/otp?redirect_to=https%3A%2F%2Felsewhere.example%2F", None, Some(json!({"email": "dev@example.com", "create_user": true})));
+    assert_eq!(status, 200, "{v}");
+    let new = dir.join("new");
+    let files: Vec<_> = std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert_eq!(files.len(), 1, "one message in {}", new.display());
+    let mail = quoted_printable(&std::fs::read_to_string(&files[0]).unwrap());
+    assert!(mail.contains("To: dev@example.com") || mail.contains("To: <dev@example.com>"), "{mail}");
+    let code = code_in(&mail);
+    // the link lands on the site URL, by default this server's own page
+    let location = http.location(&format!("/auth/v1/verify?token={}&type=magiclink", link_token_in(&mail)));
+    assert!(location.starts_with(&format!("{base}#access_token=")) || location.starts_with(&format!("{base}/#access_token=")), "{location}");
+    let page = request(&base, "GET", "/", &[], None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("bknd is running") && page.body.contains("--site-url"), "{}", page.body);
+    assert!(page.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("text/html")));
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.contains("redirect_to") && logged.contains("--redirect-allow"), "{logged}");
+    assert!(logged.contains(&files[0].display().to_string()), "the log says where the message is: {logged}");
+    assert!(!logged.contains(&code), "the code itself stays out of the log");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&log);
+}

@@ -22,7 +22,11 @@ fn totp_enroll_verify_replay_and_unenroll() {
     let factor = f["id"].as_str().unwrap().to_string();
     let secret = f["totp"]["secret"].as_str().unwrap().to_string();
     assert!(f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m%40example.com") || f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m@example.com"));
-    assert!(f["totp"]["qr_code"].as_str().unwrap().starts_with("data:image/svg+xml"));
+    // the SVG itself, as GoTrue answers (supabase-js makes the data URL), with no '#' that
+    // would cut that URL short; the issuer is bknd's unless the client names one
+    let qr = f["totp"]["qr_code"].as_str().unwrap();
+    assert!(qr.contains("<svg") && !qr.starts_with("data:") && !qr.contains('#'), "{qr}");
+    assert!(f["totp"]["uri"].as_str().unwrap().contains("issuer=bknd"));
     // someone else's token cannot see or use the factor
     let other = call(&db, None, "bknd.sign_up('o@example.com', 'a long enough password')");
     let other_token = other["access_token"].as_str().unwrap();
@@ -48,4 +52,18 @@ fn totp_enroll_verify_replay_and_unenroll() {
     assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(*) FROM bknd.mfa_factors"), 0);
     // garbage ids are a clean not-found
     assert_eq!(call(&db, Some(&aal2), "bknd.mfa_challenge('x''; drop table bknd.users; --')")["error"]["code"], "mfa_factor_not_found");
+}
+
+#[test]
+fn the_issuer_the_client_names_is_the_one_the_app_shows() {
+    let db = TestDb::new("mfa_issuer");
+    let s = call(&db, None, "bknd.sign_up('i@example.com', 'a long enough password')");
+    let token = s["access_token"].as_str().unwrap().to_string();
+    let named = call(&db, Some(&token), "bknd.mfa_enroll_totp('laptop', 'My App')");
+    assert!(named["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/My%20App:"), "{named}");
+    assert!(!named["totp"]["qr_code"].as_str().unwrap().contains('#'));
+    for bad in ["a:b", &"x".repeat(101)] {
+        let refused = call(&db, Some(&token), &format!("bknd.mfa_enroll_totp('x', '{bad}')"));
+        assert_eq!(refused["error"]["code"], "validation_failed", "{bad}");
+    }
 }

@@ -93,7 +93,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
         ]),
         ("authenticated", vec![
             "auth_public_settings", "authenticate", "claims", "email", "exchange_auth_code", "extension", "filename",
-            "foldername", "get_user", "jwt_verify", "jwt_verify_text", "mfa_challenge", "mfa_enroll", "mfa_unenroll",
+            "foldername", "get_user", "jwt_verify", "jwt_verify_text", "mfa_challenge", "mfa_enroll", "mfa_enroll_totp", "mfa_unenroll",
             "mfa_verify", "refresh_session", "role", "sign_in_password", "sign_out", "sign_up", "storage_begin_copy",
             "storage_begin_move", "storage_begin_upload", "storage_list", "storage_move", "storage_object", "storage_public_object",
             "storage_remove", "storage_sign", "storage_upload", "storage_verify", "touch_updated_at", "uid", "update_user",

@@ -202,8 +202,8 @@ async fn factor_enroll(State(s): State<AppState>, headers: HeaderMap, bytes: axu
         Some("totp") | None => {}
         Some(other) => return Err(AuthError::validation(format!("factor_type {other} is not supported (totp is)"))),
     }
-    let name = text(&b, "friendly_name")?;
-    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_enroll($1)::text", vec![name]).await?)
+    let (name, issuer) = (text(&b, "friendly_name")?, text(&b, "issuer")?);
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_enroll_totp($1, $2)::text", vec![name, issuer]).await?)
 }
 
 async fn factor_challenge(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
@@ -249,7 +249,17 @@ impl AuthConfig {
     pub fn redirect(&self, wanted: Option<&str>) -> String {
         match wanted {
             Some(w) if std::iter::once(&self.site_url).chain(&self.redirect_allow).any(|p| allowed_by(w, p)) => w.to_string(),
-            _ => self.site_url.clone(),
+            Some(w) => {
+                // the app's developer needs to know why the link did not land where asked
+                let shown: String = w.chars().take(200).collect();
+                tracing::warn!(
+                    "redirect_to {shown:?} is not under the site URL or an allowed prefix: the link lands on {}; \
+                     allow it with --redirect-allow (BKND_REDIRECT_ALLOW) or set --site-url",
+                    self.site_url
+                );
+                self.site_url.clone()
+            }
+            None => self.site_url.clone(),
         }
     }
 }

@@ -26,7 +26,7 @@ pub async fn serve(args: McpArgs) -> anyhow::Result<()> {
     tokio::spawn(watch(args.database_url.clone(), rest.schemas.clone(), schema.clone()));
     let public_url = args.public_url.clone().unwrap_or_else(|| "http://127.0.0.1:3000".into());
     let auth = Arc::new(crate::auth::AuthConfig {
-        mail: crate::auth::mail::MailConfig { smtp_url: None, from: String::new() },
+        mail: crate::auth::mail::MailConfig { smtp_url: None, from: String::new(), mail_dir: None },
         site_url: public_url.clone(),
         public_url,
         redirect_allow: vec![],
