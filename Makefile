@@ -8,7 +8,7 @@ export BKND_DATA_DIR BKND_PG_PORT BKND_LISTEN
 # make test T=storage (one file of tests/tests) or T=storage/moving (its tests named so)
 export T
 
-.PHONY: run test bench setup install sidecar build clients
+.PHONY: run test check bench setup install sidecar build clients
 
 setup:
 	@scripts/setup.sh
@@ -33,6 +33,12 @@ clients:
 
 test: install build clients
 	@scripts/test.sh
+
+# formatting (rustfmt.toml) and lints, warnings as errors, over the whole workspace
+check: setup
+	@echo "check: rustfmt and clippy"
+	@cargo fmt --all -- --check
+	@cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 
 bench: install build
 	@cargo build --release -p bknd-tests --bin argon2_rate --bin http_file --bin sign_in_share --quiet

@@ -36,9 +36,8 @@ fn single_statement(text: &CStr) {
         #[cfg(not(feature = "pg13"))]
         let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         let list = pgrx::PgList::<pg_sys::RawStmt>::from_pg(list);
-        let control = list
-            .get_ptr(0)
-            .is_some_and(|raw| !(*raw).stmt.is_null() && (*(*raw).stmt).type_ == pg_sys::NodeTag::T_TransactionStmt);
+        let control =
+            list.get_ptr(0).is_some_and(|raw| !(*raw).stmt.is_null() && (*(*raw).stmt).type_ == pg_sys::NodeTag::T_TransactionStmt);
         (list.len(), control)
     };
     if count != 1 {

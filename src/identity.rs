@@ -28,10 +28,7 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
     let mut context: i32 = 0;
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(
-            owner,
-            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
-        );
+        pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
     }
     let _restore = RestoreUser { user, context };
     f()
@@ -52,9 +49,7 @@ pub fn with_role_changes_refused<R>(f: impl FnOnce() -> R) -> R {
 
 /// The owner of extension `bknd` (whoever ran CREATE EXTENSION, a superuser).
 pub fn extension_owner() -> pg_sys::Oid {
-    let owner = Spi::get_one::<pg_sys::Oid>(
-        "SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'bknd'",
-    );
+    let owner = Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'bknd'");
     match errors::spi_or(owner, None) {
         Some(oid) => oid,
         None => errors::raise(Code::ERRCODE_UNDEFINED_OBJECT, "extension bknd is not installed"),
@@ -73,10 +68,7 @@ pub fn is_superuser() -> bool {
 /// Fail with 42501 unless the caller is a superuser.
 pub fn require_superuser(what: &str) {
     if !is_superuser() {
-        errors::raise(
-            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("permission denied: only a superuser may {what}"),
-        );
+        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("permission denied: only a superuser may {what}"));
     }
 }
 

@@ -12,6 +12,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// parsed once at start: the size of its largest variant does not matter
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the HTTP API (REST, auth, storage, MCP, /health).
@@ -151,7 +153,6 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// Logs go to stderr; stdout is kept for output other programs read (keys, MCP stdio).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BKND_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BKND_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

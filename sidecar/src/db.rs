@@ -28,9 +28,7 @@ pub fn pool(database_url: &str, size: usize) -> anyhow::Result<Pool> {
 
 /// One connection outside the pool, for the CLI commands.
 pub async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(database_url, NoTls)
-        .await
-        .context("cannot connect to the database")?;
+    let (client, connection) = tokio_postgres::connect(database_url, NoTls).await.context("cannot connect to the database")?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!("database connection closed: {e}");
@@ -50,12 +48,22 @@ pub enum CallError {
 /// or, for the functions only the sidecar may call, `authenticator` itself.
 pub enum Caller {
     /// BEGIN, authenticate, the statement and COMMIT, pipelined.
-    Token { token: Option<String>, method: String, path: String, anon_role: String },
+    Token {
+        token: Option<String>,
+        method: String,
+        path: String,
+        anon_role: String,
+    },
     /// The same as one statement, `bknd.run_as`, in an implicit transaction: Postgres answers
     /// once, after the commit, where the pipeline's four Syncs get four answers (four writes,
     /// four wake-ups of this process). Only for statements that never raise SQLSTATE 28000
     /// themselves (bknd's auth functions): here it means the token was refused.
-    TokenAtOnce { token: Option<String>, method: String, path: String, anon_role: String },
+    TokenAtOnce {
+        token: Option<String>,
+        method: String,
+        path: String,
+        anon_role: String,
+    },
     Sidecar,
 }
 

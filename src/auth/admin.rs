@@ -20,8 +20,9 @@ fn uuid_arg(id: &str) -> Result<String, Value> {
 
 fn existing(id: &str) -> Result<String, Value> {
     let id = uuid_arg(id)?;
-    let found = errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.users WHERE id = $1::uuid)", &[id.as_str().into()]))
-        .unwrap_or(false);
+    let found =
+        errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.users WHERE id = $1::uuid)", &[id.as_str().into()]))
+            .unwrap_or(false);
     if found {
         Ok(id)
     } else {
@@ -111,13 +112,9 @@ fn admin_list_users(page: default!(i32, 1), per_page: default!(i32, 50)) -> pgrx
     let per_page = per_page.clamp(1, 1000) as i64;
     let offset = (page.max(1) as i64 - 1) * per_page;
     let ids: Vec<String> = errors::spi(Spi::connect(|c| {
-        c.select(
-            "SELECT id::text FROM bknd.users ORDER BY created_at, id LIMIT $1 OFFSET $2",
-            None,
-            &[per_page.into(), offset.into()],
-        )?
-        .map(|r| r.get::<String>(1).map(Option::unwrap_or_default))
-        .collect::<Result<Vec<_>, _>>()
+        c.select("SELECT id::text FROM bknd.users ORDER BY created_at, id LIMIT $1 OFFSET $2", None, &[per_page.into(), offset.into()])?
+            .map(|r| r.get::<String>(1).map(Option::unwrap_or_default))
+            .collect::<Result<Vec<_>, _>>()
     }));
     let total = errors::spi(Spi::get_one::<i64>("SELECT count(*) FROM bknd.users")).unwrap_or(0);
     let users: Vec<Value> = ids.iter().map(|id| user::json(id)).collect();

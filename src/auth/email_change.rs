@@ -84,10 +84,7 @@ fn request_email_change_tokens(user_id: &str, ip: default!(Option<&str>, "NULL")
                 json!({"email": email, "code": code, "link_token": link.unwrap_or_default(), "purpose": purpose})
             })
             .collect();
-        errors::spi(Spi::run_with_args(
-            "UPDATE bknd.users SET email_change_sent_at = now() WHERE id = $1::uuid",
-            &[user_id.into()],
-        ));
+        errors::spi(Spi::run_with_args("UPDATE bknd.users SET email_change_sent_at = now() WHERE id = $1::uuid", &[user_id.into()]));
         audit::log(Some(user_id), "email_change_requested", ip, json!({"secure": current.is_some()}));
         Ok(json!({"send": true, "messages": messages, "user": user::json(user_id)}))
     })())

@@ -44,9 +44,16 @@ fn enroll(friendly_name: Option<&str>, issuer: Option<&str>) -> Outcome {
         return Err(fail(422, "validation_failed", "issuer must be at most 100 printable characters, without ':'"));
     }
     let (user_id, _) = signed_in()?;
-    let email = errors::spi(Spi::get_one_with_args::<String>("SELECT coalesce(email, id::text) FROM bknd.users WHERE id = $1::uuid", &[user_id.as_str().into()]))
-        .unwrap_or_default();
-    let count = errors::spi(Spi::get_one_with_args::<i64>("SELECT count(*) FROM bknd.mfa_factors WHERE user_id = $1::uuid", &[user_id.as_str().into()])).unwrap_or(0);
+    let email = errors::spi(Spi::get_one_with_args::<String>(
+        "SELECT coalesce(email, id::text) FROM bknd.users WHERE id = $1::uuid",
+        &[user_id.as_str().into()],
+    ))
+    .unwrap_or_default();
+    let count = errors::spi(Spi::get_one_with_args::<i64>(
+        "SELECT count(*) FROM bknd.mfa_factors WHERE user_id = $1::uuid",
+        &[user_id.as_str().into()],
+    ))
+    .unwrap_or(0);
     if count >= 10 {
         return Err(fail(422, "too_many_enrolled_mfa_factors", "Maximum number of enrolled factors reached"));
     }
@@ -130,7 +137,10 @@ fn mfa_verify(factor_id: &str, challenge_id: &str, code: &str, ip: default!(Opti
             "UPDATE bknd.mfa_factors SET status = 'verified', last_used_step = $2, updated_at = now() WHERE id = $1::uuid",
             &[factor_id.into(), step.into()],
         ));
-        errors::spi(Spi::run_with_args("UPDATE bknd.mfa_challenges SET verified_at = now() WHERE id = $1::uuid", &[challenge.as_str().into()]));
+        errors::spi(Spi::run_with_args(
+            "UPDATE bknd.mfa_challenges SET verified_at = now() WHERE id = $1::uuid",
+            &[challenge.as_str().into()],
+        ));
         audit::log(Some(&user_id), "mfa_verified", ip, json!({"factor_id": factor_id}));
         let amr = json!([{"method": "totp", "timestamp": now}, {"method": "password", "timestamp": now}]);
         Ok(session::issue(&user_id, "aal2", amr, ip))

@@ -27,10 +27,7 @@ use crate::identity;
 
 /// The signed-in caller from the request's claims: (user id, session id).
 pub fn caller() -> Option<(String, Option<String>)> {
-    let row = errors::spi_or(
-        Spi::get_two::<String, String>("SELECT bknd.uid()::text, bknd.claims() ->> 'session_id'"),
-        (None, None),
-    );
+    let row = errors::spi_or(Spi::get_two::<String, String>("SELECT bknd.uid()::text, bknd.claims() ->> 'session_id'"), (None, None));
     row.0.map(|uid| (uid, row.1))
 }
 

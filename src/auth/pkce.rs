@@ -54,7 +54,13 @@ fn exchange_auth_code(auth_code: &str, code_verifier: &str, ip: default!(Option<
                     &[secret_token::digest(auth_code.trim()).into(), (AUTH_CODE_SECONDS as f64).into()],
                 )?;
                 let r = t.first();
-                Ok::<_, pgrx::spi::SpiError>((r.get::<i64>(1)?, r.get::<String>(2)?, r.get::<String>(3)?, r.get::<String>(4)?, r.get::<String>(5)?))
+                Ok::<_, pgrx::spi::SpiError>((
+                    r.get::<i64>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<String>(4)?,
+                    r.get::<String>(5)?,
+                ))
             }),
             (None, None, None, None, None),
         );

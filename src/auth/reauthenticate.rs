@@ -60,11 +60,9 @@ pub fn password_change_allowed(user_id: &str, session_id: Option<&str>, nonce: O
         return Err(fail(400, "reauthentication_needed", "Password update requires reauthentication"));
     };
     let not_valid = || fail(422, "reauthentication_not_valid", "Requested nonce is invalid");
-    let email = errors::spi_or(
-        crate::plans::get_one::<String>("SELECT lower(email) FROM bknd.users WHERE id = $1::uuid", &[user_id.into()]),
-        None,
-    )
-    .ok_or_else(not_valid)?;
+    let email =
+        errors::spi_or(crate::plans::get_one::<String>("SELECT lower(email) FROM bknd.users WHERE id = $1::uuid", &[user_id.into()]), None)
+            .ok_or_else(not_valid)?;
     rate_limit::hit(&format!("verify_code:email:{email}"), 10, 300, ip)?;
     let used = errors::spi_or(
         Spi::get_one_with_args::<i64>(

@@ -32,7 +32,14 @@ pub fn open(user_id: &str, aal: &str, amr: &Value, ip: Option<&str>) -> Opened {
     errors::spi(crate::plans::run(
         "WITH s AS (INSERT INTO bknd.sessions (id, user_id, aal, amr, ip) VALUES ($6::uuid, $1::uuid, $2, $3, $4::inet) RETURNING id) \
          INSERT INTO bknd.refresh_tokens (token_hash, session_id, user_id) SELECT $5, s.id, $1::uuid FROM s",
-        &[user_id.into(), aal.into(), pgrx::JsonB(amr.clone()).into(), ip.into(), secret_token::digest(&refresh).into(), session_id.as_str().into()],
+        &[
+            user_id.into(),
+            aal.into(),
+            pgrx::JsonB(amr.clone()).into(),
+            ip.into(),
+            secret_token::digest(&refresh).into(),
+            session_id.as_str().into(),
+        ],
     ));
     Opened { session_id, refresh }
 }
@@ -128,12 +135,7 @@ fn session_user(session_id: &str) -> Option<(String, String, Value, bool)> {
                 &[session_id.into()],
             )?;
             let r = t.first();
-            Ok::<_, pgrx::spi::SpiError>((
-                r.get::<String>(1)?,
-                r.get::<String>(2)?,
-                r.get::<pgrx::JsonB>(3)?,
-                r.get::<bool>(4)?,
-            ))
+            Ok::<_, pgrx::spi::SpiError>((r.get::<String>(1)?, r.get::<String>(2)?, r.get::<pgrx::JsonB>(3)?, r.get::<bool>(4)?))
         }),
         (None, None, None, None),
     );

@@ -74,4 +74,3 @@ pub fn qr_svg(uri: &str) -> String {
         Err(_) => String::new(),
     }
 }
-

@@ -12,12 +12,7 @@ const USER_JSON: &str = include_str!("../../sql/queries/auth_user.sql");
 
 /// A user as GoTrue shows one.
 pub fn json(user_id: &str) -> Value {
-    errors::spi_or(
-        crate::plans::get_one::<pgrx::JsonB>(USER_JSON, &[user_id.into()]),
-        None,
-    )
-    .map(|j| j.0)
-    .unwrap_or(Value::Null)
+    errors::spi_or(crate::plans::get_one::<pgrx::JsonB>(USER_JSON, &[user_id.into()]), None).map(|j| j.0).unwrap_or(Value::Null)
 }
 
 /// Lower-cased and trimmed, or why it is not an email address.
@@ -29,18 +24,12 @@ pub fn normalize_email(email: &str) -> Result<String, Value> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !e
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>')
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ';' || c == '<' || c == '>')
         && e.matches('@').count() == 1;
     if ok {
         Ok(e)
     } else {
-        Err(fail(
-            400,
-            "validation_failed",
-            "Unable to validate email address: invalid format",
-        ))
+        Err(fail(400, "validation_failed", "Unable to validate email address: invalid format"))
     }
 }
 
@@ -51,29 +40,16 @@ pub fn normalize_email(email: &str) -> Result<String, Value> {
 pub fn find_by_email(email: &str) -> Option<String> {
     lock_until_commit("bknd.users.email", email);
     // a statement of its own, so that its snapshot is taken after the wait
-    errors::spi_or(
-        crate::plans::get_one::<String>("SELECT id::text FROM bknd.users WHERE lower(email) = $1", &[email.into()]),
-        None,
-    )
+    errors::spi_or(crate::plans::get_one::<String>("SELECT id::text FROM bknd.users WHERE lower(email) = $1", &[email.into()]), None)
 }
 
 /// Hold a transaction-level advisory lock on (`kind`, `key`) until commit or rollback.
 pub fn lock_until_commit(kind: &str, key: &str) {
-    errors::spi(crate::plans::run(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))",
-        &[kind.into(), key.into()],
-    ));
+    errors::spi(crate::plans::run("SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))", &[kind.into(), key.into()]));
 }
 
 /// Insert a user with an email identity; returns the id.
-pub fn create(
-    email: &str,
-    password_hash: Option<&str>,
-    confirmed: bool,
-    user_metadata: Value,
-    app_metadata: Value,
-    role: &str,
-) -> String {
+pub fn create(email: &str, password_hash: Option<&str>, confirmed: bool, user_metadata: Value, app_metadata: Value, role: &str) -> String {
     let id = errors::spi(Spi::get_one_with_args::<String>(
         "INSERT INTO bknd.users (email, password_hash, email_confirmed_at, user_metadata, app_metadata, role) \
          VALUES ($1, $2, CASE WHEN $3 THEN now() END, $4, $5, $6) RETURNING id::text",
@@ -108,12 +84,7 @@ fn metadata(data: Option<pgrx::JsonB>) -> Result<Value, Value> {
 /// existing email gets an answer that looks the same as a new one.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn sign_up(
-    email: &str,
-    password: &str,
-    data: default!(Option<pgrx::JsonB>, "NULL"),
-    ip: default!(Option<&str>, "NULL"),
-) -> pgrx::JsonB {
+fn sign_up(email: &str, password: &str, data: default!(Option<pgrx::JsonB>, "NULL"), ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         let cfg = settings();
@@ -134,12 +105,10 @@ fn sign_up(
                 return Err(fail(422, "user_already_exists", "User already registered"));
             }
             // confirmations on: answer as for a new user, reveal nothing
-            return Ok(
-                json!({"id": super::secret_token::uuid_v4(), "aud": "authenticated", "role": "authenticated", "email": email,
+            return Ok(json!({"id": super::secret_token::uuid_v4(), "aud": "authenticated", "role": "authenticated", "email": email,
                              "phone": "", "app_metadata": {"provider": "email", "providers": ["email"]},
                              "user_metadata": meta, "identities": [], "created_at": now_text(), "updated_at": now_text(),
-                             "is_anonymous": false}),
-            );
+                             "is_anonymous": false}));
         }
         let id = create(&email, Some(&hash), autoconfirm, meta, json!({}), "authenticated");
         audit::log(Some(&id), "user_signedup", ip, json!({"provider": "email"}));
@@ -161,10 +130,7 @@ pub fn amr(method: &str) -> Value {
 }
 
 pub fn mark_signed_in(user_id: &str) {
-    errors::spi(crate::plans::run(
-        "UPDATE bknd.users SET last_sign_in_at = now() WHERE id = $1::uuid",
-        &[user_id.into()],
-    ));
+    errors::spi(crate::plans::run("UPDATE bknd.users SET last_sign_in_at = now() WHERE id = $1::uuid", &[user_id.into()]));
 }
 
 /// The window of sign-in rate limits, in seconds (10 attempts per email and IP pair, 60 per IP).
@@ -189,10 +155,7 @@ fn sign_in_password(email: &str, password: &str, ip: default!(Option<&str>, "NUL
     answer((|| -> Outcome {
         let invalid = || fail(400, "invalid_credentials", "Invalid login credentials");
         let email = normalize_email(email).map_err(|_| invalid())?;
-        let (by_pair, by_ip) = (
-            format!("sign_in:email_ip:{}:{email}", ip.unwrap_or("-")),
-            format!("sign_in:ip:{}", ip.unwrap_or("-")),
-        );
+        let (by_pair, by_ip) = (format!("sign_in:email_ip:{}:{email}", ip.unwrap_or("-")), format!("sign_in:ip:{}", ip.unwrap_or("-")));
         let limits = [(by_pair.as_str(), 10), (by_ip.as_str(), 60)];
         rate_limit::check(&limits, SIGN_IN_WINDOW, ip)?;
         let account = account(&email);
@@ -300,11 +263,7 @@ fn get_user() -> pgrx::JsonB {
                 Ok(u)
             }
         }
-        None => Err(fail(
-            401,
-            "no_authorization",
-            "This endpoint requires a valid Bearer token",
-        )),
+        None => Err(fail(401, "no_authorization", "This endpoint requires a valid Bearer token")),
     })
 }
 
@@ -316,8 +275,7 @@ fn get_user() -> pgrx::JsonB {
 #[search_path(pg_catalog, pg_temp)]
 fn update_user(attributes: pgrx::JsonB) -> pgrx::JsonB {
     answer((|| -> Outcome {
-        let (id, session_id) =
-            caller().ok_or_else(|| fail(401, "no_authorization", "This endpoint requires a valid Bearer token"))?;
+        let (id, session_id) = caller().ok_or_else(|| fail(401, "no_authorization", "This endpoint requires a valid Bearer token"))?;
         apply_update(&id, &attributes.0, Editor::User { session_id: session_id.as_deref() })?;
         audit::log(Some(&id), "user_modified", None, json!({}));
         Ok(json(&id))
@@ -349,11 +307,7 @@ pub fn apply_update(id: &str, attrs: &Value, editor: Editor) -> Result<(), Value
     };
     if let Some(e) = &email {
         if find_by_email(e).is_some_and(|other| other != id) {
-            return Err(fail(
-                422,
-                "email_exists",
-                "A user with this email address has already been registered",
-            ));
+            return Err(fail(422, "email_exists", "A user with this email address has already been registered"));
         }
     }
     let password = match a.get("password") {
@@ -375,13 +329,7 @@ pub fn apply_update(id: &str, attrs: &Value, editor: Editor) -> Result<(), Value
     let user_metadata = match a.get(data_key) {
         Some(v @ Value::Object(_)) => Some(v.clone()),
         None | Some(Value::Null) => None,
-        Some(_) => {
-            return Err(fail(
-                400,
-                "validation_failed",
-                format!("{data_key} must be a JSON object"),
-            ))
-        }
+        Some(_) => return Err(fail(400, "validation_failed", format!("{data_key} must be a JSON object"))),
     };
     let app_metadata = if admin {
         match a.get("app_metadata") {

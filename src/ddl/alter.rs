@@ -12,27 +12,18 @@ use super::names::{self, quote, Kind, TableName};
 use crate::errors::{self, Code};
 
 fn missing_column(table: &TableName, column: &str) -> ! {
-    errors::raise(
-        Code::ERRCODE_UNDEFINED_COLUMN,
-        format!("column \"{column}\" of table {} does not exist", table.display()),
-    )
+    errors::raise(Code::ERRCODE_UNDEFINED_COLUMN, format!("column \"{column}\" of table {} does not exist", table.display()))
 }
 
 /// Add a column described like one entry of create_table's `columns`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn add_column(table_name: &str, column_name: &str, spec: JsonB) -> JsonB {
-    let mut change = Change::begin(
-        "add_column",
-        json!({"table_name": table_name, "column_name": column_name, "spec": spec.0}),
-    );
+    let mut change = Change::begin("add_column", json!({"table_name": table_name, "column_name": column_name, "spec": spec.0}));
     let table = TableName::parse(table_name, "public");
     let oid = catalog::table(&table);
     let column = ColumnSpec::parse(column_name, &spec.0, &table.schema);
     if catalog::column_exists(oid, &column.name) {
-        errors::raise(
-            Code::ERRCODE_DUPLICATE_COLUMN,
-            format!("column \"{}\" of table {} already exists", column.name, table.display()),
-        );
+        errors::raise(Code::ERRCODE_DUPLICATE_COLUMN, format!("column \"{}\" of table {} already exists", column.name, table.display()));
     }
     let pk = catalog::primary_key(oid);
     let rendered = column.render(&table, pk.as_ref().map(|(c, t)| (c.as_str(), t.as_str())));
@@ -65,10 +56,7 @@ fn drop_column(table_name: &str, column_name: &str) -> JsonB {
 /// Rename a column. Policies, constraints and indexes follow the new name.
 #[pg_extern(volatile, parallel_unsafe)]
 fn rename_column(table_name: &str, column_name: &str, new_name: &str) -> JsonB {
-    let mut change = Change::begin(
-        "rename_column",
-        json!({"table_name": table_name, "column_name": column_name, "new_name": new_name}),
-    );
+    let mut change = Change::begin("rename_column", json!({"table_name": table_name, "column_name": column_name, "new_name": new_name}));
     let table = TableName::parse(table_name, "public");
     let oid = catalog::table(&table);
     let column = names::validate(column_name, Kind::Column);

@@ -19,16 +19,11 @@ pub fn find_table(table: &TableName) -> Option<Oid> {
 
 /// The table's oid, or 42P01 (undefined_table).
 pub fn table(table: &TableName) -> Oid {
-    find_table(table).unwrap_or_else(|| {
-        errors::raise(Code::ERRCODE_UNDEFINED_TABLE, format!("table {} does not exist", table.display()))
-    })
+    find_table(table).unwrap_or_else(|| errors::raise(Code::ERRCODE_UNDEFINED_TABLE, format!("table {} does not exist", table.display())))
 }
 
 pub fn schema_exists(schema: &str) -> bool {
-    let hit = Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",
-        &[schema.into()],
-    );
+    let hit = Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)", &[schema.into()]);
     errors::spi(hit).unwrap_or(false)
 }
 
@@ -76,11 +71,8 @@ pub fn primary_key(table: Oid) -> Option<(String, String)> {
 
 /// The owner of a relation.
 pub fn owner(table: Oid) -> Oid {
-    errors::spi_or(
-        Spi::get_one_with_args::<Oid>("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1", &[table.into()]),
-        None,
-    )
-    .unwrap_or(pgrx::pg_sys::InvalidOid)
+    errors::spi_or(Spi::get_one_with_args::<Oid>("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1", &[table.into()]), None)
+        .unwrap_or(pgrx::pg_sys::InvalidOid)
 }
 
 /// Run a catalog query (an `include_str!` of sql/queries/*.sql) taking one oid; its jsonb.

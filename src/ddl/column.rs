@@ -11,8 +11,20 @@ use super::names::{self, quote, Kind, TableName};
 use crate::errors;
 
 const ATTRIBUTES: [&str; 14] = [
-    "type", "required", "unique", "default", "min", "max", "min_length", "max_length", "pattern",
-    "description", "values", "items", "table", "on_delete",
+    "type",
+    "required",
+    "unique",
+    "default",
+    "min",
+    "max",
+    "min_length",
+    "max_length",
+    "pattern",
+    "description",
+    "values",
+    "items",
+    "table",
+    "on_delete",
 ];
 
 /// The scalar types and their Postgres spelling.
@@ -51,9 +63,7 @@ impl OnDelete {
             Some("set null") | Some("set_null") => OnDelete::SetNull,
             Some("restrict") => OnDelete::Restrict,
             Some("no action") | Some("no_action") => OnDelete::NoAction,
-            Some(other) => errors::invalid(format!(
-                "on_delete {other:?} is not one of cascade, set null, restrict, no action"
-            )),
+            Some(other) => errors::invalid(format!("on_delete {other:?} is not one of cascade, set null, restrict, no action")),
         }
     }
 
@@ -262,11 +272,7 @@ impl ColumnSpec {
                     on_delete.sql()
                 ));
                 // Joins and cascades on a foreign key need an index on the referencing side.
-                after.push(format!(
-                    "CREATE INDEX {} ON {} ({col})",
-                    constraint("idx"),
-                    table.quoted()
-                ));
+                after.push(format!("CREATE INDEX {} ON {} ({col})", constraint("idx"), table.quoted()));
                 pk_type
             }
         };
@@ -343,9 +349,7 @@ pub fn parse_columns(columns: &Value, default_schema: &str) -> Vec<ColumnSpec> {
             .map(|item| {
                 let Value::Object(fields) = item else { errors::invalid("each column must be a JSON object") };
                 let mut spec: Map<String, Value> = fields.clone();
-                let Some(Value::String(name)) = spec.remove("name") else {
-                    errors::invalid("each column in an array needs a \"name\"")
-                };
+                let Some(Value::String(name)) = spec.remove("name") else { errors::invalid("each column in an array needs a \"name\"") };
                 ColumnSpec::parse(&name, &Value::Object(spec), default_schema)
             })
             .collect(),

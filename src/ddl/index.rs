@@ -14,16 +14,9 @@ const METHODS: [&str; 5] = ["btree", "hash", "gin", "gist", "brin"];
 /// Create an index on `columns`; its name is derived from the table and columns, so calling
 /// this twice with the same arguments changes nothing. Returns the index name.
 #[pg_extern(volatile, parallel_unsafe)]
-fn create_index(
-    table_name: &str,
-    columns: Vec<String>,
-    unique: default!(bool, false),
-    method: default!(&str, "'btree'"),
-) -> JsonB {
-    let mut change = Change::begin(
-        "create_index",
-        json!({"table_name": table_name, "columns": columns, "unique": unique, "method": method}),
-    );
+fn create_index(table_name: &str, columns: Vec<String>, unique: default!(bool, false), method: default!(&str, "'btree'")) -> JsonB {
+    let mut change =
+        Change::begin("create_index", json!({"table_name": table_name, "columns": columns, "unique": unique, "method": method}));
     let table = TableName::parse(table_name, "public");
     let oid = catalog::table(&table);
     if columns.is_empty() {
@@ -38,10 +31,7 @@ fn create_index(
     let columns: Vec<String> = columns.iter().map(|c| names::validate(c, Kind::Column)).collect();
     for column in &columns {
         if !catalog::column_exists(oid, column) {
-            errors::raise(
-                Code::ERRCODE_UNDEFINED_COLUMN,
-                format!("column \"{column}\" of table {} does not exist", table.display()),
-            );
+            errors::raise(Code::ERRCODE_UNDEFINED_COLUMN, format!("column \"{column}\" of table {} does not exist", table.display()));
         }
     }
     let mut parts: Vec<&str> = vec![&table.name];

@@ -62,13 +62,9 @@ pub fn validate(name: &str, kind: Kind) -> String {
     }
     match kind {
         Kind::Column if SYSTEM_COLUMNS.contains(&lower.as_str()) => bad("it is a Postgres system column".into()),
-        Kind::Table | Kind::Schema if lower.starts_with("pg_") => {
-            bad("names starting with pg_ are reserved by Postgres".into())
-        }
+        Kind::Table | Kind::Schema if lower.starts_with("pg_") => bad("names starting with pg_ are reserved by Postgres".into()),
         Kind::Table if lower.starts_with("bknd") => bad("names starting with bknd are reserved".into()),
-        Kind::Schema if lower == "bknd" || lower == "information_schema" => {
-            bad("it is a system schema".into())
-        }
+        Kind::Schema if lower == "bknd" || lower == "information_schema" => bad("it is a system schema".into()),
         _ => {}
     }
     name.to_string()
@@ -98,9 +94,7 @@ pub struct TableName {
 impl TableName {
     pub fn parse(text: &str, default_schema: &str) -> TableName {
         match text.split_once('.') {
-            Some((schema, name)) => {
-                TableName { schema: validate(schema, Kind::Schema), name: validate(name, Kind::Table) }
-            }
+            Some((schema, name)) => TableName { schema: validate(schema, Kind::Schema), name: validate(name, Kind::Table) },
             None => TableName { schema: validate(default_schema, Kind::Schema), name: validate(text, Kind::Table) },
         }
     }

@@ -18,16 +18,9 @@ const OPTIONS: [&str; 4] = ["column", "on_delete", "junction", "required"];
 /// - one_to_one: the same column, unique
 /// - many_to_many: a junction table `<from>_<to>` (option: junction) with a composite primary key
 #[pg_extern(volatile, parallel_unsafe)]
-fn create_relation(
-    from_table: &str,
-    to_table: &str,
-    kind: &str,
-    options: default!(JsonB, "'{}'"),
-) -> JsonB {
-    let mut change = Change::begin(
-        "create_relation",
-        json!({"from_table": from_table, "to_table": to_table, "kind": kind, "options": options.0}),
-    );
+fn create_relation(from_table: &str, to_table: &str, kind: &str, options: default!(JsonB, "'{}'")) -> JsonB {
+    let mut change =
+        Change::begin("create_relation", json!({"from_table": from_table, "to_table": to_table, "kind": kind, "options": options.0}));
     let Value::Object(opts) = &options.0 else { errors::invalid("options must be a JSON object") };
     if let Some(unknown) = opts.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
         errors::invalid(format!("unknown option \"{unknown}\" (known: {})", OPTIONS.join(", ")));
@@ -52,11 +45,7 @@ fn create_relation(
                 errors::invalid("a required relation cannot use on_delete \"set null\"");
             }
             let constraint = |suffix: &str| quote(&names::derived(&[&from.name, &column], suffix));
-            let mut parts = vec![format!(
-                "ADD COLUMN {} {to_pk_type}{}",
-                quote(&column),
-                if required { " NOT NULL" } else { "" }
-            )];
+            let mut parts = vec![format!("ADD COLUMN {} {to_pk_type}{}", quote(&column), if required { " NOT NULL" } else { "" })];
             parts.push(format!(
                 "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
                 constraint("fkey"),
@@ -119,9 +108,6 @@ fn create_relation(
 
 fn primary_key(oid: pgrx::pg_sys::Oid, table: &TableName) -> (String, String) {
     catalog::primary_key(oid).unwrap_or_else(|| {
-        errors::raise(
-            Code::ERRCODE_INVALID_TABLE_DEFINITION,
-            format!("table {} has no single-column primary key", table.display()),
-        )
+        errors::raise(Code::ERRCODE_INVALID_TABLE_DEFINITION, format!("table {} has no single-column primary key", table.display()))
     })
 }

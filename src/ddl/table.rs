@@ -64,10 +64,7 @@ impl Options {
 /// RLS is enabled with no policy: only service_role sees rows until `bknd.allow` says otherwise.
 #[pg_extern(volatile, parallel_unsafe)]
 fn create_table(table_name: &str, columns: JsonB, options: default!(JsonB, "'{}'")) -> JsonB {
-    let mut change = Change::begin(
-        "create_table",
-        json!({"table_name": table_name, "columns": columns.0, "options": options.0}),
-    );
+    let mut change = Change::begin("create_table", json!({"table_name": table_name, "columns": columns.0, "options": options.0}));
     let options = Options::parse(&options.0);
     let table = TableName::parse(table_name, &options.schema);
     if !catalog::schema_exists(&table.schema) {
@@ -213,4 +210,3 @@ fn drop_table(table_name: &str, cascade: default!(bool, false)) -> JsonB {
     change.run();
     JsonB(json!({"dropped": table.display()}))
 }
-

@@ -5,8 +5,8 @@
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use rsa::BigUint;
-use sha2::{Sha256, Sha384, Sha512};
 use serde_json::Value;
+use sha2::{Sha256, Sha384, Sha512};
 
 use super::token::B64;
 
@@ -52,9 +52,7 @@ impl KeySet {
         if let Some(text) = jwks {
             let doc: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
             let keys = match &doc {
-                Value::Object(o) if o.contains_key("keys") => {
-                    o["keys"].as_array().ok_or("\"keys\" must be an array")?.clone()
-                }
+                Value::Object(o) if o.contains_key("keys") => o["keys"].as_array().ok_or("\"keys\" must be an array")?.clone(),
                 Value::Object(_) => vec![doc.clone()], // a single JWK
                 _ => return Err("expected a JWKS object {\"keys\": [...]}".into()),
             };

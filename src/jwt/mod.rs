@@ -18,10 +18,7 @@ use crate::errors::{self, Code};
 use crate::secrets;
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// Verify a token (from the cache when this backend has verified it before) or fail with
@@ -110,7 +107,11 @@ pub(crate) fn authenticate(
     let role = match claims.get("role") {
         Some(Value::String(r)) if !r.is_empty() => r.clone(),
         Some(Value::String(_)) | None | Some(Value::Null) => {
-            if claims.contains_key("sub") { "authenticated".into() } else { anon_role.into() }
+            if claims.contains_key("sub") {
+                "authenticated".into()
+            } else {
+                anon_role.into()
+            }
         }
         Some(_) => errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "JWT role claim must be a string"),
     };

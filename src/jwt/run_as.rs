@@ -16,14 +16,7 @@ use crate::errors;
 /// (SQLSTATE 28000 when it is refused), then run `statement` with `args` (all text) under the
 /// role it switched to: the first column of its first row, as text.
 #[pg_extern(volatile, parallel_unsafe)]
-fn run_as(
-    token: Option<&str>,
-    method: &str,
-    path: &str,
-    anon_role: &str,
-    statement: &str,
-    args: Vec<Option<String>>,
-) -> Option<String> {
+fn run_as(token: Option<&str>, method: &str, path: &str, anon_role: &str, statement: &str, args: Vec<Option<String>>) -> Option<String> {
     super::authenticate(token, Some(method), Some(path), None, Some(anon_role));
     let args: Vec<DatumWithOid> = args.iter().map(|a| a.as_deref().into()).collect();
     errors::spi_or(crate::plans::get_one::<String>(statement, &args), None)

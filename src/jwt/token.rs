@@ -11,9 +11,7 @@ use super::keys::KeySet;
 /// base64url, padding optional on input and absent on output.
 pub const B64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new().with_encode_padding(false).with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -78,13 +76,11 @@ impl Verified {
 /// Verify `token` against `keys` at time `now` (seconds since the epoch).
 pub fn verify_payload(token: &str, keys: &KeySet, now: i64) -> Result<Verified, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed("expected three dot-separated parts"));
     };
     let header_bytes = B64.decode(h).map_err(|_| JwtError::Malformed("header is not base64url JSON"))?;
-    let header: Header = serde_json::from_slice(&header_bytes)
-        .map_err(|_| JwtError::Malformed("header is not base64url JSON"))?;
+    let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| JwtError::Malformed("header is not base64url JSON"))?;
     let alg: &str = header.alg.as_deref().ok_or(JwtError::Malformed("header has no alg"))?;
     let kid: Option<&str> = header.kid.as_deref();
     let signature = B64.decode(s).map_err(|_| JwtError::Malformed("signature is not base64url"))?;
@@ -119,8 +115,7 @@ pub fn verify_payload(token: &str, keys: &KeySet, now: i64) -> Result<Verified, 
         }
         "ES256" => {
             use p256::ecdsa::signature::Verifier;
-            let candidates: Vec<_> =
-                keys.ec.iter().filter(|k| kid.is_none() || k.kid.as_deref() == kid).collect();
+            let candidates: Vec<_> = keys.ec.iter().filter(|k| kid.is_none() || k.kid.as_deref() == kid).collect();
             if candidates.is_empty() {
                 return Err(JwtError::NoKey(alg.to_string()));
             }

@@ -30,9 +30,7 @@ pub(crate) fn parse_operations(text: &str) -> Vec<&'static str> {
             "all" | "*" => ops.extend(OPERATIONS),
             other => match OPERATIONS.iter().find(|o| **o == other) {
                 Some(op) => ops.push(*op),
-                None => errors::invalid(format!(
-                    "operation {other:?} is not one of select, insert, update, delete, all"
-                )),
+                None => errors::invalid(format!("operation {other:?} is not one of select, insert, update, delete, all")),
             },
         }
     }
@@ -46,9 +44,7 @@ pub(crate) fn parse_role(role: &str) -> String {
     if role == "public" {
         return role.into();
     }
-    let exists = CString::new(role)
-        .map(|c| unsafe { pg_sys::get_role_oid(c.as_ptr(), true) } != pg_sys::InvalidOid)
-        .unwrap_or(false);
+    let exists = CString::new(role).map(|c| unsafe { pg_sys::get_role_oid(c.as_ptr(), true) } != pg_sys::InvalidOid).unwrap_or(false);
     if !exists {
         errors::raise(Code::ERRCODE_UNDEFINED_OBJECT, format!("role {:?} does not exist", role));
     }
@@ -79,16 +75,8 @@ fn managed_policies(table: pg_sys::Oid, op: &str, role: &str) -> Vec<String> {
 /// `rule` is a preset (`true`, `owner`, `authenticated`) or an SQL boolean expression, which
 /// only superusers and the table's owner may give.
 #[pg_extern(volatile, parallel_unsafe)]
-fn allow(
-    table_name: &str,
-    operations: &str,
-    to_role: default!(&str, "'authenticated'"),
-    rule: default!(&str, "'true'"),
-) -> JsonB {
-    let mut change = Change::begin(
-        "allow",
-        json!({"table_name": table_name, "operations": operations, "to_role": to_role, "rule": rule}),
-    );
+fn allow(table_name: &str, operations: &str, to_role: default!(&str, "'authenticated'"), rule: default!(&str, "'true'")) -> JsonB {
+    let mut change = Change::begin("allow", json!({"table_name": table_name, "operations": operations, "to_role": to_role, "rule": rule}));
     let table = TableName::parse(table_name, "public");
     let oid = catalog::table(&table);
     let ops = parse_operations(operations);
@@ -100,13 +88,11 @@ fn allow(
             format!("the owner rule needs an owner_id column, and {} has none", table.display()),
             "add it with bknd.add_column(table, 'owner_id', '{\"type\": \"uuid\", \"default\": \"bknd.uid()\"}')",
         ),
-        Rule::Expression(_) if !(identity::is_superuser() || identity::has_privileges_of(catalog::owner(oid))) => {
-            errors::raise_hint(
-                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                "only a superuser or the table's owner may write a policy rule as an SQL expression",
-                "use one of the presets: true, owner, authenticated",
-            )
-        }
+        Rule::Expression(_) if !(identity::is_superuser() || identity::has_privileges_of(catalog::owner(oid))) => errors::raise_hint(
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "only a superuser or the table's owner may write a policy rule as an SQL expression",
+            "use one of the presets: true, owner, authenticated",
+        ),
         Rule::Expression(e) if e.is_empty() => errors::invalid("rule is empty"),
         _ => {}
     }
@@ -144,16 +130,8 @@ pub(crate) fn create_policy_sql(name: &str, table_sql: &str, op: &str, role: &st
 /// Remove the policies `bknd.allow` made for `operations` and `to_role`: those of one rule, or
 /// all of them when `rule` is NULL.
 #[pg_extern(volatile, parallel_unsafe)]
-fn revoke(
-    table_name: &str,
-    operations: &str,
-    to_role: default!(&str, "'authenticated'"),
-    rule: default!(Option<&str>, "NULL"),
-) -> JsonB {
-    let mut change = Change::begin(
-        "revoke",
-        json!({"table_name": table_name, "operations": operations, "to_role": to_role, "rule": rule}),
-    );
+fn revoke(table_name: &str, operations: &str, to_role: default!(&str, "'authenticated'"), rule: default!(Option<&str>, "NULL")) -> JsonB {
+    let mut change = Change::begin("revoke", json!({"table_name": table_name, "operations": operations, "to_role": to_role, "rule": rule}));
     let table = TableName::parse(table_name, "public");
     let oid = catalog::table(&table);
     let role = parse_role(to_role);
@@ -190,12 +168,9 @@ pub(crate) fn ensure_single_create_policy(sql: &str) {
         let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         let list = pgrx::PgList::<pg_sys::RawStmt>::from_pg(list);
         list.len() == 1
-            && list
-                .get_ptr(0)
-                .is_some_and(|raw| !(*raw).stmt.is_null() && (*(*raw).stmt).type_ == pg_sys::NodeTag::T_CreatePolicyStmt)
+            && list.get_ptr(0).is_some_and(|raw| !(*raw).stmt.is_null() && (*(*raw).stmt).type_ == pg_sys::NodeTag::T_CreatePolicyStmt)
     };
     if !single {
         errors::raise(Code::ERRCODE_SYNTAX_ERROR, "rule must be a single SQL boolean expression");
     }
 }
-

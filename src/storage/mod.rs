@@ -29,9 +29,7 @@ pub fn bucket(id: &str) -> Bucket {
             None,
         )
     });
-    let Some(pgrx::JsonB(v)) = row else {
-        errors::raise(Code::ERRCODE_NO_DATA_FOUND, "Bucket not found")
-    };
+    let Some(pgrx::JsonB(v)) = row else { errors::raise(Code::ERRCODE_NO_DATA_FOUND, "Bucket not found") };
     Bucket {
         file_size_limit: v["limit"].as_i64(),
         allowed_mime_types: v["mime"].as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()),

@@ -74,7 +74,15 @@ fn storage_begin_upload(
     pgrx::JsonB(begin(bucket, name, upsert, mime_type, size, user_metadata.map(|j| j.0), cache_control))
 }
 
-pub fn begin(bucket: &str, name: &str, upsert: bool, mime: Option<&str>, size: Option<i64>, meta: Option<Value>, cache_control: Option<&str>) -> Value {
+pub fn begin(
+    bucket: &str,
+    name: &str,
+    upsert: bool,
+    mime: Option<&str>,
+    size: Option<i64>,
+    meta: Option<Value>,
+    cache_control: Option<&str>,
+) -> Value {
     let name = object_name(name);
     let settings = super::bucket(bucket);
     // no type yet (a signed upload URL is made before the file is chosen): checked at finish
@@ -169,7 +177,14 @@ fn storage_finish_upload(
     pgrx::JsonB(finish(id, size, etag, mime_type, cache_control, user_metadata))
 }
 
-fn finish(id: pgrx::Uuid, size: i64, etag: &str, mime_type: Option<&str>, cache_control: Option<&str>, user_metadata: Option<pgrx::JsonB>) -> Value {
+fn finish(
+    id: pgrx::Uuid,
+    size: i64,
+    etag: &str,
+    mime_type: Option<&str>,
+    cache_control: Option<&str>,
+    user_metadata: Option<pgrx::JsonB>,
+) -> Value {
     let row = errors::spi_or(
         Spi::get_one_with_args::<pgrx::JsonB>(
             "SELECT jsonb_build_object('bucket', bucket_id, 'name', name, 'replaces', replaces_version, 'mime', mime_type) \
@@ -217,7 +232,10 @@ fn finish(id: pgrx::Uuid, size: i64, etag: &str, mime_type: Option<&str>, cache_
 #[search_path(pg_catalog, pg_temp)]
 fn storage_abort_upload(id: pgrx::Uuid) -> Option<String> {
     errors::spi_or(
-        Spi::get_one_with_args::<String>("DELETE FROM bknd.objects WHERE id = $1 AND status = 'pending' RETURNING version::text", &[id.into()]),
+        Spi::get_one_with_args::<String>(
+            "DELETE FROM bknd.objects WHERE id = $1 AND status = 'pending' RETURNING version::text",
+            &[id.into()],
+        ),
         None,
     )
 }
@@ -296,7 +314,13 @@ fn begin_from(source: &Value, to_bucket: &str, to: &str, upsert: bool) -> Value 
 /// Start a copy as the caller: the source must be readable, the destination an allowed upload.
 /// Answers the source's version and the destination's pending upload.
 #[pg_extern(volatile, parallel_unsafe)]
-fn storage_begin_copy(bucket: &str, from: &str, to: &str, to_bucket: default!(Option<&str>, "NULL"), upsert: default!(bool, false)) -> pgrx::JsonB {
+fn storage_begin_copy(
+    bucket: &str,
+    from: &str,
+    to: &str,
+    to_bucket: default!(Option<&str>, "NULL"),
+    upsert: default!(bool, false),
+) -> pgrx::JsonB {
     let from = object_name(from);
     let source = visible(bucket, &from).unwrap_or_else(|| errors::raise(Code::ERRCODE_NO_DATA_FOUND, "Object not found"));
     let upload = begin_from(&source, to_bucket.unwrap_or(bucket), to, upsert);

@@ -18,10 +18,9 @@ use crate::identity::as_extension_owner;
 const MAX_EXPIRES_IN: i32 = 7 * 24 * 3600;
 
 fn mac() -> Hmac<Sha256> {
-    let secret = as_extension_owner(|| {
-        errors::spi_or(Spi::get_one::<String>("SELECT value FROM bknd.secrets WHERE name = 'storage_secret'"), None)
-    })
-    .unwrap_or_else(|| errors::raise(Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "bknd has no storage secret"));
+    let secret =
+        as_extension_owner(|| errors::spi_or(Spi::get_one::<String>("SELECT value FROM bknd.secrets WHERE name = 'storage_secret'"), None))
+            .unwrap_or_else(|| errors::raise(Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "bknd has no storage secret"));
     Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length")
 }
 

@@ -59,11 +59,8 @@ pub fn request(base: &str, method: &str, path: &str, headers: &[(String, String)
         Err(e) => return HttpResponse { status: 0, headers: vec![], body: format!("transport error: {e}") },
     };
     let status = response.status();
-    let headers = response
-        .headers_names()
-        .iter()
-        .filter_map(|n| response.header(n).map(|v| (n.to_ascii_lowercase(), v.to_string())))
-        .collect();
+    let headers =
+        response.headers_names().iter().filter_map(|n| response.header(n).map(|v| (n.to_ascii_lowercase(), v.to_string()))).collect();
     let body = response.into_string().unwrap_or_default();
     HttpResponse { status, headers, body }
 }

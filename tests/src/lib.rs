@@ -24,8 +24,7 @@ pub fn url(user: &str, database: &str) -> String {
 }
 
 pub fn connect(user: &str, database: &str) -> Client {
-    Client::connect(&url(user, database), NoTls)
-        .unwrap_or_else(|e| panic!("connect as {user} to {database}: {e}"))
+    Client::connect(&url(user, database), NoTls).unwrap_or_else(|e| panic!("connect as {user} to {database}: {e}"))
 }
 
 /// A database of its own with `CREATE EXTENSION bknd`, dropped at the end of the test.
@@ -70,11 +69,7 @@ impl TestDb {
     }
 
     fn make(label: &str, create_options: &str, extension: Option<&str>) -> TestDb {
-        let name = format!(
-            "t_{label}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("t_{label}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let mut admin = connect("postgres", "postgres");
         // Roles are cluster-wide: create extensions one at a time across all test processes.
         admin.execute("SELECT pg_advisory_lock(4242)", &[]).unwrap();
@@ -127,10 +122,7 @@ impl TestDb {
 
     /// Sign claims with the database's secret (as superuser, through bknd.jwt_sign).
     pub fn token(&self, claims: serde_json::Value) -> String {
-        self.admin()
-            .query_one("SELECT bknd.jwt_sign($1::text::jsonb)", &[&claims.to_string()])
-            .unwrap()
-            .get(0)
+        self.admin().query_one("SELECT bknd.jwt_sign($1::text::jsonb)", &[&claims.to_string()]).unwrap().get(0)
     }
 }
 

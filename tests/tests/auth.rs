@@ -38,7 +38,9 @@ fn sign_up_and_in_give_sessions_whose_tokens_carry_the_user() {
     let mut c = db.connect_as("authenticator");
     let mut tx = c.transaction().unwrap();
     tx.query_one("SELECT bknd.authenticate($1)", &[&access]).unwrap();
-    let row = tx.query_one("SELECT bknd.uid()::text, current_user::text, bknd.claims() ->> 'aal', bknd.claims() ->> 'session_id' IS NOT NULL", &[]).unwrap();
+    let row = tx
+        .query_one("SELECT bknd.uid()::text, current_user::text, bknd.claims() ->> 'aal', bknd.claims() ->> 'session_id' IS NOT NULL", &[])
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), user_id);
     assert_eq!(row.get::<_, String>(1), "authenticated");
     assert_eq!(row.get::<_, String>(2), "aal1");
@@ -49,7 +51,10 @@ fn sign_up_and_in_give_sessions_whose_tokens_carry_the_user() {
     let hash = scalar_string(&mut admin, "SELECT password_hash FROM bknd.users").unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     let refresh_token = s["refresh_token"].as_str().unwrap();
-    let stored = scalar_i64(&mut admin, &format!("SELECT count(*) FROM bknd.refresh_tokens WHERE encode(token_hash, 'escape') LIKE '%{refresh_token}%'"));
+    let stored = scalar_i64(
+        &mut admin,
+        &format!("SELECT count(*) FROM bknd.refresh_tokens WHERE encode(token_hash, 'escape') LIKE '%{refresh_token}%'"),
+    );
     assert_eq!(stored, 0);
     // wrong password and unknown email answer alike
     assert_eq!(error_code(&sign_in(&db, "ann@example.com", "wrong password")), "invalid_credentials");
@@ -83,7 +88,9 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
     let s3 = refresh(&db, &r2);
     let r3 = s3["refresh_token"].as_str().unwrap().to_string();
     // later (we move the revocation back in time): reuse revokes the whole session
-    db.admin().batch_execute("UPDATE bknd.refresh_tokens SET revoked_at = now() - interval '1 minute' WHERE revoked_at IS NOT NULL").unwrap();
+    db.admin()
+        .batch_execute("UPDATE bknd.refresh_tokens SET revoked_at = now() - interval '1 minute' WHERE revoked_at IS NOT NULL")
+        .unwrap();
     assert_eq!(error_code(&refresh(&db, &r1)), "refresh_token_already_used");
     assert_eq!(error_code(&refresh(&db, &r3)), "refresh_token_not_found", "the family is gone");
     let mut admin = db.admin();
@@ -176,7 +183,9 @@ fn an_unknown_email_costs_a_password_check_too() {
 #[test]
 fn hostile_input_is_refused_cleanly_and_creates_nothing() {
     let db = TestDb::new("auth_hostile");
-    for email in ["x'; DROP TABLE bknd.users; --@a.b", "no-at-sign", "a@b", "a b@example.com", "<a>@example.com", "@example.com", "a@@example.com"] {
+    for email in
+        ["x'; DROP TABLE bknd.users; --@a.b", "no-at-sign", "a@b", "a b@example.com", "<a>@example.com", "@example.com", "a@@example.com"]
+    {
         let r = call(&db, None, &format!("bknd.sign_up({}, 'a long enough password')", quote(email)));
         assert_eq!(error_code(&r), "validation_failed", "{email}: {r}");
     }
@@ -200,7 +209,17 @@ fn auth_tables_are_out_of_reach_of_api_roles() {
     for role in ["anon", "authenticated", "service_role"] {
         let mut c = db.connect_as("authenticator");
         c.batch_execute(&format!("SET ROLE {role}")).unwrap();
-        for table in ["users", "identities", "sessions", "refresh_tokens", "one_time_tokens", "mfa_factors", "audit_log", "rate_limits", "auth_settings"] {
+        for table in [
+            "users",
+            "identities",
+            "sessions",
+            "refresh_tokens",
+            "one_time_tokens",
+            "mfa_factors",
+            "audit_log",
+            "rate_limits",
+            "auth_settings",
+        ] {
             expect_error(&mut c, &format!("SELECT * FROM bknd.{table}"), "42501");
             expect_error(&mut c, &format!("DELETE FROM bknd.{table}"), "42501");
         }
@@ -223,8 +242,12 @@ fn with_confirmations_on_existing_and_new_emails_answer_alike() {
     let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect::<Vec<_>>() };
     assert!(first.get("access_token").is_none() && again.get("access_token").is_none());
     let (mut k1, mut k2) = (keys(&first), keys(&again));
-    k1.retain(|k| !["identities", "confirmed_at", "email_confirmed_at", "last_sign_in_at", "banned_until", "factors"].contains(&k.as_str()));
-    k2.retain(|k| !["identities", "confirmed_at", "email_confirmed_at", "last_sign_in_at", "banned_until", "factors"].contains(&k.as_str()));
+    k1.retain(|k| {
+        !["identities", "confirmed_at", "email_confirmed_at", "last_sign_in_at", "banned_until", "factors"].contains(&k.as_str())
+    });
+    k2.retain(|k| {
+        !["identities", "confirmed_at", "email_confirmed_at", "last_sign_in_at", "banned_until", "factors"].contains(&k.as_str())
+    });
     k1.sort();
     k2.sort();
     assert_eq!(k1, k2);
@@ -254,7 +277,13 @@ fn only_the_sidecar_role_can_obtain_a_one_time_code() {
     let again = call(&db, None, &format!("bknd.verify_email_code('c@example.com', '{code}', 'recovery')"));
     assert_eq!(error_code(&again), "otp_expired");
     // codes are stored only as hashes
-    assert_eq!(scalar_i64(&mut db.admin(), &format!("SELECT count(*) FROM bknd.one_time_tokens WHERE position('{code}'::bytea in token_hash) > 0")), 0);
+    assert_eq!(
+        scalar_i64(
+            &mut db.admin(),
+            &format!("SELECT count(*) FROM bknd.one_time_tokens WHERE position('{code}'::bytea in token_hash) > 0")
+        ),
+        0
+    );
 }
 
 #[test]
@@ -281,7 +310,10 @@ fn pkce_auth_codes_need_the_matching_verifier_and_work_once() {
     let again = call(&db, None, &format!("bknd.exchange_auth_code('{code}', '{verifier}')"));
     assert_eq!(error_code(&again), "flow_state_not_found");
     // a bad challenge is refused when asked for
-    let text: String = c.query_one("SELECT bknd.request_email_token('p@example.com', 'magiclink', true, NULL, 'short', 's256')::text", &[]).unwrap().get(0);
+    let text: String = c
+        .query_one("SELECT bknd.request_email_token('p@example.com', 'magiclink', true, NULL, 'short', 's256')::text", &[])
+        .unwrap()
+        .get(0);
     assert!(text.contains("validation_failed"), "{text}");
 }
 
@@ -341,7 +373,10 @@ fn only_a_successful_sign_in_on_its_own_commits_without_waiting_for_the_disk() {
     // keep their durability
     let mut admin = db.admin();
     let alone: String = admin
-        .query_one("SELECT bknd.sign_in_password('a@example.com', 'a long enough password')::text, current_setting('synchronous_commit')", &[])
+        .query_one(
+            "SELECT bknd.sign_in_password('a@example.com', 'a long enough password')::text, current_setting('synchronous_commit')",
+            &[],
+        )
         .unwrap()
         .get(1);
     assert_eq!(alone, "off");
@@ -416,7 +451,10 @@ fn a_limit_reached_during_the_hash_refuses_the_sign_in_and_counts_it_once() {
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.sessions"), sessions);
     assert_eq!(scalar_string(&mut admin, "SELECT last_sign_in_at::text FROM bknd.users"), signed_in_at);
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'login'"), 0);
-    assert_eq!(scalar_i64(&mut admin, "SELECT hits::bigint FROM bknd.rate_limits WHERE key = 'sign_in:email_ip:10.0.0.1:race@example.com'"), 4);
+    assert_eq!(
+        scalar_i64(&mut admin, "SELECT hits::bigint FROM bknd.rate_limits WHERE key = 'sign_in:email_ip:10.0.0.1:race@example.com'"),
+        4
+    );
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.audit_log WHERE action = 'rate_limited'"), 1);
 }
 
@@ -466,14 +504,19 @@ fn a_sign_in_code_cannot_be_redeemed_as_a_link_token() {
 /// A confirmed user, signed in: (user id, access token).
 fn confirmed_user(db: &TestDb, email: &str) -> (String, String) {
     let service = db.token(json!({"role": "service_role"}));
-    let made = call(db, Some(&service), &format!("bknd.admin_create_user('{{\"email\": \"{email}\", \"password\": \"a long enough password\", \"email_confirm\": true}}')"));
+    let made = call(
+        db,
+        Some(&service),
+        &format!("bknd.admin_create_user('{{\"email\": \"{email}\", \"password\": \"a long enough password\", \"email_confirm\": true}}')"),
+    );
     let id = made["id"].as_str().unwrap_or_else(|| panic!("{made}")).to_string();
     let session = sign_in(db, email, "a long enough password");
     (id, session["access_token"].as_str().unwrap_or_else(|| panic!("{session}")).to_string())
 }
 
 fn email_of(db: &TestDb, id: &str) -> (String, bool) {
-    let row = db.admin().query_one("SELECT email, email_confirmed_at IS NOT NULL FROM bknd.users WHERE id = $1::text::uuid", &[&id]).unwrap();
+    let row =
+        db.admin().query_one("SELECT email, email_confirmed_at IS NOT NULL FROM bknd.users WHERE id = $1::text::uuid", &[&id]).unwrap();
     (row.get(0), row.get(1))
 }
 
@@ -502,14 +545,16 @@ fn a_user_cannot_confirm_an_email_they_do_not_own() {
     // asking again sends nothing more: the change was sent
     assert_eq!(as_sidecar(&db, &format!("bknd.request_email_change_tokens('{id}')"))["send"], false);
     // a code is for the address it went to
-    let crossed = call(&db, None, &format!("bknd.verify_email_code('mallory@example.com', '{}', 'email_change')", code_for("x@victim.example")));
+    let crossed =
+        call(&db, None, &format!("bknd.verify_email_code('mallory@example.com', '{}', 'email_change')", code_for("x@victim.example")));
     assert_eq!(error_code(&crossed), "otp_expired");
     // the new address's code alone does not change it
     let first = call(&db, None, &format!("bknd.verify_email_code('x@victim.example', '{}', 'email_change')", code_for("x@victim.example")));
     assert!(first["msg"].as_str().unwrap_or("").contains("other email"), "{first}");
     assert_eq!(email_of(&db, &id).0, "mallory@example.com");
     // with the current address's too, it does, and the answer is a session for the new email
-    let second = call(&db, None, &format!("bknd.verify_email_code('mallory@example.com', '{}', 'email_change')", code_for("mallory@example.com")));
+    let second =
+        call(&db, None, &format!("bknd.verify_email_code('mallory@example.com', '{}', 'email_change')", code_for("mallory@example.com")));
     assert_eq!(second["user"]["email"], "x@victim.example", "{second}");
     assert!(second["user"].get("new_email").is_none());
     assert_eq!(email_of(&db, &id), ("x@victim.example".to_string(), true));
@@ -531,7 +576,11 @@ fn an_unconfirmed_address_needs_only_the_new_one_and_admins_still_confirm() {
     assert_eq!(done["user"]["email"], "new@example.com", "{done}");
     // an admin sets and confirms an email at once
     let service = db.token(json!({"role": "service_role"}));
-    let r = call(&db, Some(&service), &format!("bknd.admin_update_user('{id}', '{{\"email\": \"admin-set@example.com\", \"email_confirm\": true}}')"));
+    let r = call(
+        &db,
+        Some(&service),
+        &format!("bknd.admin_update_user('{id}', '{{\"email\": \"admin-set@example.com\", \"email_confirm\": true}}')"),
+    );
     assert_eq!(r["email"], "admin-set@example.com");
     assert_eq!(email_of(&db, &id), ("admin-set@example.com".to_string(), true));
     // with autoconfirm on, a user's change stays immediate (as in GoTrue)

@@ -17,10 +17,25 @@ fn hostile_input_to_every_auth_route_is_a_clean_4xx() {
         ("POST", "/auth/v1/signup".into(), Some("{".into()), false),
         ("POST", "/auth/v1/signup".into(), Some("[]".into()), false),
         ("POST", "/auth/v1/signup".into(), Some(r#"{"email": 5, "password": "a long enough password"}"#.into()), false),
-        ("POST", "/auth/v1/signup".into(), Some(r#"{"email": "x'); DROP TABLE bknd.users; --", "password": "a long enough password"}"#.into()), false),
-        ("POST", "/auth/v1/signup".into(), Some(json!({"email": format!("{long}@example.com"), "password": "a long enough password"}).to_string()), false),
+        (
+            "POST",
+            "/auth/v1/signup".into(),
+            Some(r#"{"email": "x'); DROP TABLE bknd.users; --", "password": "a long enough password"}"#.into()),
+            false,
+        ),
+        (
+            "POST",
+            "/auth/v1/signup".into(),
+            Some(json!({"email": format!("{long}@example.com"), "password": "a long enough password"}).to_string()),
+            false,
+        ),
         ("POST", "/auth/v1/signup".into(), Some(json!({"email": "ok@example.com", "password": long}).to_string()), false),
-        ("POST", "/auth/v1/signup".into(), Some(r#"{"email": "ok@example.com", "password": "a long enough password", "data": "not an object"}"#.into()), false),
+        (
+            "POST",
+            "/auth/v1/signup".into(),
+            Some(r#"{"email": "ok@example.com", "password": "a long enough password", "data": "not an object"}"#.into()),
+            false,
+        ),
         ("POST", "/auth/v1/token?grant_type=password".into(), Some(r#"{"email": {"$ne": null}, "password": "x"}"#.into()), false),
         ("POST", "/auth/v1/token?grant_type=password".into(), Some(r#"{"email": "nobody@example.com", "password": "x"}"#.into()), false),
         ("POST", "/auth/v1/token?grant_type=refresh_token".into(), Some(r#"{"refresh_token": "' OR 1=1 --"}"#.into()), false),
@@ -38,7 +53,12 @@ fn hostile_input_to_every_auth_route_is_a_clean_4xx() {
         ("POST", "/auth/v1/factors/not-a-uuid/challenge".into(), None, false),
         ("GET", "/auth/v1/admin/users".into(), None, false),
         ("GET", "/auth/v1/admin/users/x'%3B%20drop".into(), None, true),
-        ("PUT", "/auth/v1/admin/users/00000000-0000-0000-0000-000000000000".into(), Some(r#"{"ban_duration": "forever and ever"}"#.into()), true),
+        (
+            "PUT",
+            "/auth/v1/admin/users/00000000-0000-0000-0000-000000000000".into(),
+            Some(r#"{"ban_duration": "forever and ever"}"#.into()),
+            true,
+        ),
         ("POST", "/auth/v1/admin/users".into(), Some(r#"{"email": "admin-made@example.com", "password": "x"}"#.into()), true),
         ("POST", "/auth/v1/admin/users".into(), Some(r#"{"email": "admin-made@example.com", "role": "postgres"}"#.into()), true),
         ("GET", "/auth/v1/authorize".into(), None, false),
@@ -54,7 +74,13 @@ fn hostile_input_to_every_auth_route_is_a_clean_4xx() {
             headers.push(("Authorization".to_string(), format!("Bearer {service}")));
         }
         let r = request(&sidecar.base, method, path, &headers, body.as_deref());
-        assert!((400..500).contains(&r.status), "{method} {path} {:?}: status {} {}", body.as_deref().map(|b| &b[..b.len().min(80)]), r.status, r.body);
+        assert!(
+            (400..500).contains(&r.status),
+            "{method} {path} {:?}: status {} {}",
+            body.as_deref().map(|b| &b[..b.len().min(80)]),
+            r.status,
+            r.body
+        );
         let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {}", r.body));
         assert!(v["error_code"].is_string() && v["msg"].is_string() && v["code"].is_number(), "{method} {path}: {v}");
     }
@@ -215,7 +241,8 @@ fn an_emailed_code_is_refused_as_a_link_token_on_both_verify_routes() {
     let location = http.location(&format!("/auth/v1/verify?type=magiclink&token={}", hash.replace('@', "%40").replace(':', "%3A")));
     assert!(location.contains("error_code=otp_expired") && !location.contains("access_token"), "{location}");
     // the code itself still works, as a code
-    let (status, v) = http.send("POST", "/auth/v1/verify", None, Some(json!({"type": "email", "email": "victim@example.com", "token": code})));
+    let (status, v) =
+        http.send("POST", "/auth/v1/verify", None, Some(json!({"type": "email", "email": "victim@example.com", "token": code})));
     assert_eq!(status, 200, "{v}");
     assert!(v["access_token"].is_string());
 }
@@ -224,7 +251,8 @@ fn an_emailed_code_is_refused_as_a_link_token_on_both_verify_routes() {
 fn an_email_change_waits_for_codes_mailed_to_both_addresses() {
     let (db, sink, _sidecar, http) = with_mail("auth_http_email_change");
     db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"autoconfirm": true}')"#).unwrap();
-    let (status, session) = http.send("POST", "/auth/v1/signup", None, Some(json!({"email": "owner@example.com", "password": "a long enough password"})));
+    let (status, session) =
+        http.send("POST", "/auth/v1/signup", None, Some(json!({"email": "owner@example.com", "password": "a long enough password"})));
     assert_eq!(status, 200, "{session}");
     db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"autoconfirm": false}')"#).unwrap();
     let token = session["access_token"].as_str().unwrap().to_string();
@@ -239,7 +267,12 @@ fn an_email_change_waits_for_codes_mailed_to_both_addresses() {
     let (_, me) = http.send("GET", "/auth/v1/user", Some(&token), None);
     assert_eq!(me["email"], "owner@example.com");
     // the new address confirms by its code: a message asking for the other confirmation
-    let (status, first) = http.send("POST", "/auth/v1/verify", None, Some(json!({"type": "email_change", "email": "x@victim.example", "token": code_in(&to_new)})));
+    let (status, first) = http.send(
+        "POST",
+        "/auth/v1/verify",
+        None,
+        Some(json!({"type": "email_change", "email": "x@victim.example", "token": code_in(&to_new)})),
+    );
     assert_eq!(status, 200, "{first}");
     assert!(first["msg"].as_str().unwrap_or("").contains("other email"), "{first}");
     assert_eq!(http.send("GET", "/auth/v1/user", Some(&token), None).1["email"], "owner@example.com");
@@ -254,7 +287,8 @@ fn an_email_change_waits_for_codes_mailed_to_both_addresses() {
 #[test]
 fn reauthenticate_mails_a_nonce_that_lets_a_password_change_through() {
     let (db, sink, _sidecar, http) = with_mail("auth_http_reauth");
-    let (_, session) = http.send("POST", "/auth/v1/signup", None, Some(json!({"email": "re@example.com", "password": "a long enough password"})));
+    let (_, session) =
+        http.send("POST", "/auth/v1/signup", None, Some(json!({"email": "re@example.com", "password": "a long enough password"})));
     let token = session["access_token"].as_str().unwrap().to_string();
     db.admin()
         .batch_execute(r#"SELECT bknd.configure_auth('{"secure_password_change": true}'); UPDATE bknd.sessions SET created_at = now() - interval '2 days'"#)
@@ -268,7 +302,12 @@ fn reauthenticate_mails_a_nonce_that_lets_a_password_change_through() {
     assert_eq!((status, v["error_code"].as_str()), (422, Some("reauthentication_not_valid")), "{v}");
     let (status, v) = http.send("PUT", "/auth/v1/user", Some(&token), Some(json!({"password": "a new long password", "nonce": nonce})));
     assert_eq!(status, 200, "{v}");
-    let (status, _) = http.send("POST", "/auth/v1/token?grant_type=password", None, Some(json!({"email": "re@example.com", "password": "a new long password"})));
+    let (status, _) = http.send(
+        "POST",
+        "/auth/v1/token?grant_type=password",
+        None,
+        Some(json!({"email": "re@example.com", "password": "a new long password"})),
+    );
     assert_eq!(status, 200);
     // anon has no user to reauthenticate
     let (status, v) = http.send("GET", "/auth/v1/reauthenticate", None, None);
@@ -298,7 +337,12 @@ fn without_smtp_each_email_is_a_file_in_the_mail_dir_and_links_land_on_a_page() 
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let http = Http { base: base.clone(), anon: db.token(json!({"role": "anon"})) };
-    let (status, v) = http.send("POST", "/auth/v1/otp?redirect_to=https%3A%2F%2Felsewhere.example%2F", None, Some(json!({"email": "dev@example.com", "create_user": true})));
+    let (status, v) = http.send(
+        "POST",
+        "/auth/v1/otp?redirect_to=https%3A%2F%2Felsewhere.example%2F",
+        None,
+        Some(json!({"email": "dev@example.com", "create_user": true})),
+    );
     assert_eq!(status, 200, "{v}");
     let new = dir.join("new");
     let files: Vec<_> = std::fs::read_dir(&new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
@@ -308,7 +352,10 @@ fn without_smtp_each_email_is_a_file_in_the_mail_dir_and_links_land_on_a_page() 
     let code = code_in(&mail);
     // the link lands on the site URL, by default this server's own page
     let location = http.location(&format!("/auth/v1/verify?token={}&type=magiclink", link_token_in(&mail)));
-    assert!(location.starts_with(&format!("{base}#access_token=")) || location.starts_with(&format!("{base}/#access_token=")), "{location}");
+    assert!(
+        location.starts_with(&format!("{base}#access_token=")) || location.starts_with(&format!("{base}/#access_token=")),
+        "{location}"
+    );
     let page = request(&base, "GET", "/", &[], None);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("bknd is running") && page.body.contains("--site-url"), "{}", page.body);

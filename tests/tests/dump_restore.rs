@@ -20,10 +20,7 @@ fn dump_and_restore_keeps_user_tables_and_the_secret() {
     .unwrap();
     let token = source.token(json!({"sub": "00000000-0000-0000-0000-000000000009"}));
     // user tables are not extension members
-    assert_eq!(
-        scalar_i64(&mut c, "SELECT count(*) FROM pg_depend WHERE objid = 'notes'::regclass AND deptype = 'e'"),
-        0
-    );
+    assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM pg_depend WHERE objid = 'notes'::regclass AND deptype = 'e'"), 0);
 
     let dump = Command::new(format!("{PG_BIN}/pg_dump"))
         .args(["-h", "127.0.0.1", "-p", &port().to_string(), "-U", "postgres", "--no-owner", &source.name])

@@ -144,7 +144,8 @@ impl SmtpSink {
     fn start() -> SmtpSink {
         let dir = std::env::temp_dir().join(format!("bknd-mail-{}-{}", std::process::id(), rand_suffix()));
         let dir_arg = dir.to_string_lossy().into_owned();
-        let server = Helper::start("aiosmtpd", &["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", &dir_arg]);
+        let server =
+            Helper::start("aiosmtpd", &["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", &dir_arg]);
         SmtpSink { server, dir }
     }
 }
@@ -280,7 +281,12 @@ fn storage_js_and_tus_on_s3() {
         Sidecar::start_with_env(
             &url("authenticator", &db.name),
             &["--storage", "s3://bknd-test"],
-            &[("AWS_ENDPOINT_URL", &endpoint), ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1")],
+            &[
+                ("AWS_ENDPOINT_URL", &endpoint),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_REGION", "us-east-1"),
+            ],
         )
     });
     // the bytes are in S3 (the 50 MiB resumable upload went up as a multipart upload)

@@ -9,8 +9,7 @@ fn secret(db: &TestDb) -> String {
 }
 
 fn verify(c: &mut Client, token: &str) -> Result<Value, postgres::Error> {
-    c.query_one("SELECT bknd.jwt_verify($1)::text", &[&token])
-        .map(|r| serde_json::from_str(&r.get::<_, String>(0)).unwrap())
+    c.query_one("SELECT bknd.jwt_verify($1)::text", &[&token]).map(|r| serde_json::from_str(&r.get::<_, String>(0)).unwrap())
 }
 
 fn rejected(c: &mut Client, token: &str, needle: &str) {
@@ -24,10 +23,7 @@ fn rejected(c: &mut Client, token: &str, needle: &str) {
 fn sign_then_verify_round_trips() {
     let db = TestDb::new("jwt_round");
     let mut c = db.admin();
-    let token: String = c
-        .query_one("SELECT bknd.jwt_sign('{\"sub\": \"abc\", \"role\": \"authenticated\"}', 60)", &[])
-        .unwrap()
-        .get(0);
+    let token: String = c.query_one("SELECT bknd.jwt_sign('{\"sub\": \"abc\", \"role\": \"authenticated\"}', 60)", &[]).unwrap().get(0);
     let claims = verify(&mut c, &token).unwrap();
     assert_eq!(claims["sub"], "abc");
     let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
@@ -136,10 +132,8 @@ fn authenticate_switches_role_and_sets_claims_for_the_transaction() {
     let token = db.token(json!({"sub": user, "email": "a@example.com"}));
     let mut c = db.connect_as("authenticator");
     let mut tx = c.transaction().unwrap();
-    let claims: String = tx
-        .query_one("SELECT bknd.authenticate($1, 'GET', '/rest/v1/posts', '{\"x-a\": \"1\"}')::text", &[&token])
-        .unwrap()
-        .get(0);
+    let claims: String =
+        tx.query_one("SELECT bknd.authenticate($1, 'GET', '/rest/v1/posts', '{\"x-a\": \"1\"}')::text", &[&token]).unwrap().get(0);
     let claims: Value = serde_json::from_str(&claims).unwrap();
     assert_eq!(claims["role"], "authenticated");
     let row = tx

@@ -21,7 +21,10 @@ fn totp_enroll_verify_replay_and_unenroll() {
     let f = call(&db, Some(&aal1), "bknd.mfa_enroll('phone')");
     let factor = f["id"].as_str().unwrap().to_string();
     let secret = f["totp"]["secret"].as_str().unwrap().to_string();
-    assert!(f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m%40example.com") || f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m@example.com"));
+    assert!(
+        f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m%40example.com")
+            || f["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/bknd:m@example.com")
+    );
     // the SVG itself, as GoTrue answers (supabase-js makes the data URL), with no '#' that
     // would cut that URL short; the issuer is bknd's unless the client names one
     let qr = f["totp"]["qr_code"].as_str().unwrap();
@@ -43,9 +46,15 @@ fn totp_enroll_verify_replay_and_unenroll() {
     assert_eq!(claim(&db, &aal2, "aal"), "aal2");
     assert_eq!(ok["user"]["factors"][0]["status"], "verified");
     // the same challenge twice, and the same code on a new challenge: both refused
-    assert_eq!(call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{challenge}', '{code}')"))["error"]["code"], "mfa_challenge_expired");
+    assert_eq!(
+        call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{challenge}', '{code}')"))["error"]["code"],
+        "mfa_challenge_expired"
+    );
     let ch2 = call(&db, Some(&aal1), &format!("bknd.mfa_challenge('{factor}')"))["id"].as_str().unwrap().to_string();
-    assert_eq!(call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{ch2}', '{code}')"))["error"]["code"], "mfa_verification_failed");
+    assert_eq!(
+        call(&db, Some(&aal1), &format!("bknd.mfa_verify('{factor}', '{ch2}', '{code}')"))["error"]["code"],
+        "mfa_verification_failed"
+    );
     // removing a verified factor needs aal2
     assert_eq!(call(&db, Some(&aal1), &format!("bknd.mfa_unenroll('{factor}')"))["error"]["code"], "insufficient_aal");
     assert_eq!(call(&db, Some(&aal2), &format!("bknd.mfa_unenroll('{factor}')"))["id"], factor.as_str());

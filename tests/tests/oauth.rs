@@ -20,14 +20,18 @@ fn provider(db: &TestDb) {
 /// complete with what the provider said.
 fn sign_in(db: &TestDb, identity: Value, challenge: Option<&str>) -> Value {
     let mut c = db.connect_as("authenticator");
-    let begun = json(&mut c, &format!("bknd.oauth_begin('acme', 'http://app.test/', {}, 's256', '10.1.1.1')", challenge.map(|c| format!("'{c}'")).unwrap_or("NULL".into())));
+    let begun = json(
+        &mut c,
+        &format!(
+            "bknd.oauth_begin('acme', 'http://app.test/', {}, 's256', '10.1.1.1')",
+            challenge.map(|c| format!("'{c}'")).unwrap_or("NULL".into())
+        ),
+    );
     let state = begun["state"].as_str().unwrap_or_else(|| panic!("no state: {begun}")).to_string();
     let taken = json(&mut c, &format!("bknd.oauth_take_state('{state}')"));
     assert_eq!(taken["client_secret"], "very secret");
-    let text: String = c
-        .query_one("SELECT bknd.oauth_complete($1, $2::text::jsonb, '10.1.1.1')::text", &[&state, &identity.to_string()])
-        .unwrap()
-        .get(0);
+    let text: String =
+        c.query_one("SELECT bknd.oauth_complete($1, $2::text::jsonb, '10.1.1.1')::text", &[&state, &identity.to_string()]).unwrap().get(0);
     serde_json::from_str(&text).unwrap()
 }
 
@@ -105,7 +109,10 @@ fn a_state_works_once_within_ten_minutes() {
     assert_eq!(error_code(&json(&mut c, &format!("bknd.oauth_take_state('{s2}')"))), "flow_state_not_found");
     assert_eq!(error_code(&json(&mut c, "bknd.oauth_take_state('made-up')")), "flow_state_not_found");
     // states are stored only as hashes
-    assert_eq!(scalar_i64(&mut db.admin(), &format!("SELECT count(*) FROM bknd.oauth_states WHERE position('{s2}'::bytea in state_hash) > 0")), 0);
+    assert_eq!(
+        scalar_i64(&mut db.admin(), &format!("SELECT count(*) FROM bknd.oauth_states WHERE position('{s2}'::bytea in state_hash) > 0")),
+        0
+    );
 }
 
 #[test]
@@ -153,7 +160,10 @@ fn bans_disabled_signups_and_the_apps_pkce() {
     assert_eq!(error_code(&sign_in(&db, json!({"provider_id": "b-1"}), None)), "user_banned");
 
     db.admin().batch_execute("SELECT bknd.configure_auth('{\"disable_signup\": true}')").unwrap();
-    assert_eq!(error_code(&sign_in(&db, json!({"provider_id": "new-1", "email": "n@example.com", "email_verified": true}), None)), "signup_disabled");
+    assert_eq!(
+        error_code(&sign_in(&db, json!({"provider_id": "new-1", "email": "n@example.com", "email_verified": true}), None)),
+        "signup_disabled"
+    );
     assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(*) FROM bknd.users WHERE email = 'n@example.com'"), 0);
     db.admin().batch_execute(&format!("UPDATE bknd.users SET banned_until = NULL WHERE id = '{id}'")).unwrap();
 

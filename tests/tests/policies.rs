@@ -11,9 +11,7 @@ fn as_user(db: &TestDb, token: Option<&str>, sql: &str) -> Result<Vec<Value>, St
     let mut c = db.connect_as("authenticator");
     let mut tx = c.transaction().unwrap();
     tx.query_one("SELECT bknd.authenticate($1)", &[&token]).map_err(|e| sqlstate(&e))?;
-    let rows = tx
-        .query(&format!("WITH r AS ({sql}) SELECT coalesce(jsonb_agg(r), '[]')::text FROM r"), &[])
-        .map_err(|e| sqlstate(&e))?;
+    let rows = tx.query(&format!("WITH r AS ({sql}) SELECT coalesce(jsonb_agg(r), '[]')::text FROM r"), &[]).map_err(|e| sqlstate(&e))?;
     tx.commit().map_err(|e| sqlstate(&e))?;
     let text: String = rows[0].get(0);
     Ok(serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone())
@@ -33,10 +31,17 @@ fn owner_policies_keep_users_apart_and_anon_out() {
     assert_eq!(rows[0]["owner_id"], A);
     as_user(&db, Some(&b), "INSERT INTO posts (title) VALUES ('b1') RETURNING id").unwrap();
     // nobody can insert a row in someone else's name (WITH CHECK)
-    assert_eq!(as_user(&db, Some(&b), &format!("INSERT INTO posts (title, owner_id) VALUES ('x', '{A}') RETURNING id")).unwrap_err(), "42501");
+    assert_eq!(
+        as_user(&db, Some(&b), &format!("INSERT INTO posts (title, owner_id) VALUES ('x', '{A}') RETURNING id")).unwrap_err(),
+        "42501"
+    );
 
     let titles = |token: Option<&str>| -> Vec<String> {
-        as_user(&db, token, "SELECT title FROM posts ORDER BY title").unwrap().iter().map(|r| r["title"].as_str().unwrap().to_string()).collect()
+        as_user(&db, token, "SELECT title FROM posts ORDER BY title")
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(titles(Some(&a)), vec!["a1", "a2"]);
     assert_eq!(titles(Some(&b)), vec!["b1"]);

@@ -77,10 +77,13 @@ fn readme_walkthrough_runs_as_written() {
             .replace(README_API, &sidecar.base)
             .replace(README_BIN, &binary())
     };
-    let blocks: Vec<_> = blocks.into_iter().map(|mut b| {
-        b.code = rewrite(&b.code);
-        b
-    }).collect();
+    let blocks: Vec<_> = blocks
+        .into_iter()
+        .map(|mut b| {
+            b.code = rewrite(&b.code);
+            b
+        })
+        .collect();
     let (script, checkpoints) = walkthrough::script(&blocks, &url("postgres", &db.name), work.to_str().unwrap());
     std::fs::write(work.join("walkthrough.sh"), &script).unwrap();
 
@@ -109,21 +112,14 @@ fn readme_walkthrough_runs_as_written() {
     assert!(out.status.success(), "the walkthrough's bash ended with {}", out.status);
     for (checkpoint, part) in checkpoints.iter().zip(&parts) {
         if let Err(missing) = walkthrough::find_in_order(part, &checkpoint.expect) {
-            panic!(
-                "README line {}: the README shows {missing:?}, but\n{}\nprinted:\n{part}",
-                checkpoint.block_line, checkpoint.ran
-            );
+            panic!("README line {}: the README shows {missing:?}, but\n{}\nprinted:\n{part}", checkpoint.block_line, checkpoint.ran);
         }
     }
 
     // what the walkthrough left behind, checked directly as well
     let mut admin = db.admin();
-    let rows: Vec<(String, String)> = admin
-        .query("SELECT title, owner_id::text FROM todos ORDER BY title", &[])
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let rows: Vec<(String, String)> =
+        admin.query("SELECT title, owner_id::text FROM todos ORDER BY title", &[]).unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
     let alice = "11111111-1111-1111-1111-111111111111";
     assert_eq!(rows.len(), 3, "{rows:?}");
     assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("buy milk", alice));

@@ -157,9 +157,30 @@ fn notes_unchanged(db: &TestDb) {
 fn casts_to_pseudo_types_are_refused_at_the_edge() {
     let (sidecar, db, _) = setup("pseudo_casts", &[]);
     for ty in [
-        "unknown", "UNKNOWN", "any", "anyelement", "anyarray", "anynonarray", "anyenum", "anyrange", "anymultirange",
-        "anycompatible", "record", "record[]", "_record", "cstring", "internal", "void", "trigger", "event_trigger",
-        "language_handler", "fdw_handler", "index_am_handler", "tsm_handler", "table_am_handler", "pg_ddl_command",
+        "unknown",
+        "UNKNOWN",
+        "any",
+        "anyelement",
+        "anyarray",
+        "anynonarray",
+        "anyenum",
+        "anyrange",
+        "anymultirange",
+        "anycompatible",
+        "record",
+        "record[]",
+        "_record",
+        "cstring",
+        "internal",
+        "void",
+        "trigger",
+        "event_trigger",
+        "language_handler",
+        "fdw_handler",
+        "index_am_handler",
+        "tsm_handler",
+        "table_am_handler",
+        "pg_ddl_command",
     ] {
         let path = format!("/notes?select=title::{}", ty.replace(' ', "%20"));
         let r = get(&sidecar, &path, &[]);
@@ -291,7 +312,10 @@ fn nul_characters_are_4xx_and_change_nothing() {
         assert_error(&get(&sidecar, path, &[]), 400, "PGRST100", path);
     }
     for path in ["/notes?columns=%22ti%00tle%22", "/notes?on_conflict=%22id%00%22"] {
-        let h = vec![("Content-Type".to_string(), "application/json".to_string()), ("Prefer".to_string(), "resolution=merge-duplicates".to_string())];
+        let h = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("Prefer".to_string(), "resolution=merge-duplicates".to_string()),
+        ];
         let r = request(&sidecar.base, "POST", &format!("/rest/v1{path}"), &h, Some(r#"{"title": "c"}"#));
         assert_error(&r, 400, "PGRST100", path);
     }

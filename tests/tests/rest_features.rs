@@ -93,10 +93,7 @@ fn profiles_choose_among_exposed_schemas() {
     let h = vec![("Accept-Profile".to_string(), "app".to_string())];
     let r = request(&sidecar.base, "GET", "/rest/v1/things?select=v", &h, None);
     assert_eq!((r.body.as_str(), header(&r, "content-profile")), (r#"[{"v":"app"}]"#, Some("app")));
-    let h = vec![
-        ("Content-Profile".to_string(), "app".to_string()),
-        ("Content-Type".to_string(), "application/json".to_string()),
-    ];
+    let h = vec![("Content-Profile".to_string(), "app".to_string()), ("Content-Type".to_string(), "application/json".to_string())];
     assert_eq!(request(&sidecar.base, "POST", "/rest/v1/things", &h, Some(r#"{"v": "app2"}"#)).status, 201);
     assert_eq!(scalar_i64(&mut db.admin(), "SELECT count(*) FROM app.things"), 2);
     let h = vec![("Accept-Profile".to_string(), "bknd".to_string())];
@@ -133,6 +130,7 @@ fn one_connection_stays_clean_across_failures_and_roles() {
     assert_eq!(get(None, "1").body, "[]");
     assert_eq!(get(Some(&alice), "1").body, r#"[{"rank":1}]"#);
     let mut c = db.admin();
-    let idle_in_tx = scalar_i64(&mut c, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'authenticator' AND state LIKE 'idle in transaction%'");
+    let idle_in_tx =
+        scalar_i64(&mut c, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'authenticator' AND state LIKE 'idle in transaction%'");
     assert_eq!(idle_in_tx, 0);
 }

@@ -34,9 +34,8 @@ fn roles_have_the_contracted_attributes() {
 fn the_generated_secret_is_long_and_random() {
     let a = TestDb::installed("secret_a");
     let b = TestDb::installed("secret_b");
-    let read = |db: &TestDb| -> String {
-        db.admin().query_one("SELECT value FROM bknd.secrets WHERE name = 'jwt_secret'", &[]).unwrap().get(0)
-    };
+    let read =
+        |db: &TestDb| -> String { db.admin().query_one("SELECT value FROM bknd.secrets WHERE name = 'jwt_secret'", &[]).unwrap().get(0) };
     let (sa, sb) = (read(&a), read(&b));
     assert!(sa.len() >= 43, "secret too short: {} chars", sa.len()); // 32 bytes in base64
     assert_ne!(sa, sb, "two installs must not share a secret");
@@ -45,8 +44,7 @@ fn the_generated_secret_is_long_and_random() {
 #[test]
 fn api_roles_cannot_read_the_secret_by_any_route() {
     let db = TestDb::new("secret_routes");
-    let secret: String =
-        db.admin().query_one("SELECT value FROM bknd.secrets WHERE name = 'jwt_secret'", &[]).unwrap().get(0);
+    let secret: String = db.admin().query_one("SELECT value FROM bknd.secrets WHERE name = 'jwt_secret'", &[]).unwrap().get(0);
     for role in API_ROLES {
         let mut c = db.connect_as("authenticator");
         if role != "authenticator" {
@@ -62,13 +60,10 @@ fn api_roles_cannot_read_the_secret_by_any_route() {
         // settings: nothing holds it
         let setting = scalar_string(&mut c, "SELECT current_setting('bknd.jwt_secret', true)");
         assert!(setting.is_none_or(|s| s.is_empty()));
-        let in_settings = scalar_i64(&mut c, &format!(
-            "SELECT count(*) FROM pg_settings WHERE setting LIKE '%{secret}%'"
-        ));
+        let in_settings = scalar_i64(&mut c, &format!("SELECT count(*) FROM pg_settings WHERE setting LIKE '%{secret}%'"));
         assert_eq!(in_settings, 0, "{role} sees the secret in pg_settings");
-        let in_db_settings = scalar_i64(&mut c, &format!(
-            "SELECT count(*) FROM pg_db_role_setting, unnest(setconfig) s WHERE s LIKE '%{secret}%'"
-        ));
+        let in_db_settings =
+            scalar_i64(&mut c, &format!("SELECT count(*) FROM pg_db_role_setting, unnest(setconfig) s WHERE s LIKE '%{secret}%'"));
         assert_eq!(in_db_settings, 0, "{role} sees the secret in pg_db_role_setting");
         // statistics: pg_stats hides columns the role cannot read
         let in_stats = scalar_i64(&mut c, "SELECT count(*) FROM pg_stats WHERE schemaname = 'bknd' AND tablename = 'secrets'");
@@ -84,21 +79,82 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
     let db = TestDb::new("callable");
     let mut c = db.admin();
     for (role, expected) in [
-        ("anon", vec![
-            "auth_public_settings", "authenticate", "claims", "email", "exchange_auth_code", "extension", "filename",
-            "foldername", "jwt_verify", "jwt_verify_text", "refresh_session", "role", "sign_in_password", "sign_up",
-            "storage_begin_copy", "storage_begin_move", "storage_begin_upload", "storage_list", "storage_move", "storage_object",
-            "storage_public_object", "storage_remove", "storage_sign", "storage_upload", "storage_verify", "touch_updated_at", "uid",
-            "verify_email_code", "verify_email_link",
-        ]),
-        ("authenticated", vec![
-            "auth_public_settings", "authenticate", "claims", "email", "exchange_auth_code", "extension", "filename",
-            "foldername", "get_user", "jwt_verify", "jwt_verify_text", "mfa_challenge", "mfa_enroll", "mfa_enroll_totp", "mfa_unenroll",
-            "mfa_verify", "refresh_session", "role", "sign_in_password", "sign_out", "sign_up", "storage_begin_copy",
-            "storage_begin_move", "storage_begin_upload", "storage_list", "storage_move", "storage_object", "storage_public_object",
-            "storage_remove", "storage_sign", "storage_upload", "storage_verify", "touch_updated_at", "uid", "update_user",
-            "verify_email_code", "verify_email_link",
-        ]),
+        (
+            "anon",
+            vec![
+                "auth_public_settings",
+                "authenticate",
+                "claims",
+                "email",
+                "exchange_auth_code",
+                "extension",
+                "filename",
+                "foldername",
+                "jwt_verify",
+                "jwt_verify_text",
+                "refresh_session",
+                "role",
+                "sign_in_password",
+                "sign_up",
+                "storage_begin_copy",
+                "storage_begin_move",
+                "storage_begin_upload",
+                "storage_list",
+                "storage_move",
+                "storage_object",
+                "storage_public_object",
+                "storage_remove",
+                "storage_sign",
+                "storage_upload",
+                "storage_verify",
+                "touch_updated_at",
+                "uid",
+                "verify_email_code",
+                "verify_email_link",
+            ],
+        ),
+        (
+            "authenticated",
+            vec![
+                "auth_public_settings",
+                "authenticate",
+                "claims",
+                "email",
+                "exchange_auth_code",
+                "extension",
+                "filename",
+                "foldername",
+                "get_user",
+                "jwt_verify",
+                "jwt_verify_text",
+                "mfa_challenge",
+                "mfa_enroll",
+                "mfa_enroll_totp",
+                "mfa_unenroll",
+                "mfa_verify",
+                "refresh_session",
+                "role",
+                "sign_in_password",
+                "sign_out",
+                "sign_up",
+                "storage_begin_copy",
+                "storage_begin_move",
+                "storage_begin_upload",
+                "storage_list",
+                "storage_move",
+                "storage_object",
+                "storage_public_object",
+                "storage_remove",
+                "storage_sign",
+                "storage_upload",
+                "storage_verify",
+                "touch_updated_at",
+                "uid",
+                "update_user",
+                "verify_email_code",
+                "verify_email_link",
+            ],
+        ),
     ] {
         let rows = c
             .query(
@@ -184,10 +240,8 @@ fn run_as_runs_one_statement_as_the_tokens_role_for_authenticator_only() {
 
     // a user's token: authenticated, and bknd.uid() is its sub
     let sub = "6f1c1c4e-4a57-4c1b-9d4b-7b4b1f0a0001";
-    let token: String = admin
-        .query_one("SELECT bknd.jwt_sign(jsonb_build_object('sub', $1::text, 'role', 'authenticated'), 60)", &[&sub])
-        .unwrap()
-        .get(0);
+    let token: String =
+        admin.query_one("SELECT bknd.jwt_sign(jsonb_build_object('sub', $1::text, 'role', 'authenticated'), 60)", &[&sub]).unwrap().get(0);
     let row = c.query_one(run, &[&Some(token.clone()), &"SELECT current_user || ' ' || bknd.uid()::text", &no_args]).unwrap();
     assert_eq!(row.get::<_, Option<String>>(0), Some(format!("authenticated {sub}")));
 

@@ -29,10 +29,7 @@ fn health_is_503_when_the_database_does_not() {
 fn keys_prints_an_anon_and_a_service_role_key_signed_in_the_database() {
     let db = TestDb::new("keys");
     for user in ["postgres", "authenticator"] {
-        let out = Command::new(binary())
-            .args(["keys", "--database-url", &url(user, &db.name)])
-            .output()
-            .expect("run bknd keys");
+        let out = Command::new(binary()).args(["keys", "--database-url", &url(user, &db.name)]).output().expect("run bknd keys");
         assert!(out.status.success(), "bknd keys as {user}: {}", String::from_utf8_lossy(&out.stderr));
         let keys: Value = serde_json::from_slice(&out.stdout).expect("keys print JSON on stdout");
         let mut c = db.connect_as("authenticator");
@@ -46,10 +43,7 @@ fn keys_prints_an_anon_and_a_service_role_key_signed_in_the_database() {
         }
     }
     // a role that may not sign gets a clear failure, not a panic
-    let out = Command::new(binary())
-        .args(["keys", "--database-url", "postgres://authenticator@127.0.0.1:1/x"])
-        .output()
-        .unwrap();
+    let out = Command::new(binary()).args(["keys", "--database-url", "postgres://authenticator@127.0.0.1:1/x"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
@@ -69,7 +63,10 @@ fn preflight(base: &str, path: &str, origin: &str) -> (u16, Vec<(String, String)
     let headers = vec![
         ("Origin".to_string(), origin.to_string()),
         ("Access-Control-Request-Method".to_string(), "PATCH".to_string()),
-        ("Access-Control-Request-Headers".to_string(), "authorization,x-client-info,apikey,content-type,x-retry-count,traceparent,tus-resumable,upload-offset".to_string()),
+        (
+            "Access-Control-Request-Headers".to_string(),
+            "authorization,x-client-info,apikey,content-type,x-retry-count,traceparent,tus-resumable,upload-offset".to_string(),
+        ),
     ];
     let r = bknd_tests::conformance::request(base, "OPTIONS", path, &headers, None);
     (r.status, r.headers)

@@ -78,14 +78,13 @@ fn signatures_are_bound_to_object_operation_and_time() {
     let (a, b) = (user(&db, A), user(&db, B));
     let path = format!("{A}/doc.txt");
     let up = db.call_as(Some(&a), &format!("bknd.storage_begin_upload('files', '{path}')"));
-    db.admin()
-        .execute("SELECT bknd.storage_finish_upload($1::text::uuid, 3, 'e', false)", &[&up["id"].as_str().unwrap()])
-        .unwrap();
+    db.admin().execute("SELECT bknd.storage_finish_upload($1::text::uuid, 3, 'e', false)", &[&up["id"].as_str().unwrap()]).unwrap();
     let signed = db.call_as(Some(&a), &format!("bknd.storage_sign('files', '{path}', 'download', 60)"));
     let token = signed["token"].as_str().unwrap().to_string();
     let verify = |t: &str, op: &str, p: &str| outcome(&db, "", &format!("SELECT bknd.storage_verify('{t}', '{op}', 'files', '{p}')"));
     let anon = db.token(json!({"role": "anon"}));
-    let verify_anon = |t: &str, op: &str, p: &str| outcome(&db, &anon, &format!("SELECT bknd.storage_verify('{t}', '{op}', 'files', '{p}')"));
+    let verify_anon =
+        |t: &str, op: &str, p: &str| outcome(&db, &anon, &format!("SELECT bknd.storage_verify('{t}', '{op}', 'files', '{p}')"));
     let _ = verify;
     assert_eq!(verify_anon(&token, "download", &path), "");
     let mut tampered = token.clone();
@@ -97,10 +96,12 @@ fn signatures_are_bound_to_object_operation_and_time() {
     // a forged payload with the real signature
     let (_, sig) = token.split_once('.').unwrap();
     use base64::Engine;
-    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"op": "download", "b": "files", "n": format!("{B}/x"), "exp": 9999999999i64}).to_string());
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"op": "download", "b": "files", "n": format!("{B}/x"), "exp": 9999999999i64}).to_string());
     assert_eq!(verify_anon(&format!("{forged}.{sig}"), "download", &format!("{B}/x")), "28000");
     // expired
-    let short = db.call_as(Some(&a), &format!("bknd.storage_sign('files', '{path}', 'download', 1)"))["token"].as_str().unwrap().to_string();
+    let short =
+        db.call_as(Some(&a), &format!("bknd.storage_sign('files', '{path}', 'download', 1)"))["token"].as_str().unwrap().to_string();
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_eq!(verify_anon(&short, "download", &path), "28000");
     // B may not sign A's object; nobody signs for longer than a week
@@ -243,7 +244,10 @@ fn interrupted_and_oversized_uploads_leave_no_row_and_no_bytes() {
     tcp.write_all(head.as_bytes()).unwrap();
     let chunk = vec![1u8; 256 * 1024];
     for _ in 0..8 {
-        if tcp.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err() || tcp.write_all(&chunk).is_err() || tcp.write_all(b"\r\n").is_err() {
+        if tcp.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err()
+            || tcp.write_all(&chunk).is_err()
+            || tcp.write_all(b"\r\n").is_err()
+        {
             break;
         }
     }
@@ -273,7 +277,8 @@ fn a_resumable_patch_cut_off_keeps_every_byte_that_arrived() {
     let total = 20 * 1024 * 1024;
     let meta = |k: &str, v: &str| format!("{k} {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v));
     let metadata = [meta("bucketName", "big"), meta("objectName", &format!("{A}/resumed.bin"))].join(",");
-    let (status, head) = raw_head(&s, "POST", "/storage/v1/upload/resumable", &format!("Upload-Length: {total}\r\nUpload-Metadata: {metadata}\r\n"));
+    let (status, head) =
+        raw_head(&s, "POST", "/storage/v1/upload/resumable", &format!("Upload-Length: {total}\r\nUpload-Metadata: {metadata}\r\n"));
     assert_eq!(status, 201, "{head}");
     let location = head.lines().find_map(|l| l.strip_prefix("location: ")).unwrap().trim().to_string();
     let path = location.split_once("/storage/").map(|(_, p)| format!("/storage/{p}")).unwrap();
@@ -376,7 +381,9 @@ fn memory_stays_flat_uploading_and_downloading_300_mib() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
     let mut tcp = TcpStream::connect(&addr).unwrap();
-    let get = format!("GET /storage/v1/object/big/{A}/large.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    let get = format!(
+        "GET /storage/v1/object/big/{A}/large.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
     tcp.write_all(get.as_bytes()).unwrap();
     let mut buf = vec![0u8; 1024 * 1024];
     let mut total = 0usize;
@@ -487,7 +494,12 @@ fn tus_create(s: &Server, id: &str, bucket: &str, name: &str, bytes: usize, upse
     let metadata = [meta("bucketName", bucket), meta("objectName", name)].join(",");
     let headers = with(
         s.auth(id),
-        &[("Tus-Resumable", "1.0.0"), ("Upload-Length", &bytes.to_string()), ("Upload-Metadata", &metadata), ("x-upsert", if upsert { "true" } else { "false" })],
+        &[
+            ("Tus-Resumable", "1.0.0"),
+            ("Upload-Length", &bytes.to_string()),
+            ("Upload-Metadata", &metadata),
+            ("x-upsert", if upsert { "true" } else { "false" }),
+        ],
     );
     let r = request(&s.sidecar.base, "POST", "/storage/v1/upload/resumable", &headers, Some(""));
     let location = r.headers.iter().find(|(k, _)| k == "location").map(|(_, v)| v.clone()).unwrap_or_default();
@@ -502,7 +514,9 @@ fn read_as(s: &Server, id: &str, bucket: &str, name: &str) -> (u16, String) {
 #[test]
 fn an_upload_replaces_only_the_object_it_was_allowed_to_replace_when_it_began() {
     let s = server("storage_replace_bound");
-    s.db.admin().batch_execute("SELECT bknd.create_bucket('shared'); SELECT bknd.allow_storage('shared', 'all', 'authenticated', 'owner');").unwrap();
+    s.db.admin()
+        .batch_execute("SELECT bknd.create_bucket('shared'); SELECT bknd.allow_storage('shared', 'all', 'authenticated', 'owner');")
+        .unwrap();
     let base = &s.sidecar.base;
     // B signs an upload URL with x-upsert for a name nobody holds yet, and starts a TUS upload
     let signed = request(base, "POST", "/storage/v1/object/upload/sign/shared/doc.txt", &with(s.auth(B), &[("x-upsert", "true")]), None);
@@ -518,7 +532,8 @@ fn an_upload_replaces_only_the_object_it_was_allowed_to_replace_when_it_began() 
     assert_eq!(request(base, "PUT", "/storage/v1/object/shared/doc.txt", &s.auth(B), Some("B's")).status, 403);
     let put = request(base, "PUT", &format!("/storage/v1{signed_url}"), &[], Some("B's"));
     assert_eq!(put.status, 409, "{}", put.body);
-    let patch_headers = with(s.auth(B), &[("Tus-Resumable", "1.0.0"), ("Upload-Offset", "0"), ("Content-Type", "application/offset+octet-stream")]);
+    let patch_headers =
+        with(s.auth(B), &[("Tus-Resumable", "1.0.0"), ("Upload-Offset", "0"), ("Content-Type", "application/offset+octet-stream")]);
     let patched = request(base, "PATCH", &tus_path, &patch_headers, Some("B's"));
     assert_eq!(patched.status, 409, "{}", patched.body);
     for name in ["doc.txt", "tus.txt"] {
@@ -540,7 +555,8 @@ fn a_caller_who_may_not_write_a_name_learns_nothing_of_whether_it_is_taken() {
     assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{A}/taken.txt"), &s.auth(A), Some("a")).status, 200);
     assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{B}/mine.txt"), &s.auth(B), Some("b")).status, 200);
     let answer = |method: &str, name: &str, upsert: &str| {
-        let r = request(base, method, &format!("/storage/v1/object/files/{A}/{name}"), &with(s.auth(B), &[("x-upsert", upsert)]), Some("b"));
+        let r =
+            request(base, method, &format!("/storage/v1/object/files/{A}/{name}"), &with(s.auth(B), &[("x-upsert", upsert)]), Some("b"));
         (r.status, serde_json::from_str::<Value>(&r.body).map(|v| v["error"].clone()).unwrap_or_default())
     };
     for (method, upsert) in [("POST", "false"), ("POST", "true"), ("PUT", "true")] {
@@ -550,7 +566,8 @@ fn a_caller_who_may_not_write_a_name_learns_nothing_of_whether_it_is_taken() {
     }
     for op in ["move", "copy"] {
         let to = |name: &str| {
-            let body = json!({"bucketId": "files", "sourceKey": format!("{B}/mine.txt"), "destinationKey": format!("{A}/{name}")}).to_string();
+            let body =
+                json!({"bucketId": "files", "sourceKey": format!("{B}/mine.txt"), "destinationKey": format!("{A}/{name}")}).to_string();
             request(base, "POST", &format!("/storage/v1/object/{op}"), &s.auth(B), Some(&body)).status
         };
         assert_eq!((to("taken.txt"), to("free.txt")), (403, 403), "{op}");
@@ -570,7 +587,8 @@ fn moving_to_another_bucket_moves_the_bytes_and_keeps_to_its_limits() {
     assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{A}/note.txt"), &text, Some("hello")).status, 200);
     let json_type = with(s.auth(A), &[("Content-Type", "application/json")]);
     assert_eq!(request(base, "POST", &format!("/storage/v1/object/files/{A}/abc.txt"), &json_type, Some("abc")).status, 200);
-    let old_version = scalar_string(&mut s.db.admin(), &format!("SELECT version::text FROM bknd.objects WHERE name = '{A}/note.txt'")).unwrap();
+    let old_version =
+        scalar_string(&mut s.db.admin(), &format!("SELECT version::text FROM bknd.objects WHERE name = '{A}/note.txt'")).unwrap();
     let move_to = |bucket: &str, from: &str, to: &str| {
         let body = json!({"bucketId": "files", "sourceKey": format!("{A}/{from}"), "destinationKey": format!("{A}/{to}"), "destinationBucket": bucket});
         request(base, "POST", "/storage/v1/object/move", &s.auth(A), Some(&body.to_string()))
@@ -607,7 +625,9 @@ fn numbers_and_json_the_database_cannot_take_are_refused_at_the_edge() {
         let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {}", r.body));
         assert_eq!(v["statusCode"], "400", "{}", r.body);
     };
-    for body in [json!({"prefix": "", "limit": 99999999999i64}), json!({"offset": -99999999999i64}), json!({"limit": -1}), json!({"limit": "ten"})] {
+    for body in
+        [json!({"prefix": "", "limit": 99999999999i64}), json!({"offset": -99999999999i64}), json!({"limit": -1}), json!({"limit": "ten"})]
+    {
         refused("POST", "/storage/v1/object/list/files", s.auth(A), &body.to_string());
     }
     for expires in [json!(99999999999i64), json!(0), json!(-5), json!(7 * 24 * 3600 + 1)] {
@@ -617,8 +637,14 @@ fn numbers_and_json_the_database_cannot_take_are_refused_at_the_edge() {
     refused("POST", &format!("/storage/v1/object/files/{A}/nul.txt"), with(s.auth(A), &[("x-metadata", &nul)]), "x");
     refused("POST", "/storage/v1/object/list/files", s.auth(A), r#"{"prefix": "a\u0000"}"#);
     let meta = |k: &str, v: &str| format!("{k} {}", base64::engine::general_purpose::STANDARD.encode(v));
-    let metadata = [meta("bucketName", "files"), meta("objectName", &format!("{A}/tus.txt")), meta("metadata", r#"{"\u0000": 1}"#)].join(",");
-    refused("POST", "/storage/v1/upload/resumable", with(s.auth(A), &[("Tus-Resumable", "1.0.0"), ("Upload-Length", "1"), ("Upload-Metadata", &metadata)]), "");
+    let metadata =
+        [meta("bucketName", "files"), meta("objectName", &format!("{A}/tus.txt")), meta("metadata", r#"{"\u0000": 1}"#)].join(",");
+    refused(
+        "POST",
+        "/storage/v1/upload/resumable",
+        with(s.auth(A), &[("Tus-Resumable", "1.0.0"), ("Upload-Length", "1"), ("Upload-Metadata", &metadata)]),
+        "",
+    );
     assert_eq!(s.rows(), 1, "nothing but the first object");
 }
 
@@ -634,7 +660,9 @@ fn a_signed_upload_url_works_on_a_bucket_with_a_mime_list_and_the_bytes_type_is_
         assert_eq!(r.status, 200, "{}", r.body);
         serde_json::from_str::<Value>(&r.body).unwrap()["url"].as_str().unwrap().to_string()
     };
-    let put = |url: &str, mime: &str| request(base, "PUT", &format!("/storage/v1{url}"), &[("Content-Type".to_string(), mime.to_string())], Some("px")).status;
+    let put = |url: &str, mime: &str| {
+        request(base, "PUT", &format!("/storage/v1{url}"), &[("Content-Type".to_string(), mime.to_string())], Some("px")).status
+    };
     assert_eq!(put(&sign("ok.png"), "image/png"), 200);
     assert_eq!(put(&sign("no.txt"), "text/plain"), 415);
     assert_eq!(read_as(&s, A, "images", &format!("{A}/ok.png")), (200, "px".to_string()));

@@ -104,8 +104,10 @@ fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     c.batch_execute("SELECT bknd.configure_oauth_provider('github', 'id', 'secret')").unwrap();
     let settings = old.call_as(None, "bknd.auth_public_settings()");
     assert_eq!(settings["external"]["github"], json!(true));
-    c.batch_execute("SELECT bknd.create_bucket('up'); INSERT INTO bknd.objects (bucket_id, name) VALUES ('up', 'x'); DELETE FROM bknd.objects")
-        .unwrap();
+    c.batch_execute(
+        "SELECT bknd.create_bucket('up'); INSERT INTO bknd.objects (bucket_id, name) VALUES ('up', 'x'); DELETE FROM bknd.objects",
+    )
+    .unwrap();
     assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM bknd.storage_garbage"), 1);
 
     // and the upgraded catalog is the fresh one, line for line

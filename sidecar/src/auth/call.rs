@@ -8,7 +8,13 @@ use super::error::AuthError;
 use crate::app::AppState;
 use crate::db::{self, CallError, Caller};
 
-pub async fn call(state: &AppState, token: Option<String>, path: &str, sql: &'static str, args: Vec<Option<String>>) -> Result<Value, AuthError> {
+pub async fn call(
+    state: &AppState,
+    token: Option<String>,
+    path: &str,
+    sql: &'static str,
+    args: Vec<Option<String>>,
+) -> Result<Value, AuthError> {
     let anonymous = token.is_none();
     let caller = Caller::TokenAtOnce { token, method: "POST".into(), path: path.into(), anon_role: state.rest.anon_role.clone() };
     answer_of(db::call(&state.pool, caller, sql, args).await, anonymous)

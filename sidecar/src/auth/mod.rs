@@ -77,13 +77,25 @@ fn ok(value: Value) -> Answer {
     Ok((StatusCode::OK, Json(value)).into_response())
 }
 
-async fn signup(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+async fn signup(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let b = body(&bytes)?;
     let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("Signup requires a valid email"))?;
     let password = text(&b, "password")?.ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
     // supabase-js sends options.data as `data`
     let data = b.get("data").filter(|d| !d.is_null()).map(Value::to_string);
-    let v = call(&s, token_of(&headers), "/auth/v1/signup", "SELECT bknd.sign_up($1, $2, $3::text::jsonb, $4)::text", vec![Some(email), Some(password), data, ip_of(&addr)]).await?;
+    let v = call(
+        &s,
+        token_of(&headers),
+        "/auth/v1/signup",
+        "SELECT bknd.sign_up($1, $2, $3::text::jsonb, $4)::text",
+        vec![Some(email), Some(password), data, ip_of(&addr)],
+    )
+    .await?;
     ok(v)
 }
 
@@ -92,22 +104,50 @@ struct Grant {
     grant_type: Option<String>,
 }
 
-async fn token(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<Grant>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+async fn token(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<Grant>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let b = body(&bytes)?;
     match q.grant_type.as_deref() {
         Some("password") => {
             let email = text(&b, "email")?.ok_or_else(|| AuthError::new(400, "invalid_credentials", "Invalid login credentials"))?;
             let password = text(&b, "password")?.unwrap_or_default();
-            ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.sign_in_password($1, $2, $3)::text", vec![Some(email), Some(password), ip_of(&addr)]).await?)
+            ok(call(
+                &s,
+                token_of(&headers),
+                "/auth/v1/token",
+                "SELECT bknd.sign_in_password($1, $2, $3)::text",
+                vec![Some(email), Some(password), ip_of(&addr)],
+            )
+            .await?)
         }
         Some("pkce") => {
             let code = text(&b, "auth_code")?.ok_or_else(|| AuthError::validation("auth_code is required"))?;
             let verifier = text(&b, "code_verifier")?.ok_or_else(|| AuthError::validation("code_verifier is required"))?;
-            ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.exchange_auth_code($1, $2, $3)::text", vec![Some(code), Some(verifier), ip_of(&addr)]).await?)
+            ok(call(
+                &s,
+                token_of(&headers),
+                "/auth/v1/token",
+                "SELECT bknd.exchange_auth_code($1, $2, $3)::text",
+                vec![Some(code), Some(verifier), ip_of(&addr)],
+            )
+            .await?)
         }
         Some("refresh_token") => {
-            let refresh = text(&b, "refresh_token")?.ok_or_else(|| AuthError::new(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"))?;
-            ok(call(&s, token_of(&headers), "/auth/v1/token", "SELECT bknd.refresh_session($1, $2)::text", vec![Some(refresh), ip_of(&addr)]).await?)
+            let refresh = text(&b, "refresh_token")?
+                .ok_or_else(|| AuthError::new(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"))?;
+            ok(call(
+                &s,
+                token_of(&headers),
+                "/auth/v1/token",
+                "SELECT bknd.refresh_session($1, $2)::text",
+                vec![Some(refresh), ip_of(&addr)],
+            )
+            .await?)
         }
         Some(other) => Err(AuthError::new(400, "unsupported_grant_type", format!("unsupported_grant_type: {other}"))),
         None => Err(AuthError::new(400, "unsupported_grant_type", "grant_type is required")),
@@ -121,9 +161,16 @@ async fn get_user(State(s): State<AppState>, headers: HeaderMap) -> Answer {
 /// Update the signed-in user. A new email that needs confirming is recorded by update_user (as
 /// the user); then the sidecar, in its own role, has the codes made for the recorded addresses
 /// and mails them, so no code ever reaches the caller.
-async fn update_user(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+async fn update_user(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<RedirectQuery>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let b = body(&bytes)?;
-    let user = call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.update_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?;
+    let user =
+        call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.update_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?;
     let (Some(id), true) = (user["id"].as_str(), user.get("new_email").is_some() && b.get("email").is_some()) else { return ok(user) };
     let v = call_privileged(&s, "SELECT bknd.request_email_change_tokens($1, $2)::text", vec![Some(id.to_string()), ip_of(&addr)]).await?;
     if v["send"].as_bool() != Some(true) {
@@ -175,12 +222,20 @@ struct Page {
 async fn admin_list(State(s): State<AppState>, Query(p): Query<Page>, headers: HeaderMap) -> Answer {
     let number = |v: Option<String>, default: i32| v.and_then(|v| v.trim().parse::<i32>().ok()).unwrap_or(default);
     let args = vec![Some(number(p.page, 1).to_string()), Some(number(p.per_page, 50).to_string())];
-    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_list_users($1::text::int, $2::text::int)::text", args).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_list_users($1::text::int, $2::text::int)::text", args)
+        .await?)
 }
 
 async fn admin_create(State(s): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
     let b = body(&bytes)?;
-    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_create_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?)
+    ok(call(
+        &s,
+        token_of(&headers),
+        "/auth/v1/admin/users",
+        "SELECT bknd.admin_create_user($1::text::jsonb)::text",
+        vec![Some(b.to_string())],
+    )
+    .await?)
 }
 
 async fn admin_get(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
@@ -189,7 +244,14 @@ async fn admin_get(State(s): State<AppState>, Path(id): Path<String>, headers: H
 
 async fn admin_update(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
     let b = body(&bytes)?;
-    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_update_user($1, $2::text::jsonb)::text", vec![Some(id), Some(b.to_string())]).await?)
+    ok(call(
+        &s,
+        token_of(&headers),
+        "/auth/v1/admin/users",
+        "SELECT bknd.admin_update_user($1, $2::text::jsonb)::text",
+        vec![Some(id), Some(b.to_string())],
+    )
+    .await?)
 }
 
 async fn admin_delete(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
@@ -206,11 +268,22 @@ async fn factor_enroll(State(s): State<AppState>, headers: HeaderMap, bytes: axu
     ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_enroll_totp($1, $2)::text", vec![name, issuer]).await?)
 }
 
-async fn factor_challenge(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+async fn factor_challenge(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
     ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_challenge($1, $2)::text", vec![Some(id), ip_of(&addr)]).await?)
 }
 
-async fn factor_verify(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Path(id): Path<String>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+async fn factor_verify(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let b = body(&bytes)?;
     let challenge = text(&b, "challenge_id")?.ok_or_else(|| AuthError::validation("challenge_id is required"))?;
     let code = text(&b, "code")?.ok_or_else(|| AuthError::validation("code is required"))?;
@@ -223,8 +296,7 @@ async fn factor_unenroll(State(s): State<AppState>, Path(id): Path<String>, head
 }
 
 /// Percent-encoding for URL components: everything but RFC 3986's unreserved characters.
-const COMPONENT: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 fn encode(v: &str) -> String {
     percent_encoding::utf8_percent_encode(v, COMPONENT).to_string()
@@ -283,7 +355,15 @@ struct RedirectQuery {
 }
 
 /// Make and send a code and link; the answer is the same whether or not anything was sent.
-async fn send_token(s: &AppState, b: &Value, email: String, purpose: &str, create_user: bool, redirect_to: Option<String>, ip: Option<String>) -> Answer {
+async fn send_token(
+    s: &AppState,
+    b: &Value,
+    email: String,
+    purpose: &str,
+    create_user: bool,
+    redirect_to: Option<String>,
+    ip: Option<String>,
+) -> Answer {
     // supabase-js sends these in the PKCE flow
     let challenge = text(b, "code_challenge")?;
     let method = text(b, "code_challenge_method")?;
@@ -295,7 +375,8 @@ async fn send_token(s: &AppState, b: &Value, email: String, purpose: &str, creat
     .await?;
     if v["send"].as_bool() == Some(true) {
         let redirect = s.auth.redirect(redirect_to.as_deref());
-        mail_token(s, v["email"].as_str().unwrap_or(""), v["code"].as_str().unwrap_or(""), v["link_token"].as_str(), purpose, &redirect).await?;
+        mail_token(s, v["email"].as_str().unwrap_or(""), v["code"].as_str().unwrap_or(""), v["link_token"].as_str(), purpose, &redirect)
+            .await?;
     }
     ok(json!({}))
 }
@@ -303,7 +384,12 @@ async fn send_token(s: &AppState, b: &Value, email: String, purpose: &str, creat
 /// Mail `code` (and, when there is one, a link with `link_token` that lands on `redirect`).
 async fn mail_token(s: &AppState, to: &str, code: &str, link_token: Option<&str>, purpose: &str, redirect: &str) -> Result<(), AuthError> {
     let link = link_token.map(|token| {
-        format!("{}/auth/v1/verify?token={}&type={purpose}&redirect_to={}", s.auth.public_url.trim_end_matches('/'), token, encode(redirect))
+        format!(
+            "{}/auth/v1/verify?token={}&type={purpose}&redirect_to={}",
+            s.auth.public_url.trim_end_matches('/'),
+            token,
+            encode(redirect)
+        )
     });
     let (subject, what) = match purpose {
         "recovery" => ("Reset your password", "To reset your password"),
@@ -323,29 +409,52 @@ async fn mail_token(s: &AppState, to: &str, code: &str, link_token: Option<&str>
     Ok(())
 }
 
-async fn otp(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, bytes: axum::body::Bytes) -> Answer {
+async fn otp(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<RedirectQuery>,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let b = body(&bytes)?;
     let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("An email address is required"))?;
     let create_user = b.get("create_user").and_then(Value::as_bool).unwrap_or(true);
     send_token(&s, &b, email, "magiclink", create_user, q.redirect_to, ip_of(&addr)).await
 }
 
-async fn recover(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Query(q): Query<RedirectQuery>, bytes: axum::body::Bytes) -> Answer {
+async fn recover(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<RedirectQuery>,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let b = body(&bytes)?;
     let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("An email address is required"))?;
     send_token(&s, &b, email, "recovery", false, q.redirect_to, ip_of(&addr)).await
 }
 
-async fn verify_code(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
+async fn verify_code(
+    State(s): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let b = body(&bytes)?;
     let kind = text(&b, "type")?.unwrap_or_else(|| "email".into());
     let ip = ip_of(&addr);
     let v = if let Some(hash) = text(&b, "token_hash")? {
-        call(&s, token_of(&headers), "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(hash), Some(kind), ip]).await?
+        call(&s, token_of(&headers), "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(hash), Some(kind), ip])
+            .await?
     } else {
         let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("email is required"))?;
         let code = text(&b, "token")?.ok_or_else(|| AuthError::validation("token is required"))?;
-        call(&s, token_of(&headers), "/auth/v1/verify", "SELECT bknd.verify_email_code($1, $2, $3, $4)::text", vec![Some(email), Some(code), Some(kind), ip]).await?
+        call(
+            &s,
+            token_of(&headers),
+            "/auth/v1/verify",
+            "SELECT bknd.verify_email_code($1, $2, $3, $4)::text",
+            vec![Some(email), Some(code), Some(kind), ip],
+        )
+        .await?
     };
     ok(v)
 }
@@ -383,7 +492,15 @@ async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<S
     let base = target.split('#').next().unwrap_or(&target).to_string();
     let fragment = match q.token {
         None => "error=invalid_request&error_code=validation_failed&error_description=token+is+required".to_string(),
-        Some(token) => match call(&s, None, "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(token), Some(kind.clone()), ip_of(&addr)]).await {
+        Some(token) => match call(
+            &s,
+            None,
+            "/auth/v1/verify",
+            "SELECT bknd.verify_email_link($1, $2, $3)::text",
+            vec![Some(token), Some(kind.clone()), ip_of(&addr)],
+        )
+        .await
+        {
             // PKCE: the app exchanges this code (with its verifier) for the session
             Ok(answer) if answer.get("auth_code").is_some() => {
                 let location = with_query(&base, &format!("code={}", enc(answer["auth_code"].as_str().unwrap_or(""))));

@@ -17,7 +17,9 @@ fn tool(name: &'static str, description: &'static str, hints: Hints, properties:
     let schema = json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false});
     let Value::Object(map) = schema else { unreachable!() };
     Tool::new(name, description, Arc::new(map))
-        .with_raw_output_schema(Arc::new(json!({"type": "object", "properties": {"result": {}}, "required": ["result"]}).as_object().cloned().unwrap_or_default()))
+        .with_raw_output_schema(Arc::new(
+            json!({"type": "object", "properties": {"result": {}}, "required": ["result"]}).as_object().cloned().unwrap_or_default(),
+        ))
         .annotate(ToolAnnotations::new().read_only(hints.0).destructive(hints.1))
 }
 

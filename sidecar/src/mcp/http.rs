@@ -36,9 +36,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let handler_state = state.clone();
     let service: StreamableHttpService<Bknd, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(Bknd::new(handler_state.clone(), None)), Arc::new(LocalSessionManager::default()), config);
-    Router::new()
-        .route_service("/mcp", service)
-        .layer(axum::middleware::from_fn_with_state(state, guard))
+    Router::new().route_service("/mcp", service).layer(axum::middleware::from_fn_with_state(state, guard))
 }
 
 fn refuse(status: StatusCode, message: &str, www_authenticate: Option<String>) -> Response {

@@ -10,9 +10,8 @@ mod run;
 pub mod stdio;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -38,10 +37,7 @@ impl Bknd {
         if let Some(t) = &self.fixed_token {
             return t.clone();
         }
-        context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|parts| crate::rest::request::bearer(&parts.headers))
+        context.extensions.get::<axum::http::request::Parts>().and_then(|parts| crate::rest::request::bearer(&parts.headers))
     }
 }
 
@@ -56,7 +52,11 @@ impl ServerHandler for Bknd {
             )
     }
 
-    async fn list_tools(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(catalog::tools()))
     }
 
@@ -79,14 +79,22 @@ impl ServerHandler for Bknd {
         .into())
     }
 
-    async fn list_resources(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListResourcesResult, ErrorData> {
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
         let schema = Resource::new(SCHEMA_URI, "schema")
             .with_description("The tables, columns, relations and policies bknd manages, as JSON (service_role)")
             .with_mime_type("application/json");
-        Ok(ListResourcesResult::with_all_items(vec![schema.into()]))
+        Ok(ListResourcesResult::with_all_items(vec![schema]))
     }
 
-    async fn read_resource(&self, request: ReadResourceRequestParams, context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
         if request.uri != SCHEMA_URI {
             return Err(ErrorData::resource_not_found(format!("no resource {}", request.uri), None));
         }

@@ -78,14 +78,17 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
         "list_tables" => sql(state, t, "SELECT bknd.list_tables()::text", vec![]).await,
         "describe_table" => sql(state, t, "SELECT bknd.describe_table($1)::text", vec![Some(text(args, "table")?)]).await,
         "create_table" => {
-            let a = vec![Some(text(args, "table")?), Some(json_arg(args, "columns", Value::Null)), Some(json_arg(args, "options", json!({})))];
+            let a =
+                vec![Some(text(args, "table")?), Some(json_arg(args, "columns", Value::Null)), Some(json_arg(args, "options", json!({})))];
             sql(state, t, "SELECT bknd.create_table($1, $2::text::jsonb, $3::text::jsonb)::text", a).await
         }
         "add_column" => {
             let a = vec![Some(text(args, "table")?), Some(text(args, "column")?), Some(json_arg(args, "spec", Value::Null))];
             sql(state, t, "SELECT bknd.add_column($1, $2, $3::text::jsonb)::text", a).await
         }
-        "drop_column" => sql(state, t, "SELECT bknd.drop_column($1, $2)::text", vec![Some(text(args, "table")?), Some(text(args, "column")?)]).await,
+        "drop_column" => {
+            sql(state, t, "SELECT bknd.drop_column($1, $2)::text", vec![Some(text(args, "table")?), Some(text(args, "column")?)]).await
+        }
         "create_index" => {
             let a = vec![
                 Some(text(args, "table")?),
@@ -93,10 +96,21 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
                 Some(args["unique"].as_bool().unwrap_or(false).to_string()),
                 Some(opt_text(args, "method")?.unwrap_or_else(|| "btree".into())),
             ];
-            sql(state, t, "SELECT bknd.create_index($1, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)), $3::text::boolean, $4)::text", a).await
+            sql(
+                state,
+                t,
+                "SELECT bknd.create_index($1, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)), $3::text::boolean, $4)::text",
+                a,
+            )
+            .await
         }
         "create_relation" => {
-            let a = vec![Some(text(args, "from_table")?), Some(text(args, "to_table")?), Some(text(args, "kind")?), Some(json_arg(args, "options", json!({})))];
+            let a = vec![
+                Some(text(args, "from_table")?),
+                Some(text(args, "to_table")?),
+                Some(text(args, "kind")?),
+                Some(json_arg(args, "options", json!({}))),
+            ];
             sql(state, t, "SELECT bknd.create_relation($1, $2, $3, $4::text::jsonb)::text", a).await
         }
         "drop_table" => {
@@ -133,7 +147,10 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
             let a = vec![Some(int(args, "page", 1)?.max(1).to_string()), Some(int(args, "per_page", 50)?.clamp(1, 1000).to_string())];
             admin(sql(state, t, "SELECT bknd.admin_list_users($1::text::integer, $2::text::integer)::text", a).await)
         }
-        "create_user" => admin(sql(state, t, "SELECT bknd.admin_create_user($1::text::jsonb)::text", vec![Some(json_arg(args, "attributes", json!({})))]).await),
+        "create_user" => admin(
+            sql(state, t, "SELECT bknd.admin_create_user($1::text::jsonb)::text", vec![Some(json_arg(args, "attributes", json!({})))])
+                .await,
+        ),
         "update_user" => {
             let a = vec![Some(text(args, "id")?), Some(json_arg(args, "attributes", json!({})))];
             admin(sql(state, t, "SELECT bknd.admin_update_user($1, $2::text::jsonb)::text", a).await)
@@ -179,7 +196,8 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
         "delete_object" => {
             let bucket = text(args, "bucket")?;
             let a = vec![Some(bucket.clone()), Some(json_arg(args, "paths", json!([])))];
-            let removed = sql(state, t, "SELECT bknd.storage_remove($1, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)))::text", a).await?;
+            let removed =
+                sql(state, t, "SELECT bknd.storage_remove($1, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)))::text", a).await?;
             for o in removed.as_array().into_iter().flatten() {
                 if let Some(v) = o["version"].as_str() {
                     crate::storage::forget_bytes(state, &bucket, v).await;
@@ -241,7 +259,10 @@ async fn data(state: &AppState, token: Option<String>, tool: &str, args: &Value)
 }
 
 /// The REST request a data tool makes: method, body, Prefer header and query string.
-fn data_request(tool: &str, args: &Value) -> Result<(Method, Option<String>, Option<&'static str>, String), String> {
+/// A data tool's REST request: method, body, Prefer header and query string.
+type DataRequest = (Method, Option<String>, Option<&'static str>, String);
+
+fn data_request(tool: &str, args: &Value) -> Result<DataRequest, String> {
     let mut query = form_urlencoded::Serializer::new(String::new());
     match &args["filters"] {
         Value::Null => {}
@@ -303,13 +324,12 @@ async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only
             .await
             .map_err(|e| e.to_string())?;
         let statement = if explain { format!("EXPLAIN (FORMAT JSON) {query}") } else { query.to_string() };
-        let row = client
-            .query_one("SELECT bknd.execute_sql($1::text, $2::boolean)::text", &[&statement, &read_only])
-            .await
-            .map_err(|e| match e.as_db_error() {
+        let row = client.query_one("SELECT bknd.execute_sql($1::text, $2::boolean)::text", &[&statement, &read_only]).await.map_err(
+            |e| match e.as_db_error() {
                 Some(d) => format!("{} [{}]", d.message(), d.code().code()),
                 None => e.to_string(),
-            })?;
+            },
+        )?;
         let answer: Value = row.get::<_, Option<String>>(0).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
         if explain {
             let plan = answer["rows"][0].as_object().and_then(|o| o.values().next()).and_then(Value::as_str);

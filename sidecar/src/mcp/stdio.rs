@@ -33,17 +33,10 @@ pub async fn serve(args: McpArgs) -> anyhow::Result<()> {
         oauth: Default::default(),
     });
     let (store, local) = crate::storage::backend::open(args.storage.as_deref())?;
-    let storage = Arc::new(crate::storage::StorageConfig {
-        store,
-        local,
-        max_upload_bytes: 0,
-        tus_locks: Default::default(),
-    });
+    let storage = Arc::new(crate::storage::StorageConfig { store, local, max_upload_bytes: 0, tus_locks: Default::default() });
     let state = AppState { pool, rest, schema, auth, storage, mcp: Default::default() };
-    let server = Bknd::new(state, Some(args.token.clone()))
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("MCP over stdio did not start")?;
+    let server =
+        Bknd::new(state, Some(args.token.clone())).serve(rmcp::transport::stdio()).await.context("MCP over stdio did not start")?;
     server.waiting().await.context("MCP over stdio")?;
     Ok(())
 }

@@ -4,8 +4,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+/// Boxed: it travels in every `Result` of the request pipeline, and a 152-byte error would
+/// make each of them that large.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorBody>);
+
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
@@ -19,7 +24,15 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.into(), message: message.into(), details: None, hint: None, www_authenticate: None, content_range: None }
+        ApiError(Box::new(ErrorBody {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+            hint: None,
+            www_authenticate: None,
+            content_range: None,
+        }))
     }
 
     pub fn details(mut self, details: impl Into<String>) -> ApiError {
@@ -117,7 +130,13 @@ pub fn status_for_sqlstate(code: &str, anonymous: bool) -> StatusCode {
         "25006" => s(405),
         "P0001" => s(400),
         "42P01" => s(404),
-        "42501" => if anonymous { s(401) } else { s(403) },
+        "42501" => {
+            if anonymous {
+                s(401)
+            } else {
+                s(403)
+            }
+        }
         // infinite recursion in a policy: the schema's fault, not the request's
         "42P17" => s(500),
         "57014" => s(504),
@@ -132,19 +151,33 @@ pub fn status_for_sqlstate(code: &str, anonymous: bool) -> StatusCode {
     }
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = self.body_json().to_string();
-        let mut response = (self.status, body).into_response();
+        let this = *self.0;
+        let body = json!({"code": this.code, "message": this.message, "details": this.details, "hint": this.hint}).to_string();
+        let mut response = (this.status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-        if let Some(v) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        if let Some(v) = this.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, v);
         }
-        if let Some(v) = self.content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        if let Some(v) = this.content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(header::CONTENT_RANGE, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={}", self.code)) {
+        if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={}", this.code)) {
             headers.insert("proxy-status", v);
         }
         response

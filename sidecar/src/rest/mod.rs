@@ -70,7 +70,11 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
     let cache = match state.schema.wait(std::time::Duration::from_secs(5)).await {
         Some(c) => c,
         None => {
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "PGRST002", "Could not query the database for the schema cache. Retrying."))
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "PGRST002",
+                "Could not query the database for the schema cache. Retrying.",
+            ))
         }
     };
     match &req.target {

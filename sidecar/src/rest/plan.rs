@@ -14,7 +14,10 @@ use super::schema::{Relationship, SchemaCache};
 /// Where a read node's rows come from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    Table { schema: String, name: String },
+    Table {
+        schema: String,
+        name: String,
+    },
     /// The rows a write returned (a CTE of that name).
     Cte(String),
     /// `schema.function(args...)`: SQL text with its own parameters already numbered.
@@ -25,7 +28,11 @@ pub enum Source {
 pub enum Projection {
     /// `*`: the listed columns when the source's columns are known, else `alias.*`
     Star(Option<Vec<String>>),
-    Column { field: Field, label: String, cast: Option<String> },
+    Column {
+        field: Field,
+        label: String,
+        cast: Option<String>,
+    },
     Embed(Box<EmbedNode>),
 }
 
@@ -157,12 +164,6 @@ impl<'a> Planner<'a> {
             params,
             &child_path,
         )?;
-        Ok(EmbedNode {
-            label: embed.label().to_string(),
-            relationship,
-            inner: embed.join == JoinKind::Inner,
-            spread: embed.spread,
-            node,
-        })
+        Ok(EmbedNode { label: embed.label().to_string(), relationship, inner: embed.join == JoinKind::Inner, spread: embed.spread, node })
     }
 }

@@ -144,9 +144,7 @@ pub fn read_reply(req: &ApiRequest, root: &ReadNode, outcome: &execute::Outcome)
         _ => StatusCode::OK,
     };
     let body = execute::text(row, "body").unwrap_or_else(|| "[]".into());
-    let reply = Reply::new(status)
-        .header(header::CONTENT_RANGE, content_range(offset, page, total))
-        .with_body(req, body);
+    let reply = Reply::new(status).header(header::CONTENT_RANGE, content_range(offset, page, total)).with_body(req, body);
     Ok(reply.finish(req))
 }
 
@@ -201,7 +199,13 @@ fn write_columns(req: &ApiRequest, rel: &Relation, body: &Value) -> Result<Vec<S
     Ok(columns)
 }
 
-async fn write(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Relation, kind: WriteKind) -> Result<Response<Body>, ApiError> {
+async fn write(
+    state: &AppState,
+    cache: &SchemaCache,
+    req: &ApiRequest,
+    rel: &Relation,
+    kind: WriteKind,
+) -> Result<Response<Body>, ApiError> {
     let mut sql = Sql::default();
     // the write's own filters: the plain pairs and the root's logic trees
     let mut filters = root_filters(&req.query.plain)?;
@@ -227,9 +231,10 @@ async fn write(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Re
             if kind == WriteKind::Put {
                 check_put(rel, &body, &filters)?;
             }
-            let defaults = req.prefer.missing_default.then(|| {
-                columns.iter().map(|c| (c.clone(), rel.column(c).and_then(|col| col.default.clone()))).collect()
-            });
+            let defaults = req
+                .prefer
+                .missing_default
+                .then(|| columns.iter().map(|c| (c.clone(), rel.column(c).and_then(|col| col.default.clone()))).collect());
             Write::Insert { columns, on_conflict, defaults }
         }
         WriteKind::Update => {
@@ -240,7 +245,11 @@ async fn write(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Re
             };
             for c in &columns {
                 if rel.column(c).is_none() {
-                    return Err(ApiError::new(StatusCode::BAD_REQUEST, "PGRST204", format!("Could not find the '{c}' column of '{}' in the schema cache", rel.name)));
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "PGRST204",
+                        format!("Could not find the '{c}' column of '{}' in the schema cache", rel.name),
+                    ));
                 }
             }
             Write::Update { columns }
@@ -295,7 +304,11 @@ async fn write(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Re
     let status = match kind {
         WriteKind::Insert | WriteKind::Put => {
             if req.prefer.resolution.is_some() || kind == WriteKind::Put {
-                if inserted > 0 { StatusCode::CREATED } else { StatusCode::OK }
+                if inserted > 0 {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                }
             } else {
                 StatusCode::CREATED
             }
@@ -339,13 +352,23 @@ fn location(table: &str, pk_json: &str) -> Option<String> {
 }
 
 fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string().replace("%5F", "_").replace("%2D", "-").replace("%2E", ".")
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+        .to_string()
+        .replace("%5F", "_")
+        .replace("%2D", "-")
+        .replace("%2E", ".")
 }
 
 /// PUT: the URL filters every primary key column with `eq`, and the body is one row whose key
 /// matches them.
 fn check_put(rel: &Relation, body: &Value, filters: &[Logic]) -> Result<(), ApiError> {
-    let invalid = || ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators");
+    let invalid = || {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PGRST105",
+            "Filters must include all and only primary key columns with 'eq' operators",
+        )
+    };
     if rel.pk.is_empty() || filters.len() != rel.pk.len() {
         return Err(invalid());
     }
@@ -362,6 +385,8 @@ fn check_put(rel: &Relation, body: &Value, filters: &[Logic]) -> Result<(), ApiE
         }
         let matches = match row.get(&f.field.name) {
             Some(Value::String(s)) => s == value,
+            // the URL's text against the body's JSON text (a number, a boolean), as written
+            #[allow(clippy::cmp_owned)]
             Some(other) => *value == other.to_string(),
             None => false,
         };

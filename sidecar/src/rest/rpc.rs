@@ -9,9 +9,9 @@ use super::error::ApiError;
 use super::execute::{self, Finish, Statement};
 use super::plan::{Planner, Source};
 use super::query::read::{read_statement, BodyShape};
-use super::relation::{count_sql, explain_for};
 use super::query::{ident, qualified, Sql};
 use super::relation::{apply_range, read_reply};
+use super::relation::{count_sql, explain_for};
 use super::request::query_string::root_filters;
 use super::request::{ApiRequest, MediaType};
 use super::response::Reply;
@@ -28,11 +28,8 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
         let mut args = Map::new();
         let mut rest = Vec::new();
         for (k, v) in &req.query.plain {
-            let looks_like_filter = super::request::filter::parse_filter(
-                super::request::field::Field { name: k.clone(), json_path: vec![] },
-                v,
-            )
-            .is_ok();
+            let looks_like_filter =
+                super::request::filter::parse_filter(super::request::field::Field { name: k.clone(), json_path: vec![] }, v).is_ok();
             if arg_names.contains(&k.as_str()) || !looks_like_filter {
                 args.insert(k.clone(), Value::String(v.clone()));
             } else {
@@ -69,7 +66,8 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
                 (Some(s), Some(t)) if cache.relation(s, t).is_some() => Some((s.clone(), t.clone())),
                 _ => None,
             };
-            let columns = relation.as_ref().and_then(|(s, t)| cache.relation(s, t)).map(|r| r.columns.iter().map(|c| c.name.clone()).collect());
+            let columns =
+                relation.as_ref().and_then(|(s, t)| cache.relation(s, t)).map(|r| r.columns.iter().map(|c| c.name.clone()).collect());
             let filters = root_filters(&leftover)?;
             let mut planner = Planner::new(cache, &req.query);
             let mut root = planner.read(Source::Call(call), relation.as_ref().map(|(s, t)| (s.as_str(), t.as_str())), columns, filters)?;
@@ -186,7 +184,8 @@ fn not_found(schema: &str, name: &str, args: &Map<String, Value>, overloads: &[F
         given.join(", ")
     ));
     if given.is_empty() {
-        err.details = Some(format!("Searched for the function {schema}.{name} without parameters, but no matches were found in the schema cache."));
+        err.details =
+            Some(format!("Searched for the function {schema}.{name} without parameters, but no matches were found in the schema cache."));
     }
     if let Some(f) = overloads.first() {
         let names: Vec<&str> = f.args.iter().map(|a| a.name.as_str()).collect();

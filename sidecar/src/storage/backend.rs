@@ -33,7 +33,10 @@ pub fn open(url: Option<&str>) -> anyhow::Result<(Store, Option<Arc<LocalFileSys
         let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
         if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
             // S3-compatible services (MinIO, moto, R2) usually want path-style URLs
-            builder = builder.with_endpoint(endpoint.clone()).with_allow_http(endpoint.starts_with("http://")).with_virtual_hosted_style_request(false);
+            builder = builder
+                .with_endpoint(endpoint.clone())
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
         }
         return Ok((Arc::new(builder.build().context("cannot configure S3 storage")?), None));
     }

@@ -32,7 +32,9 @@ pub async fn get(State(s): State<AppState>, Path(id): Path<String>, headers: Hea
 fn size_limit(v: &Value) -> Result<Option<i64>, StorageError> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().filter(|n| *n > 0).map(Some).ok_or_else(|| StorageError::invalid("file_size_limit must be a positive integer")),
+        Value::Number(n) => {
+            n.as_i64().filter(|n| *n > 0).map(Some).ok_or_else(|| StorageError::invalid("file_size_limit must be a positive integer"))
+        }
         Value::String(s) => {
             let t = s.trim().to_ascii_lowercase();
             let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));

@@ -23,17 +23,32 @@ pub struct DownloadQuery {
     download: Option<String>,
 }
 
-pub async fn authenticated(State(s): State<AppState>, Path((bucket, path)): Path<(String, String)>, Query(q): Query<DownloadQuery>, headers: HeaderMap) -> Streamed {
+pub async fn authenticated(
+    State(s): State<AppState>,
+    Path((bucket, path)): Path<(String, String)>,
+    Query(q): Query<DownloadQuery>,
+    headers: HeaderMap,
+) -> Streamed {
     let object = as_caller(&s, &headers, "SELECT bknd.storage_object($1, $2)::text", vec![Some(bucket), Some(path)]).await?;
     serve(&s, &object, &headers, q.download).await
 }
 
-pub async fn public(State(s): State<AppState>, Path((bucket, path)): Path<(String, String)>, Query(q): Query<DownloadQuery>, headers: HeaderMap) -> Streamed {
+pub async fn public(
+    State(s): State<AppState>,
+    Path((bucket, path)): Path<(String, String)>,
+    Query(q): Query<DownloadQuery>,
+    headers: HeaderMap,
+) -> Streamed {
     let object = as_caller(&s, &headers, "SELECT bknd.storage_public_object($1, $2)::text", vec![Some(bucket), Some(path)]).await?;
     serve(&s, &object, &headers, q.download).await
 }
 
-pub async fn signed(State(s): State<AppState>, Path((bucket, path)): Path<(String, String)>, Query(q): Query<DownloadQuery>, headers: HeaderMap) -> Streamed {
+pub async fn signed(
+    State(s): State<AppState>,
+    Path((bucket, path)): Path<(String, String)>,
+    Query(q): Query<DownloadQuery>,
+    headers: HeaderMap,
+) -> Streamed {
     let token = q.token.ok_or_else(|| StorageError::new(400, "InvalidSignature", "the signed URL has no token"))?;
     let sql = "SELECT bknd.storage_verify($1, 'download', $2, $3)::text";
     let object = as_caller(&s, &HeaderMap::new(), sql, vec![Some(token), Some(bucket), Some(path)]).await?;

@@ -35,7 +35,12 @@ enum Message {
 }
 
 /// Write at most `limit` bytes of `stream` as the object at `key`; the number written.
-pub async fn write(local: &LocalFileSystem, key: &object_store::path::Path, stream: &mut ByteStream, limit: u64) -> Result<u64, StorageError> {
+pub async fn write(
+    local: &LocalFileSystem,
+    key: &object_store::path::Path,
+    stream: &mut ByteStream,
+    limit: u64,
+) -> Result<u64, StorageError> {
     let dest = local.path_to_filesystem(key).map_err(StorageError::internal)?;
     let (tx, rx) = mpsc::channel(QUEUE);
     let writer = tokio::task::spawn_blocking(move || write_file(&dest, rx));
@@ -100,7 +105,8 @@ fn write_file(dest: &Path, mut rx: mpsc::Receiver<Message>) -> std::io::Result<(
 
 /// A new file `<dest>#<digits>`, creating the bucket's directory if it is the first object.
 fn create_staging(dest: &Path) -> std::io::Result<(File, PathBuf)> {
-    let mut attempt = std::process::id() as u64 * 1_000_000 + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() as u64 % 1_000_000);
+    let mut attempt = std::process::id() as u64 * 1_000_000
+        + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() as u64 % 1_000_000);
     loop {
         let mut name = dest.as_os_str().to_owned();
         name.push(format!("#{attempt}"));
@@ -129,7 +135,8 @@ pub fn remove_stale_staging(local: &LocalFileSystem, older_than: std::time::Dura
                 continue;
             }
             let name = entry.file_name();
-            let staging = name.to_str().and_then(|n| n.rsplit_once('#')).is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let staging =
+                name.to_str().and_then(|n| n.rsplit_once('#')).is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
             let idle = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
             if kind.is_file() && staging && idle.is_some_and(|i| i > older_than) && std::fs::remove_file(&path).is_ok() {
                 removed += 1;

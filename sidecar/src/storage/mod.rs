@@ -2,8 +2,8 @@
 //! bknd.objects, through the `bknd.storage_*` functions); this module moves bytes between HTTP
 //! and the object store, streaming both ways so memory stays bounded whatever the size.
 
-mod bucket;
 pub mod backend;
+mod bucket;
 mod call;
 mod download;
 mod error;

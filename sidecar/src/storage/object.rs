@@ -49,7 +49,12 @@ async fn sign_one(s: &AppState, headers: &HeaderMap, bucket: &str, name: &str, e
     Ok(signed_path("sign", bucket, signed["name"].as_str().unwrap_or(name), signed["token"].as_str().unwrap_or("")))
 }
 
-pub async fn sign(State(s): State<AppState>, Path((bucket, path)): Path<(String, String)>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
+pub async fn sign(
+    State(s): State<AppState>,
+    Path((bucket, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
     let b = json_body(&body)?;
     let url = sign_one(&s, &headers, &bucket, &path, expires_in(&b)?).await?;
     Ok(Json(json!({"signedURL": url})))
@@ -179,7 +184,8 @@ async fn transfer(
 pub async fn remove(State(s): State<AppState>, Path(bucket): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
     let b = json_body(&body)?;
     let names = b["prefixes"].as_array().ok_or_else(|| StorageError::invalid("prefixes must be an array of paths"))?;
-    let names: Vec<&str> = names.iter().map(|n| n.as_str().ok_or_else(|| StorageError::invalid("prefixes must be strings"))).collect::<Result<_, _>>()?;
+    let names: Vec<&str> =
+        names.iter().map(|n| n.as_str().ok_or_else(|| StorageError::invalid("prefixes must be strings"))).collect::<Result<_, _>>()?;
     let sql = "SELECT bknd.storage_remove($1, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)))::text";
     let removed = as_caller(&s, &headers, sql, vec![Some(bucket.clone()), Some(json!(names).to_string())]).await?;
     for o in removed.as_array().into_iter().flatten() {

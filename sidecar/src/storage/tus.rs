@@ -94,7 +94,9 @@ fn metadata(headers: &HeaderMap) -> Result<HashMap<String, String>, StorageError
     let mut out = HashMap::new();
     for pair in header(headers, "upload-metadata").unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
-        let bytes = base64::engine::general_purpose::STANDARD.decode(v.trim()).map_err(|_| StorageError::invalid("Upload-Metadata values must be base64"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v.trim())
+            .map_err(|_| StorageError::invalid("Upload-Metadata values must be base64"))?;
         out.insert(k.to_string(), String::from_utf8(bytes).map_err(|_| StorageError::invalid("Upload-Metadata values must be UTF-8"))?);
     }
     Ok(out)
@@ -120,23 +122,38 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap) -> Streamed {
     let name = meta.get("objectName").cloned().ok_or_else(|| StorageError::invalid("Upload-Metadata needs objectName"))?;
     let upsert = header(&headers, "x-upsert").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let user_metadata = match meta.get("metadata") {
-        Some(m) => Some(super::storable(serde_json::from_str::<Value>(m).map_err(|_| StorageError::invalid("metadata must be JSON"))?)?.to_string()),
+        Some(m) => Some(
+            super::storable(serde_json::from_str::<Value>(m).map_err(|_| StorageError::invalid("metadata must be JSON"))?)?.to_string(),
+        ),
         None => None,
     };
     let cache_control = meta.get("cacheControl").map(|c| if c.contains('=') { c.clone() } else { format!("max-age={c}") });
     let sql = "SELECT bknd.storage_begin_upload($1, $2, $3::text::boolean, $4, $5::text::bigint, $6::text::jsonb, $7)::text";
-    let args = vec![Some(bucket), Some(name), Some(upsert.to_string()), meta.get("contentType").cloned(), Some(length.to_string()), user_metadata, cache_control];
+    let args = vec![
+        Some(bucket),
+        Some(name),
+        Some(upsert.to_string()),
+        meta.get("contentType").cloned(),
+        Some(length.to_string()),
+        user_metadata,
+        cache_control,
+    ];
     let upload = as_caller(&s, &headers, sql, args).await?;
     let (id, version, bucket) = (text(&upload, "id"), text(&upload, "version"), text(&upload, "bucket"));
     let info = json!({"length": length, "upsert": upsert});
-    s.storage.store.put(&info_key(&bucket, &version), PutPayload::from(info.to_string().into_bytes())).await.map_err(StorageError::internal)?;
+    s.storage
+        .store
+        .put(&info_key(&bucket, &version), PutPayload::from(info.to_string().into_bytes()))
+        .await
+        .map_err(StorageError::internal)?;
     let location = format!("{}/storage/v1/upload/resumable/{id}", s.auth.public_url.trim_end_matches('/'));
     Ok((StatusCode::CREATED, tus_headers(&[("location", location), ("upload-offset", "0".into())])).into_response())
 }
 
 /// The pending upload `id` if the caller may see it, with its declared length and upsert flag.
 async fn upload_of(s: &AppState, headers: &HeaderMap, id: &str) -> Result<(Value, u64, bool), StorageError> {
-    let uuid = id.len() == 36 && id.chars().enumerate().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
+    let uuid =
+        id.len() == 36 && id.chars().enumerate().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
     if !uuid {
         return Err(StorageError::not_found("Upload not found"));
     }
@@ -183,7 +200,9 @@ pub async fn patch(State(s): State<AppState>, Path(id): Path<String>, headers: H
     if header(&headers, "content-type").as_deref() != Some("application/offset+octet-stream") {
         return Err(StorageError::new(415, "invalid_mime_type", "PATCH needs Content-Type: application/offset+octet-stream"));
     }
-    let claimed: u64 = header(&headers, "upload-offset").and_then(|o| o.trim().parse().ok()).ok_or_else(|| StorageError::invalid("Upload-Offset is required"))?;
+    let claimed: u64 = header(&headers, "upload-offset")
+        .and_then(|o| o.trim().parse().ok())
+        .ok_or_else(|| StorageError::invalid("Upload-Offset is required"))?;
     let (upload, length, upsert) = upload_of(&s, &headers, &id).await?;
     let _held = s.storage.tus_locks.hold(&id).await;
     let (_, mut offset) = parts(&s, &upload).await?;

@@ -44,7 +44,8 @@ fn upsert_header(headers: &HeaderMap) -> bool {
 /// `x-metadata` is base64 JSON.
 fn metadata_header(headers: &HeaderMap) -> Result<Option<Value>, StorageError> {
     let Some(v) = header_text(headers, "x-metadata") else { return Ok(None) };
-    let bytes = base64::engine::general_purpose::STANDARD.decode(v.trim()).map_err(|_| StorageError::invalid("x-metadata must be base64 JSON"))?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(v.trim()).map_err(|_| StorageError::invalid("x-metadata must be base64 JSON"))?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| StorageError::invalid("x-metadata must be base64 JSON"))?;
     Ok(Some(super::storable(value)?))
 }
@@ -157,12 +158,8 @@ async fn open_body(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Descr
         }
     }
     let size = header_text(headers, "content-length").and_then(|l| l.parse::<i64>().ok());
-    let described = Described {
-        mime: Some(content_type).filter(|c| !c.is_empty()),
-        cache_control,
-        metadata: metadata_header(headers)?,
-        size,
-    };
+    let described =
+        Described { mime: Some(content_type).filter(|c| !c.is_empty()), cache_control, metadata: metadata_header(headers)?, size };
     let stream = body.into_data_stream().map_err(|e| StorageError::new(400, "InvalidRequest", format!("the upload was interrupted: {e}")));
     Ok((Box::pin(stream), described))
 }
@@ -187,9 +184,18 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
     }
     let finished = match stored {
         Ok(size) => {
-            let sql = "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean, $5, $6, $7::text::jsonb)::text";
+            let sql =
+                "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean, $5, $6, $7::text::jsonb)::text";
             let metadata = late.metadata.map(|m| m.to_string());
-            let args = vec![Some(id.into()), Some(size.to_string()), Some(version.into()), Some(upsert.to_string()), late.mime, late.cache_control, metadata];
+            let args = vec![
+                Some(id.into()),
+                Some(size.to_string()),
+                Some(version.into()),
+                Some(upsert.to_string()),
+                late.mime,
+                late.cache_control,
+                metadata,
+            ];
             as_sidecar(s, sql, args).await
         }
         Err(e) => Err(e),
@@ -211,7 +217,12 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
 
 /// Write at most `limit` bytes to an object store: one PUT for a small file, a multipart upload
 /// for a large one.
-pub async fn write(store: &backend::Store, key: &object_store::path::Path, stream: &mut ByteStream, limit: u64) -> Result<u64, StorageError> {
+pub async fn write(
+    store: &backend::Store,
+    key: &object_store::path::Path,
+    stream: &mut ByteStream,
+    limit: u64,
+) -> Result<u64, StorageError> {
     let mut total: u64 = 0;
     let mut first = Vec::new();
     let mut next = None;

@@ -44,7 +44,8 @@ pub async fn authorize(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Query(q): Query<AuthorizeQuery>,
 ) -> Result<Response, AuthError> {
-    let provider = q.provider.filter(|p| !p.is_empty()).ok_or_else(|| AuthError::validation("Unsupported provider: missing provider parameter"))?;
+    let provider =
+        q.provider.filter(|p| !p.is_empty()).ok_or_else(|| AuthError::validation("Unsupported provider: missing provider parameter"))?;
     let extra_scopes = q.scopes.unwrap_or_default();
     if extra_scopes.len() > 1024 || extra_scopes.chars().any(|c| c.is_control()) {
         return Err(AuthError::validation("scopes must be at most 1024 printable characters"));
@@ -53,7 +54,8 @@ pub async fn authorize(
     let args = vec![Some(provider), Some(redirect), q.code_challenge, q.code_challenge_method, ip_of(&addr)];
     let flow = call_privileged(&s, "SELECT bknd.oauth_begin($1, $2, $3, $4, $5)::text", args).await?;
     let endpoint = s.auth.oauth.authorize_url(&flow).await.map_err(|e| AuthError::new(502, "oauth_provider_unavailable", e.0))?;
-    let mut url = url::Url::parse(&endpoint).map_err(|_| AuthError::new(502, "oauth_provider_unavailable", "the provider's authorization URL is not a URL"))?;
+    let mut url = url::Url::parse(&endpoint)
+        .map_err(|_| AuthError::new(502, "oauth_provider_unavailable", "the provider's authorization URL is not a URL"))?;
     let text = |key: &str| flow[key].as_str().unwrap_or("").to_string();
     let scope = format!("{} {extra_scopes}", text("scopes")).trim().to_string();
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(text("provider_verifier").as_bytes()));
@@ -84,9 +86,13 @@ pub async fn callback(
     let bad_state = || AuthError::new(400, "bad_oauth_state", "OAuth state parameter missing, already used or expired");
     let state = q.state.filter(|st| !st.is_empty()).ok_or_else(bad_state)?;
     // Without a state we know nothing of (one use, ten minutes) there is nowhere safe to go.
-    let flow = call_privileged(&s, "SELECT bknd.oauth_take_state($1)::text", vec![Some(state.clone())])
-        .await
-        .map_err(|e| if e.code == "flow_state_not_found" { bad_state() } else { e })?;
+    let flow = call_privileged(&s, "SELECT bknd.oauth_take_state($1)::text", vec![Some(state.clone())]).await.map_err(|e| {
+        if e.code == "flow_state_not_found" {
+            bad_state()
+        } else {
+            e
+        }
+    })?;
     let target = s.auth.redirect(flow["redirect_to"].as_str());
     let base = target.split('#').next().unwrap_or(&target).to_string();
     let pkce = flow["pkce"] == Value::Bool(true);
@@ -112,9 +118,7 @@ pub async fn callback(
         Ok((answer, _)) if answer.get("auth_code").is_some() => {
             found(with_query(&base, &format!("code={}", encode(answer["auth_code"].as_str().unwrap_or("")))))
         }
-        Ok((session, provider_token)) => {
-            found(format!("{base}#{}&provider_token={}", session_fragment(&session), encode(&provider_token)))
-        }
+        Ok((session, provider_token)) => found(format!("{base}#{}&provider_token={}", session_fragment(&session), encode(&provider_token))),
         // errors go where the app looks for them: the query in a PKCE flow, else the fragment
         Err((error, e)) => {
             tracing::info!("oauth sign-in failed: {} {}", e.code, e.message);

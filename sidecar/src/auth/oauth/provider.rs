@@ -112,7 +112,8 @@ impl Providers {
     async fn oidc_identity(&self, config: &Value, token: &str) -> Result<Value> {
         let url = self.endpoint(config, "userinfo_url", "userinfo_endpoint", "").await?;
         let info = read_json(self.http.get(&url).bearer_auth(token).header("Accept", "application/json")).await?;
-        let sub = info["sub"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| ProviderError("the provider gave no subject (sub)".into()))?;
+        let sub =
+            info["sub"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| ProviderError("the provider gave no subject (sub)".into()))?;
         // some providers send "true" as a string
         let verified = matches!(&info["email_verified"], Value::Bool(true)) || info["email_verified"] == json!("true");
         let mut identity = json!({

@@ -77,7 +77,6 @@ impl ToSql for TextParam {
 /// A cast target from the query string: letters, digits, underscores, spaces, `[]`; checked
 /// again here because it is spliced into SQL text.
 pub fn cast_type(name: &str) -> Option<String> {
-    let ok = !name.is_empty()
-        && name.trim_end_matches("[]").chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ');
+    let ok = !name.is_empty() && name.trim_end_matches("[]").chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ');
     ok.then(|| name.to_string())
 }

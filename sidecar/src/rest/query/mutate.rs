@@ -16,7 +16,9 @@ pub enum Write {
         /// the columns' defaults, for `missing=default`: (column, default SQL from the catalog)
         defaults: Option<Vec<(String, Option<String>)>>,
     },
-    Update { columns: Vec<String> },
+    Update {
+        columns: Vec<String>,
+    },
     Delete,
 }
 
@@ -78,10 +80,7 @@ fn write_cte(spec: &WriteSpec) -> String {
                 }
             };
             let inserted = if on_conflict.is_some() { ", (xmax = 0) AS _bknd_inserted" } else { ", true AS _bknd_inserted" };
-            format!(
-                "INSERT INTO {table} AS {target} ({}) {select}{conflict} RETURNING {target}.*{inserted}",
-                cols.join(", ")
-            )
+            format!("INSERT INTO {table} AS {target} ({}) {select}{conflict} RETURNING {target}.*{inserted}", cols.join(", "))
         }
         Write::Update { columns } => {
             let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
@@ -97,7 +96,13 @@ fn write_cte(spec: &WriteSpec) -> String {
 }
 
 /// The statement: `total`, `page_total`, `body`, `location`, `inserted`.
-pub fn write_statement(sql: &mut Sql, spec: &WriteSpec, read: Option<&ReadNode>, count: bool, shape: BodyShape) -> Result<String, ApiError> {
+pub fn write_statement(
+    sql: &mut Sql,
+    spec: &WriteSpec,
+    read: Option<&ReadNode>,
+    count: bool,
+    shape: BodyShape,
+) -> Result<String, ApiError> {
     let cte = write_cte(spec);
     let source = ident(SOURCE_CTE);
     let location = if spec.pk.is_empty() {

@@ -128,7 +128,10 @@ fn embed_sql(sql: &mut Sql, parent: &str, e: &EmbedNode) -> Result<(String, Vec<
         ));
     }
     let lateral = if e.relationship.is_to_one() {
-        format!(" {join_kind} JOIN LATERAL (SELECT pg_catalog.row_to_json(_e) AS body FROM ({body}) _e) AS {} ON TRUE", ident(&lateral_alias))
+        format!(
+            " {join_kind} JOIN LATERAL (SELECT pg_catalog.row_to_json(_e) AS body FROM ({body}) _e) AS {} ON TRUE",
+            ident(&lateral_alias)
+        )
     } else if e.inner {
         format!(
             " INNER JOIN LATERAL (SELECT pg_catalog.json_agg(_e) AS body FROM ({body}) _e HAVING pg_catalog.count(*) > 0) AS {} ON TRUE",
@@ -202,9 +205,5 @@ pub fn read_statement(sql: &mut Sql, root: &ReadNode, count: CountSql, shape: Bo
             format!("(SELECT pg_catalog.count(*) FROM ({limited}) _c)")
         }
     };
-    Ok(format!(
-        "SELECT {total} AS total, pg_catalog.count(*) AS page_total, {} AS body FROM ({}) _bknd_t",
-        body_expr(shape),
-        node.select()
-    ))
+    Ok(format!("SELECT {total} AS total, pg_catalog.count(*) AS page_total, {} AS body FROM ({}) _bknd_t", body_expr(shape), node.select()))
 }

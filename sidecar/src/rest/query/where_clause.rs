@@ -14,7 +14,11 @@ pub fn field_sql(sql: &mut Sql, alias: &str, field: &Field) -> String {
             Arrow::Text => "->>",
         };
         // an integer key indexes an array
-        let key = if step.key.parse::<i64>().is_ok() { format!("{}::int", sql.param(&step.key)) } else { format!("{}::text", sql.param(&step.key)) };
+        let key = if step.key.parse::<i64>().is_ok() {
+            format!("{}::int", sql.param(&step.key))
+        } else {
+            format!("{}::text", sql.param(&step.key))
+        };
         out = format!("{out}{op}{key}");
     }
     out

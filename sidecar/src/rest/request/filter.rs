@@ -23,11 +23,19 @@ pub enum IsValue {
 pub enum Operation {
     /// eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, cs, cd, ov, sl, sr, nxr, nxl, adj,
     /// isdistinct: an operator and one value (or a list with a quantifier)
-    Compare { op: &'static str, quantifier: Option<Quantifier>, value: String },
+    Compare {
+        op: &'static str,
+        quantifier: Option<Quantifier>,
+        value: String,
+    },
     In(Vec<String>),
     Is(IsValue),
     /// fts, plfts, phfts, wfts
-    TextSearch { function: &'static str, language: Option<String>, query: String },
+    TextSearch {
+        function: &'static str,
+        language: Option<String>,
+        query: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,10 +138,7 @@ pub fn parse_filter(field: Field, text: &str) -> Result<Filter, ApiError> {
 
 /// `(a,"b,c",d)` -> ["a", "b,c", "d"]
 pub fn parse_list(text: &str) -> Result<Vec<String>, String> {
-    let inner = text
-        .strip_prefix('(')
-        .and_then(|t| t.strip_suffix(')'))
-        .ok_or_else(|| "a list must be written (a,b,c)".to_string())?;
+    let inner = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')).ok_or_else(|| "a list must be written (a,b,c)".to_string())?;
     let mut out = Vec::new();
     if inner.is_empty() {
         return Ok(out);
@@ -141,7 +146,7 @@ pub fn parse_list(text: &str) -> Result<Vec<String>, String> {
     let mut c = Cursor::new(inner);
     loop {
         if c.peek() == Some('"') {
-            out.push(c.quoted().map_err(|e| e.details.unwrap_or_default())?);
+            out.push(c.quoted().map_err(|mut e| e.details.take().unwrap_or_default())?);
         } else {
             let start = c.pos;
             while c.peek().is_some_and(|ch| ch != ',') {

@@ -74,9 +74,7 @@ pub fn parse(
         "" => Target::Root,
         p => match p.strip_prefix("rpc/") {
             Some(f) if !f.is_empty() && !f.contains('/') => Target::Rpc(decode_path(f)),
-            _ if p.contains('/') => {
-                return Err(ApiError::new(StatusCode::NOT_FOUND, "PGRST125", "Invalid path specified in request URL"))
-            }
+            _ if p.contains('/') => return Err(ApiError::new(StatusCode::NOT_FOUND, "PGRST125", "Invalid path specified in request URL")),
             _ => Target::Relation(decode_path(p)),
         },
     };

@@ -3,11 +3,11 @@
 
 use proptest::prelude::*;
 
+use super::field::parse_field;
 use super::filter::{parse_filter, parse_logic, Logic, Operation, Quantifier};
 use super::order::parse_order;
 use super::query_string;
 use super::select::{parse_select, JoinKind, SelectItem};
-use super::field::parse_field;
 
 #[test]
 fn select_with_alias_cast_json_path_and_embeds() {
@@ -27,7 +27,10 @@ fn select_with_alias_cast_json_path_and_embeds() {
     }
     match &items[3] {
         SelectItem::Embed(e) => {
-            assert_eq!((e.relation.as_str(), e.alias.as_deref(), e.hint.as_deref(), e.join), ("clients", Some("client"), Some("fk"), JoinKind::Inner));
+            assert_eq!(
+                (e.relation.as_str(), e.alias.as_deref(), e.hint.as_deref(), e.join),
+                ("clients", Some("client"), Some("fk"), JoinKind::Inner)
+            );
             assert_eq!(e.items.len(), 2);
         }
         other => panic!("{other:?}"),
@@ -61,7 +64,22 @@ fn a_trailing_backslash_in_quotes_does_not_panic() {
 
 #[test]
 fn casts_to_pseudo_types_are_parse_errors() {
-    for ty in ["unknown", "UNKNOWN", "Record", "record[]", "_record", "any", "anyelement", "cstring", "internal", "void", "trigger", "event_trigger", "language_handler", "fdw_handler"] {
+    for ty in [
+        "unknown",
+        "UNKNOWN",
+        "Record",
+        "record[]",
+        "_record",
+        "any",
+        "anyelement",
+        "cstring",
+        "internal",
+        "void",
+        "trigger",
+        "event_trigger",
+        "language_handler",
+        "fdw_handler",
+    ] {
         let e = parse_select(&format!("title::{ty}")).expect_err(ty);
         assert_eq!((e.status.as_u16(), e.code.as_str()), (400, "PGRST100"), "{ty}");
     }

@@ -37,17 +37,47 @@ pub fn parse<'a>(values: impl Iterator<Item = &'a str>) -> Preferences {
     let mut p = Preferences::default();
     for item in values.flat_map(|v| v.split(',')).map(str::trim) {
         let applied = match item {
-            "return=minimal" => { p.return_ = Some(Return::Minimal); true }
-            "return=headers-only" => { p.return_ = Some(Return::HeadersOnly); true }
-            "return=representation" => { p.return_ = Some(Return::Representation); true }
-            "count=exact" => { p.count = Some(Count::Exact); true }
-            "count=planned" => { p.count = Some(Count::Planned); true }
-            "count=estimated" => { p.count = Some(Count::Estimated); true }
-            "resolution=merge-duplicates" => { p.resolution = Some(Resolution::MergeDuplicates); true }
-            "resolution=ignore-duplicates" => { p.resolution = Some(Resolution::IgnoreDuplicates); true }
-            "missing=default" => { p.missing_default = true; true }
+            "return=minimal" => {
+                p.return_ = Some(Return::Minimal);
+                true
+            }
+            "return=headers-only" => {
+                p.return_ = Some(Return::HeadersOnly);
+                true
+            }
+            "return=representation" => {
+                p.return_ = Some(Return::Representation);
+                true
+            }
+            "count=exact" => {
+                p.count = Some(Count::Exact);
+                true
+            }
+            "count=planned" => {
+                p.count = Some(Count::Planned);
+                true
+            }
+            "count=estimated" => {
+                p.count = Some(Count::Estimated);
+                true
+            }
+            "resolution=merge-duplicates" => {
+                p.resolution = Some(Resolution::MergeDuplicates);
+                true
+            }
+            "resolution=ignore-duplicates" => {
+                p.resolution = Some(Resolution::IgnoreDuplicates);
+                true
+            }
+            "missing=default" => {
+                p.missing_default = true;
+                true
+            }
             "missing=null" => true,
-            "tx=rollback" => { p.tx_rollback = true; true }
+            "tx=rollback" => {
+                p.tx_rollback = true;
+                true
+            }
             "tx=commit" => true,
             _ => false, // unknown preferences are ignored (handling=lenient)
         };

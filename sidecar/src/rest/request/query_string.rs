@@ -112,8 +112,5 @@ pub fn parse(pairs: &[(String, String)]) -> Result<QueryParams, ApiError> {
 
 /// The root's filters from the plain pairs (for tables; RPC takes its arguments out first).
 pub fn root_filters(plain: &[(String, String)]) -> Result<Vec<Logic>, ApiError> {
-    plain
-        .iter()
-        .map(|(k, v)| Ok(Logic::Filter(parse_filter(parse_field(k)?, v)?)))
-        .collect()
+    plain.iter().map(|(k, v)| Ok(Logic::Filter(parse_filter(parse_field(k)?, v)?))).collect()
 }

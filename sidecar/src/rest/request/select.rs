@@ -14,7 +14,11 @@ pub enum JoinKind {
 pub enum SelectItem {
     /// `*`
     Star,
-    Field { field: Field, alias: Option<String>, cast: Option<String> },
+    Field {
+        field: Field,
+        alias: Option<String>,
+        cast: Option<String>,
+    },
     Embed(Embed),
 }
 

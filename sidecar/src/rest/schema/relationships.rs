@@ -17,7 +17,15 @@ pub enum Relationship {
     ToMany { schema: String, table: String, join: Join, fk: String },
     /// Through a junction: `junction_join` pairs (junction col, parent col), `child_join`
     /// pairs (child col, junction col).
-    ManyToMany { schema: String, table: String, junction_schema: String, junction: String, junction_join: Join, child_join: Join, fk: String },
+    ManyToMany {
+        schema: String,
+        table: String,
+        junction_schema: String,
+        junction: String,
+        junction_join: Join,
+        child_join: Join,
+        fk: String,
+    },
 }
 
 impl Relationship {
@@ -70,7 +78,8 @@ impl SchemaCache {
             // one-to-many (or one-to-one when the child's fk columns are unique)
             if fk.ref_schema == ps && fk.ref_table == pt && (fk.table == name || fk.name == name) {
                 let unique = self.relation(&fk.schema, &fk.table).is_some_and(|r| r.is_unique(&fk.columns));
-                let (schema, table, join, fkn) = (fk.schema.clone(), fk.table.clone(), pairs(&fk.columns, &fk.ref_columns), fk.name.clone());
+                let (schema, table, join, fkn) =
+                    (fk.schema.clone(), fk.table.clone(), pairs(&fk.columns, &fk.ref_columns), fk.name.clone());
                 let rel = if unique {
                     Relationship::ToOne { schema, table, join, fk: fkn }
                 } else {
@@ -82,9 +91,11 @@ impl SchemaCache {
         // many-to-many through a junction whose primary key holds both foreign keys' columns
         for to_parent in self.foreign_keys.iter().filter(|f| f.ref_schema == ps && f.ref_table == pt) {
             let Some(junction) = self.relation(&to_parent.schema, &to_parent.table) else { continue };
-            for to_child in self.foreign_keys.iter().filter(|f| {
-                f.schema == to_parent.schema && f.table == to_parent.table && f.name != to_parent.name && f.ref_table == name
-            }) {
+            for to_child in self
+                .foreign_keys
+                .iter()
+                .filter(|f| f.schema == to_parent.schema && f.table == to_parent.table && f.name != to_parent.name && f.ref_table == name)
+            {
                 let in_pk = |cols: &[String]| cols.iter().all(|c| junction.pk.contains(c));
                 if !(in_pk(&to_parent.columns) && in_pk(&to_child.columns)) {
                     continue;
