@@ -134,3 +134,25 @@ fn one_connection_stays_clean_across_failures_and_roles() {
         scalar_i64(&mut c, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'authenticator' AND state LIKE 'idle in transaction%'");
     assert_eq!(idle_in_tx, 0);
 }
+
+#[test]
+fn a_table_or_function_made_a_moment_ago_is_there_for_the_next_request() {
+    let db = TestDb::new("fresh_names");
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let service = vec![("Authorization".to_string(), format!("Bearer {}", db.token(serde_json::json!({"role": "service_role"}))))];
+    // wait for the first load, so what follows is a reload's race, not the start's
+    assert_eq!(request(&sidecar.base, "GET", "/rest/v1/", &service, None).status, 200);
+    let mut admin = db.admin();
+    for i in 0..15 {
+        admin.batch_execute(&format!(r#"SELECT bknd.create_table('fresh_{i}', '{{"n": {{"type": "integer"}}}}')"#)).unwrap();
+        let r = request(&sidecar.base, "POST", &format!("/rest/v1/fresh_{i}"), &service, Some(r#"{"n": 1}"#));
+        assert_eq!(r.status, 201, "fresh_{i}: {}", r.body);
+        admin.batch_execute(&format!("CREATE FUNCTION public.fresh_fn_{i}() RETURNS int LANGUAGE sql AS 'SELECT {i}'")).unwrap();
+        let r = request(&sidecar.base, "POST", &format!("/rest/v1/rpc/fresh_fn_{i}"), &service, Some("{}"));
+        assert_eq!((r.status, r.body.trim()), (200, i.to_string().as_str()), "fresh_fn_{i}");
+    }
+    // a name that does not exist is still a clean 404
+    let r = request(&sidecar.base, "GET", "/rest/v1/never_made", &service, None);
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("PGRST205"), "{}", r.body);
+}

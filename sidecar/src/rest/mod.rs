@@ -77,6 +77,13 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
             ))
         }
     };
+    // a name the cache does not know may be a table or function made a moment ago
+    let known = match &req.target {
+        Target::Root => true,
+        Target::Relation(name) => cache.relation(&req.schema, name).is_some(),
+        Target::Rpc(name) => cache.functions.contains_key(&(req.schema.clone(), name.to_string())),
+    };
+    let cache = if known { cache } else { state.schema.refresh(std::time::Duration::from_secs(2)).await.unwrap_or(cache) };
     match &req.target {
         Target::Root => {
             let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());

@@ -1,7 +1,9 @@
 //! Keeps the schema cache current: loads it at start, then reloads on every NOTIFY on
 //! `bknd_schema` (the extension's DDL event trigger) or `pgrst` (PostgREST's channel), and after
 //! every reconnect. A dedicated connection LISTENs; requests read the current cache through an
-//! `Arc` swap, so a reload never blocks them.
+//! `Arc` swap, so a reload never blocks them. A request for a table or function the cache does
+//! not know asks for a reload and waits for one that began after it (`refresh`): the NOTIFY of
+//! a table made a moment ago may not have arrived yet, and the next request must see it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -19,11 +21,21 @@ pub struct SharedSchema {
     /// Woken after every load, for tests and for a request that waits for the first load.
     pub loaded: Arc<Notify>,
     loads: Arc<AtomicU64>,
+    /// loads begun (they run one at a time, so load n completes before n + 1 begins)
+    begun: Arc<AtomicU64>,
+    /// a request's ask for a reload (one stored permit: asks coalesce)
+    wanted: Arc<Notify>,
 }
 
 impl SharedSchema {
     pub fn new() -> SharedSchema {
-        SharedSchema { current: Arc::new(RwLock::new(None)), loaded: Arc::new(Notify::new()), loads: Arc::new(AtomicU64::new(0)) }
+        SharedSchema {
+            current: Arc::new(RwLock::new(None)),
+            loaded: Arc::new(Notify::new()),
+            loads: Arc::new(AtomicU64::new(0)),
+            begun: Arc::new(AtomicU64::new(0)),
+            wanted: Arc::new(Notify::new()),
+        }
     }
 
     /// The cache, once it has loaded.
@@ -38,6 +50,23 @@ impl SharedSchema {
             return Some(c);
         }
         let _ = tokio::time::timeout(timeout, notified).await;
+        self.get()
+    }
+
+    /// A cache loaded after this call began, waiting up to `timeout` (then the current one).
+    pub async fn refresh(&self, timeout: Duration) -> Option<Arc<SchemaCache>> {
+        let target = self.begun.load(Ordering::SeqCst) + 1;
+        self.wanted.notify_one();
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                let notified = self.loaded.notified();
+                if self.loads() >= target {
+                    return;
+                }
+                notified.await;
+            }
+        });
+        let _ = waited.await;
         self.get()
     }
 
@@ -93,15 +122,31 @@ async fn listen_once(database_url: &str, schemas: &[String], shared: &SharedSche
         }
     });
     client.batch_execute("LISTEN bknd_schema; LISTEN pgrst").await?;
-    shared.set(SchemaCache::load(&client, schemas).await?);
+    load(&client, schemas, shared).await?;
     tracing::info!("schema cache loaded");
-    while rx.recv().await.is_some() {
-        // several DDL statements in a row notify several times: reload once for the burst
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    loop {
+        tokio::select! {
+            notified = rx.recv() => {
+                if notified.is_none() {
+                    break;
+                }
+                // several DDL statements in a row notify several times: reload once for the burst
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // a request missed a name; asks for names that do not exist cost at most a reload
+            // every tenth of a second
+            _ = shared.wanted.notified() => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
         while rx.try_recv().is_ok() {}
-        shared.set(SchemaCache::load(&client, schemas).await?);
-        tracing::info!("schema cache reloaded");
+        load(&client, schemas, shared).await?;
+        tracing::debug!("schema cache reloaded");
     }
     pump.abort();
+    Ok(())
+}
+
+async fn load(client: &tokio_postgres::Client, schemas: &[String], shared: &SharedSchema) -> Result<(), tokio_postgres::Error> {
+    shared.begun.fetch_add(1, Ordering::SeqCst);
+    shared.set(SchemaCache::load(client, schemas).await?);
     Ok(())
 }
