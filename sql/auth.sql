@@ -13,13 +13,13 @@ CREATE TABLE bknd.users (
   user_metadata jsonb NOT NULL DEFAULT '{}',
   banned_until timestamptz,
   last_sign_in_at timestamptz,
-  -- an email change waiting for its confirmation(s) (src/auth/email_change.rs), and when the
-  -- codes for it were made
-  email_change text,
-  email_change_sent_at timestamptz,
   is_anonymous boolean NOT NULL DEFAULT false,
   created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now()
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  -- (since 0.5.0, last, where the upgrade adds them) an email change waiting for its
+  -- confirmation(s) (src/auth/email_change.rs), and when the codes for it were made
+  email_change text,
+  email_change_sent_at timestamptz
 );
 CREATE UNIQUE INDEX users_email_key ON bknd.users (lower(email));
 
@@ -66,16 +66,17 @@ CREATE TABLE bknd.one_time_tokens (
   user_id uuid REFERENCES bknd.users (id) ON DELETE CASCADE,
   email text,
   purpose text NOT NULL,
-  -- a 6-digit code (redeemed with its email, limited per email) or a link's 32-byte token:
-  -- never one for the other (their hashes are domain-separated too)
-  kind text NOT NULL CHECK (kind IN ('code', 'link')),
   token_hash bytea NOT NULL,
   -- PKCE: a link redeemed with these set answers an auth code instead of a session
   code_challenge text,
   code_challenge_method text,
   expires_at timestamptz NOT NULL,
   used_at timestamptz,
-  created_at timestamptz NOT NULL DEFAULT now()
+  created_at timestamptz NOT NULL DEFAULT now(),
+  -- (since 0.5.0, last, where the upgrade adds it) a 6-digit code (redeemed with its email,
+  -- limited per email) or a link's 32-byte token: never one for the other (their hashes are
+  -- domain-separated too)
+  kind text NOT NULL CHECK (kind IN ('code', 'link'))
 );
 CREATE INDEX one_time_tokens_hash_idx ON bknd.one_time_tokens (token_hash);
 

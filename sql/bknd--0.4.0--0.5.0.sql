@@ -7,6 +7,8 @@
 -- A pending upload may replace only the version it was allowed to when it began (a signed URL
 -- or TUS upload made before someone else's object took the name can no longer overwrite it).
 ALTER TABLE bknd.objects ADD COLUMN replaces_version uuid;
+-- a row moved to another bucket by UPDATE lost its bytes (they live under the bucket)
+REVOKE UPDATE (bucket_id) ON bknd.objects FROM anon, authenticated, service_role;
 
 -- src/storage/object.rs: moves to another bucket copy the bytes (they were left behind)
 CREATE  FUNCTION "storage_begin_move"(
@@ -94,14 +96,21 @@ REVOKE EXECUTE ON FUNCTION bknd.adopt_table(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.adopt_table(text, jsonb) TO service_role;
 
 -- Tables bknd made have one owner, service_role, whoever made them (a table made from psql
--- as a superuser was its, and service_role could not manage it)
+-- as a superuser was its, and service_role could not manage it). Only tables bknd still
+-- manages: made by create_table and not dropped since, RLS on, owned by a superuser (psql)
+-- or already by service_role; a table someone made later under a dropped table's name is left.
 DO $owners$
 DECLARE
   h record;
   t regclass;
 BEGIN
-  FOR h IN SELECT DISTINCT arguments->>'table_name' AS name, coalesce(arguments->'options'->>'schema', 'public') AS schema
-           FROM bknd.schema_history WHERE operation = 'create_table' LOOP
+  FOR h IN
+    SELECT DISTINCT ON (arguments->>'table_name') arguments->>'table_name' AS name,
+           coalesce(arguments->'options'->>'schema', 'public') AS schema, operation
+    FROM bknd.schema_history WHERE operation IN ('create_table', 'drop_table')
+    ORDER BY arguments->>'table_name', id DESC
+  LOOP
+    CONTINUE WHEN h.operation <> 'create_table';
     t := NULL;
     BEGIN
       t := CASE WHEN strpos(h.name, '.') > 0 THEN to_regclass(h.name)
@@ -109,7 +118,10 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
       t := NULL;
     END;
-    IF t IS NOT NULL AND (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t) IN ('r', 'p') THEN
+    IF t IS NOT NULL AND EXISTS (
+      SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
+      WHERE c.oid = t AND c.relkind IN ('r', 'p') AND c.relrowsecurity AND (r.rolsuper OR r.rolname = 'service_role'))
+    THEN
       EXECUTE format('ALTER TABLE %s OWNER TO service_role', t);
     END IF;
   END LOOP;

@@ -24,10 +24,6 @@ CREATE TABLE bknd.objects (
   status text NOT NULL DEFAULT 'pending' CONSTRAINT objects_status_check CHECK (status IN ('pending', 'ready')),
   -- where the bytes are: <bucket>/<version>; a new upload to the same name gets a new version
   version uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
-  -- a pending upload's right to overwrite: the version of the ready object it may replace,
-  -- checked against the policies when the upload began (NULL: only a name nobody holds).
-  -- Finishing replaces that exact version or nothing, whoever finishes. Since 0.5.0.
-  replaces_version uuid,
   size bigint,
   mime_type text,
   etag text,
@@ -35,7 +31,13 @@ CREATE TABLE bknd.objects (
   user_metadata jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
-  last_accessed_at timestamptz NOT NULL DEFAULT now()
+  last_accessed_at timestamptz NOT NULL DEFAULT now(),
+  -- (since 0.5.0, last, where the upgrade adds it) a pending upload's right to overwrite: the
+  -- version of the ready object it may replace, checked against the policies when the upload
+  -- began (NULL: only a name nobody holds); finishing replaces that exact version or nothing,
+  -- whoever finishes. An object keeps the version it replaced, so a later upload of the same
+  -- owner bound to that version (two tabs, a retry) replaces it in turn: last writer wins.
+  replaces_version uuid
 );
 -- one ready object per name; pending uploads (an upsert in flight) may coexist with it
 CREATE UNIQUE INDEX objects_bucket_name_ready_idx ON bknd.objects (bucket_id, name) WHERE status = 'ready';
@@ -54,7 +56,9 @@ CREATE POLICY bknd_buckets_visible ON bknd.buckets FOR SELECT USING (public);
 -- objects: what the policies allow, on the columns a client may set
 GRANT SELECT, DELETE ON bknd.objects TO anon, authenticated, service_role;
 GRANT INSERT (id, bucket_id, name, user_metadata, mime_type, cache_control) ON bknd.objects TO anon, authenticated, service_role;
-GRANT UPDATE (bucket_id, name, user_metadata, updated_at, last_accessed_at) ON bknd.objects TO anon, authenticated, service_role;
+-- not bucket_id: the bytes live under the bucket, so a row moved by UPDATE would lose them
+-- (moving to another bucket copies them: storage_begin_move)
+GRANT UPDATE (name, user_metadata, updated_at, last_accessed_at) ON bknd.objects TO anon, authenticated, service_role;
 
 SELECT pg_catalog.pg_extension_config_dump('bknd.buckets', '');
 SELECT pg_catalog.pg_extension_config_dump('bknd.objects', '');

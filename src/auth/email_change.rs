@@ -62,7 +62,7 @@ fn request_email_change_tokens(user_id: &str, ip: default!(Option<&str>, "NULL")
     answer((|| -> Outcome {
         let pending = errors::spi_or(
             crate::plans::get_three::<String, String, bool>(
-                "SELECT email_change, email, email_confirmed_at IS NOT NULL FROM bknd.users \
+                "SELECT email_change, lower(email), email_confirmed_at IS NOT NULL FROM bknd.users \
                  WHERE id = $1::uuid AND email_change IS NOT NULL AND email_change_sent_at IS NULL FOR UPDATE",
                 &[user_id.into()],
             ),

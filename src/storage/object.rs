@@ -187,8 +187,8 @@ fn finish(
 ) -> Value {
     let row = errors::spi_or(
         Spi::get_one_with_args::<pgrx::JsonB>(
-            "SELECT jsonb_build_object('bucket', bucket_id, 'name', name, 'replaces', replaces_version, 'mime', mime_type) \
-             FROM bknd.objects WHERE id = $1 AND status = 'pending' FOR UPDATE",
+            "SELECT jsonb_build_object('bucket', bucket_id, 'name', name, 'replaces', replaces_version, 'mime', mime_type, \
+               'owner', owner_id) FROM bknd.objects WHERE id = $1 AND status = 'pending' FOR UPDATE",
             &[id.into()],
         ),
         None,
@@ -206,11 +206,15 @@ fn finish(
     if cache_control.is_some_and(|c| c.len() > 255 || c.chars().any(char::is_control)) {
         errors::raise(Code::ERRCODE_INVALID_PARAMETER_VALUE, "cache-control must be at most 255 characters, without control characters");
     }
+    // the bound version, or what the same owner's upload bound to it put there meanwhile (two
+    // tabs, a retry: last writer wins); never another's object
     let replaced = match row["replaces"].as_str() {
         Some(version) => errors::spi_or(
             Spi::get_one_with_args::<String>(
-                "DELETE FROM bknd.objects WHERE bucket_id = $1 AND name = $2 AND status = 'ready' AND version = $3::uuid RETURNING version::text",
-                &[bucket.into(), name.into(), version.into()],
+                "DELETE FROM bknd.objects WHERE bucket_id = $1 AND name = $2 AND status = 'ready' \
+                   AND (version = $3::uuid OR (replaces_version = $3::uuid AND owner_id IS NOT DISTINCT FROM $4::uuid)) \
+                 RETURNING version::text",
+                &[bucket.into(), name.into(), version.into(), row["owner"].as_str().into()],
             ),
             None,
         ),
@@ -220,7 +224,7 @@ fn finish(
     // replace) makes this a unique violation (409)
     errors::spi(Spi::run_with_args(
         "UPDATE bknd.objects SET status = 'ready', size = $2, etag = $3, mime_type = coalesce($4, mime_type), \
-           cache_control = coalesce($5, cache_control), user_metadata = coalesce($6, user_metadata), replaces_version = NULL, \
+           cache_control = coalesce($5, cache_control), user_metadata = coalesce($6, user_metadata), \
            updated_at = now(), last_accessed_at = now() WHERE id = $1",
         &[id.into(), size.into(), etag.into(), mime_type.into(), cache_control.into(), user_metadata.into()],
     ));

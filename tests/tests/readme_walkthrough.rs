@@ -7,8 +7,9 @@
 //!                                       blocks are one psql session)
 //!   `<!-- walkthrough: file NAME -->`   saved as NAME in the shell's directory (app.mjs,
 //!                                       mcp_demo.py); a later sh block runs it
-//!   `<!-- walkthrough: not run (why) -->` shown, not executed (npm/pip installs, Claude Code,
-//!                                       the browser page, the page's server)
+//!   `<!-- walkthrough: not run (why) -->` shown, not executed (npm/pip installs)
+//! The page the walkthrough saves (index.html) is then served from another origin and opened
+//! in Debian's chromium (tests/e2e/open_page.mjs), and what it shows is checked.
 //! Every fenced block under "## Walkthrough" must carry one of these markers. Comment lines
 //! `# => TEXT` / `-- => TEXT` are the output the README shows; the test checks that each
 //! appears in what the lines before it printed (whitespace-insensitive, `...` matches
@@ -128,6 +129,15 @@ fn readme_walkthrough_runs_as_written() {
     assert_eq!(rows[1], ("try supabase-js".to_string(), ada));
     // anon sees what the README says: nothing (no policy for anon)
     assert_eq!(sidecar.get("/rest/v1/todos"), (200, serde_json::json!([])));
+
+    // the page the walkthrough saved, served from another origin and opened in chromium, as
+    // the README says to (its python3 -m http.server is the one step done otherwise)
+    let page = demo.join("index.html");
+    assert!(std::fs::read_to_string(&page).is_ok_and(|p| !p.contains("PASTE_ANON_KEY")), "the walkthrough did not put the key in");
+    let opened = Command::new("node").arg(repo().join("tests/e2e/open_page.mjs")).arg(&demo).output().expect("run node");
+    let shown = String::from_utf8_lossy(&opened.stdout).trim().to_string();
+    assert!(opened.status.success(), "the page did not load: {shown}\n{}", String::from_utf8_lossy(&opened.stderr));
+    assert_eq!(shown, r#"[{"title":"try supabase-js","done":false}]"#, "what the README's page shows");
 
     drop(sidecar);
     let _ = std::fs::remove_dir_all(&work);

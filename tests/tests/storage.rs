@@ -58,6 +58,8 @@ fn api_roles_cannot_forge_where_bytes_are_or_that_they_are_complete() {
         format!("UPDATE bknd.objects SET version = gen_random_uuid() WHERE id = '{id}'"),
         format!("UPDATE bknd.objects SET size = 1 WHERE id = '{id}'"),
         format!("UPDATE bknd.objects SET owner_id = '{B}' WHERE id = '{id}'"),
+        // the bytes live under the bucket: a row may not move by UPDATE
+        format!("UPDATE bknd.objects SET bucket_id = 'big' WHERE id = '{id}'"),
         format!("SELECT bknd.storage_finish_upload('{id}', 1, 'e', false)"),
         "SELECT bknd.storage_expire_uploads(0)".to_string(),
         "SELECT value FROM bknd.secrets WHERE name = 'storage_secret'".to_string(),
@@ -687,4 +689,33 @@ fn only_public_buckets_are_listed_to_anon_and_users() {
     assert_eq!(request(&s.sidecar.base, "GET", "/storage/v1/bucket/files", &anon, None).status, 404);
     // uploads to a private bucket still work for those its policies allow
     assert_eq!(request(&s.sidecar.base, "POST", &format!("/storage/v1/object/files/{A}/x.txt"), &s.auth(A), Some("x")).status, 200);
+}
+
+#[test]
+fn the_same_owners_overlapping_overwrites_end_with_the_last_one() {
+    let db = storage_db("storage_last_writer");
+    let (a, b) = (user(&db, A), user(&db, B));
+    db.admin()
+        .batch_execute("SELECT bknd.create_bucket('shared'); SELECT bknd.allow_storage('shared', 'all', 'authenticated', 'true');")
+        .unwrap();
+    let begin =
+        |token: &str| db.call_as(Some(token), "bknd.storage_begin_upload('shared', 'doc.txt', true)")["id"].as_str().unwrap().to_string();
+    let finish = |id: &str, etag: &str| {
+        let mut c = db.admin();
+        c.query_one("SELECT bknd.storage_finish_upload($1::text::uuid, 1, $2, true)", &[&id, &etag]).map(|_| ()).map_err(|e| sqlstate(&e))
+    };
+    let first = begin(&a);
+    finish(&first, "v1").unwrap();
+    // two tabs of A's, both bound to v1; the later to finish wins, whichever began first
+    let (tab1, tab2) = (begin(&a), begin(&a));
+    finish(&tab2, "tab2").unwrap();
+    finish(&tab1, "tab1").unwrap();
+    let etag = scalar_string(&mut db.admin(), "SELECT etag FROM bknd.objects WHERE name = 'doc.txt' AND status = 'ready'");
+    assert_eq!(etag.as_deref(), Some("tab1"));
+    // B's overwrite bound to what A has since replaced does not replace A's newer object
+    let (b_upload, a_upload) = (begin(&b), begin(&a));
+    finish(&a_upload, "a").unwrap();
+    assert_eq!(finish(&b_upload, "b"), Err("23505".to_string()));
+    let etag = scalar_string(&mut db.admin(), "SELECT etag FROM bknd.objects WHERE name = 'doc.txt' AND status = 'ready'");
+    assert_eq!(etag.as_deref(), Some("a"));
 }

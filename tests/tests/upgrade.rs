@@ -16,8 +16,18 @@ SELECT 'function ' || p.oid::regprocedure::text || ' returns ' || pg_get_functio
 FROM pg_proc p WHERE p.pronamespace = 'bknd'::regnamespace
 UNION ALL
 SELECT 'relation ' || c.relname || ' kind=' || c.relkind::text || ' rls=' || c.relrowsecurity
+       || ' owner_is_superuser=' || (SELECT rolsuper FROM pg_roles WHERE oid = c.relowner)
        || ' acl=' || coalesce((SELECT string_agg(a, ',' ORDER BY a) FROM unnest(c.relacl::text[]) a), '')
 FROM pg_class c WHERE c.relnamespace = 'bknd'::regnamespace
+UNION ALL
+SELECT 'column acl ' || c.relname || '.' || a.attname || ' ' || coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM unnest(a.attacl::text[]) x), '')
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.relnamespace = 'bknd'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+UNION ALL
+SELECT 'policy ' || polrelid::regclass::text || ' ' || polname || ' ' || polcmd::text || ' permissive=' || polpermissive
+       || ' roles=' || (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END, ',' ORDER BY r) FROM unnest(polroles) r)
+       || ' using=' || coalesce(pg_get_expr(polqual, polrelid), '') || ' check=' || coalesce(pg_get_expr(polwithcheck, polrelid), '')
+FROM pg_policy WHERE polrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'bknd'::regnamespace)
 UNION ALL
 SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
        || ' notnull=' || a.attnotnull || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
@@ -78,7 +88,14 @@ fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     let mut c = old.admin();
     c.batch_execute(
         "SELECT bknd.create_table('notes', '{\"body\": {\"type\": \"text\", \"required\": true}}');
-         SELECT bknd.allow('notes', 'all', 'authenticated', 'owner');",
+         SELECT bknd.allow('notes', 'all', 'authenticated', 'owner');
+         SELECT bknd.create_table('gone', '{\"x\": {\"type\": \"text\"}}');
+         SELECT bknd.drop_table('gone');
+         DO $$ BEGIN CREATE ROLE upgrade_app_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         CREATE TABLE gone (y int);
+         ALTER TABLE gone ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE gone OWNER TO upgrade_app_owner;
+         ALTER TABLE notes OWNER TO postgres;",
     )
     .unwrap();
     let signed_up = old.call_as(None, "bknd.sign_up('old@example.com', 'a long password 1')");
@@ -89,6 +106,13 @@ fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     let current = scalar_string(&mut c, "SELECT default_version FROM pg_available_extensions WHERE name = 'bknd'").unwrap();
     assert_ne!(current, from);
     assert_eq!(version(&old), current);
+
+    // bknd's tables are service_role's now (notes was the superuser's, as a table made from
+    // psql before 0.5.0 was); a table someone made later under a dropped bknd table's name is
+    // left to its owner
+    let owner = |t: &str| scalar_string(&mut old.admin(), &format!("SELECT tableowner::text FROM pg_tables WHERE tablename = '{t}'"));
+    assert_eq!(owner("notes").as_deref(), Some("service_role"));
+    assert_eq!(owner("gone").as_deref(), Some("upgrade_app_owner"));
 
     // data, the secret and the session survive
     assert_eq!(scalar_string(&mut c, "SELECT value FROM bknd.secrets WHERE name = 'jwt_secret'").unwrap(), secret_before);

@@ -6,6 +6,27 @@
 use rmcp::model::Tool;
 use serde_json::{Map, Value};
 
+/// Our argument names and the SQL functions' names for them (`bknd.allow(table_name, ...,
+/// to_role, ...)`): a tool that takes the first also takes the second, one or the other.
+pub const ALIASES: [(&str, &str); 2] = [("table", "table_name"), ("role", "to_role")];
+
+/// The SQL name of an argument given as ours (`table_name` becomes `table`); both, with
+/// different values, is an error.
+pub fn normalize(mut args: Value) -> Result<Value, String> {
+    let Value::Object(map) = &mut args else { return Ok(args) };
+    for (ours, sql) in ALIASES {
+        if let Some(value) = map.remove(sql) {
+            match map.get(ours) {
+                Some(existing) if *existing != value => return Err(format!("{ours} and {sql} name the same argument: give one")),
+                _ => {
+                    map.insert(ours.to_string(), value);
+                }
+            }
+        }
+    }
+    Ok(args)
+}
+
 pub fn check(tool: &Tool, args: &Value) -> Result<(), String> {
     let Value::Object(args) = args else { return Err("arguments must be an object".into()) };
     let schema = &tool.input_schema;
@@ -73,7 +94,10 @@ mod tests {
     fn undeclared_and_mistyped_arguments_are_named() {
         let tool = allow();
         assert!(check(&tool, &json!({"table": "t", "operations": "select", "role": "anon"})).is_ok());
-        assert!(check(&tool, &json!({"table": "t", "operations": "select", "to_role": "anon"})).is_ok(), "the SQL function's name");
+        let sql_names = super::normalize(json!({"table_name": "t", "operations": "select", "to_role": "anon"})).unwrap();
+        assert_eq!(sql_names, json!({"table": "t", "operations": "select", "role": "anon"}), "the SQL function's names");
+        assert!(check(&tool, &sql_names).is_ok());
+        assert!(super::normalize(json!({"table": "t", "table_name": "u"})).is_err());
         let why = check(&tool, &json!({"table": "t", "operations": "select", "rol": "anon"})).unwrap_err();
         assert!(why.contains("`rol`"), "{why}");
         let why = check(&tool, &json!({"table": "t", "operations": 5})).unwrap_err();

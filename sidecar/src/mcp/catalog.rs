@@ -13,7 +13,15 @@ const READ: Hints = (true, false);
 const WRITE: Hints = (false, false);
 const DESTROY: Hints = (false, true);
 
-fn tool(name: &'static str, description: &'static str, hints: Hints, properties: Value, required: &[&str]) -> Tool {
+fn tool(name: &'static str, description: &'static str, hints: Hints, mut properties: Value, required: &[&str]) -> Tool {
+    // the SQL functions' own names for the same arguments are accepted too (arguments.rs)
+    for (ours, sql) in super::arguments::ALIASES {
+        if let Some(p) = properties.get(ours).cloned() {
+            let mut alias = p;
+            alias["description"] = json!(format!("the same as {ours} (the SQL function's name for it)"));
+            properties[sql] = alias;
+        }
+    }
     let schema = json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false});
     let Value::Object(map) = schema else { unreachable!() };
     Tool::new(name, description, Arc::new(map))
@@ -56,10 +64,10 @@ pub fn tools() -> Vec<Tool> {
             json!({"from_table": s("table"), "to_table": s("table"), "kind": s("many_to_one, one_to_one or many_to_many"), "options": o("on_delete, column, ...")}), &["from_table", "to_table", "kind"]),
         tool("drop_table", "Drop a table and all its rows (service_role).", DESTROY, json!({"table": table, "cascade": {"type": "boolean"}}), &["table"]),
         tool("list_policies", "The RLS policies on a table (service_role).", READ, json!({"table": table}), &["table"]),
-        tool("allow", "Allow operations (select, insert, update, delete, all) on a table to a role where a rule holds: true, owner, authenticated (service_role). Arguments as bknd.allow's: table (or table_name), operations, role (or to_role, default authenticated), rule (default true).", WRITE,
-            json!({"table": table, "table_name": s("the same as table"), "operations": s("comma list or all"), "role": s("anon, authenticated, ... (default authenticated)"), "to_role": s("the same as role"), "rule": s("true, owner, authenticated")}), &["operations"]),
-        tool("revoke", "Remove policies made by allow (service_role). Arguments as bknd.revoke's: table (or table_name), operations, role (or to_role), rule.", DESTROY,
-            json!({"table": table, "table_name": s("the same as table"), "operations": s("comma list or all"), "role": s("role (default authenticated)"), "to_role": s("the same as role"), "rule": s("the rule, or omit for all")}), &["operations"]),
+        tool("allow", "Allow operations (select, insert, update, delete, all) on a table to a role where a rule holds: true, owner, authenticated (service_role). role (or to_role, bknd.allow's name) defaults to authenticated, rule to true.", WRITE,
+            json!({"table": table, "operations": s("comma list or all"), "role": s("anon, authenticated, ... (default authenticated)"), "rule": s("true, owner, authenticated")}), &["table", "operations"]),
+        tool("revoke", "Remove policies made by allow (service_role). role (or to_role) defaults to authenticated.", DESTROY,
+            json!({"table": table, "operations": s("comma list or all"), "role": s("role (default authenticated)"), "rule": s("the rule, or omit for all")}), &["table", "operations"]),
         tool("schema_history", "The most recent schema changes: when, by whom, what DDL (service_role).", READ, json!({"limit": i("at most this many, default 50")}), &[]),
         // data (any token; RLS applies)
         tool("select", "Read rows through the REST engine under your token's RLS. columns uses PostgREST select syntax, including embedding (e.g. \"title,author:authors(name)\").", READ,

@@ -62,14 +62,15 @@ impl ServerHandler for Bknd {
 
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         let token = self.token(&context);
-        let args = Value::Object(request.arguments.unwrap_or_default());
-        let checked = match catalog::tools().iter().find(|t| t.name == request.name) {
-            Some(tool) => arguments::check(tool, &args),
-            None => Err(format!("unknown tool {:?}", request.name)),
-        };
+        let checked = arguments::normalize(Value::Object(request.arguments.unwrap_or_default())).and_then(|args| {
+            match catalog::tools().iter().find(|t| t.name == request.name) {
+                Some(tool) => arguments::check(tool, &args).map(|()| args),
+                None => Err(format!("unknown tool {:?}", request.name)),
+            }
+        });
         // a failure is a result the model can read and act on, not a protocol error
         let outcome = match checked {
-            Ok(()) => run::tool(&self.state, token, &request.name, &args).await,
+            Ok(args) => run::tool(&self.state, token, &request.name, &args).await,
             Err(why) => Err(why),
         };
         Ok(match outcome {

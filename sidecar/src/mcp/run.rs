@@ -47,14 +47,6 @@ fn opt_text(args: &Value, key: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// An argument that has two names (ours and the SQL function's): either, not two different values.
-fn either(args: &Value, name: &str, alias: &str) -> Result<Option<String>, String> {
-    match (opt_text(args, name)?, opt_text(args, alias)?) {
-        (Some(a), Some(b)) if a != b => Err(format!("{name} and {alias} name the same argument: give one")),
-        (a, b) => Ok(a.or(b)),
-    }
-}
-
 fn json_arg(args: &Value, key: &str, default: Value) -> String {
     match &args[key] {
         Value::Null => default.to_string(),
@@ -120,18 +112,18 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
         "list_policies" => sql(state, t, "SELECT bknd.policies($1)::text", vec![Some(text(args, "table")?)]).await,
         "allow" => {
             let a = vec![
-                Some(either(args, "table", "table_name")?.ok_or("table is required")?),
+                Some(text(args, "table")?),
                 Some(text(args, "operations")?),
-                Some(either(args, "role", "to_role")?.unwrap_or_else(|| "authenticated".into())),
+                Some(opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into())),
                 Some(opt_text(args, "rule")?.unwrap_or_else(|| "true".into())),
             ];
             sql(state, t, "SELECT bknd.allow($1, $2, $3, $4)::text", a).await
         }
         "revoke" => {
             let a = vec![
-                Some(either(args, "table", "table_name")?.ok_or("table is required")?),
+                Some(text(args, "table")?),
                 Some(text(args, "operations")?),
-                Some(either(args, "role", "to_role")?.unwrap_or_else(|| "authenticated".into())),
+                Some(opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into())),
                 opt_text(args, "rule")?,
             ];
             sql(state, t, "SELECT bknd.revoke($1, $2, $3, $4)::text", a).await
