@@ -14,7 +14,12 @@ fn limit_name(key: &str) -> String {
 
 /// `bknd.configure_auth('{"rate_limits": {"sign_in_email_ip": 20}}')` overrides a default by name.
 fn max_for(key: &str, default: i32) -> i32 {
-    let configured = super::settings()["rate_limits"][limit_name(key)].as_i64();
+    let limits = &super::settings()["rate_limits"];
+    let name = limit_name(key);
+    // before 0.5.0 failed sign-ins were counted per email, under the name sign_in_email: a
+    // setting made then still applies to the per email and address pair that replaced it
+    let configured =
+        limits[name.as_str()].as_i64().or_else(|| (name == "sign_in_email_ip").then(|| limits["sign_in_email"].as_i64()).flatten());
     configured.map(|m| m.clamp(0, i32::MAX as i64) as i32).unwrap_or(default)
 }
 

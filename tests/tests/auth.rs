@@ -630,3 +630,12 @@ fn with_secure_password_change_an_old_session_needs_a_reauthentication_nonce() {
     let r = call(&db, Some(&token), &format!("bknd.update_user('{{\"password\": \"fifth long password\", \"nonce\": \"{nonce}\"}}')"));
     assert_eq!(error_code(&r), "reauthentication_not_valid", "{r}");
 }
+
+#[test]
+fn a_sign_in_limit_set_under_its_old_name_still_applies() {
+    let db = TestDb::new("auth_old_limit_name");
+    sign_up(&db, "old-name@example.com", "a long enough password");
+    db.admin().batch_execute(r#"SELECT bknd.configure_auth('{"rate_limits": {"sign_in_email": 1}}')"#).unwrap();
+    assert_eq!(error_code(&sign_in(&db, "old-name@example.com", "wrong password")), "invalid_credentials");
+    assert_eq!(error_code(&sign_in(&db, "old-name@example.com", "wrong password")), "over_request_rate_limit");
+}
