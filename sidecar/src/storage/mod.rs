@@ -72,6 +72,11 @@ fn json_body(bytes: &[u8]) -> Result<Value, StorageError> {
     }
 }
 
+/// User metadata sent as JSON text (a form field, TUS's `metadata`), if it parses and can be stored.
+fn metadata_json(text: &str) -> Result<Value, StorageError> {
+    storable(serde_json::from_str(text).map_err(|_| StorageError::invalid("metadata must be JSON"))?)
+}
+
 /// `v`, if PostgreSQL can store it: its text and jsonb hold no NUL character (`\u0000`).
 fn storable(v: Value) -> Result<Value, StorageError> {
     fn has_nul(v: &Value) -> bool {

@@ -122,9 +122,7 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap) -> Streamed {
     let name = meta.get("objectName").cloned().ok_or_else(|| StorageError::invalid("Upload-Metadata needs objectName"))?;
     let upsert = header(&headers, "x-upsert").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let user_metadata = match meta.get("metadata") {
-        Some(m) => Some(
-            super::storable(serde_json::from_str::<Value>(m).map_err(|_| StorageError::invalid("metadata must be JSON"))?)?.to_string(),
-        ),
+        Some(m) => Some(super::metadata_json(m)?.to_string()),
         None => None,
     };
     let cache_control = meta.get("cacheControl").map(|c| if c.contains('=') { c.clone() } else { format!("max-age={c}") });

@@ -133,10 +133,7 @@ async fn open_body(headers: &HeaderMap, body: Body) -> Result<(ByteStream, Descr
                 let text = field.text().await.map_err(|e| StorageError::invalid(format!("bad multipart body: {e}")))?;
                 match name.as_str() {
                     "cacheControl" => described.cache_control = Some(format!("max-age={}", text.trim())),
-                    "metadata" => {
-                        let value = serde_json::from_str(&text).map_err(|_| StorageError::invalid("metadata must be JSON"))?;
-                        described.metadata = Some(super::storable(value)?);
-                    }
+                    "metadata" => described.metadata = Some(super::metadata_json(&text)?),
                     _ => {}
                 }
                 continue;
