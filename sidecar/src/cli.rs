@@ -51,7 +51,8 @@ pub struct QueryArgs {
     /// The role for requests without a token.
     #[arg(long, env = "BKND_ANON_ROLE", default_value = "anon")]
     pub anon_role: String,
-    /// Statement timeout per request, in milliseconds.
+    /// Statement timeout, in milliseconds, for every statement of every surface (REST, auth,
+    /// storage, MCP): a longer one is canceled and answered 504.
     #[arg(long, env = "BKND_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     pub statement_timeout_ms: u64,
 }
@@ -71,6 +72,10 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "BKND_POOL_SIZE", default_value_t = 16)]
     pub pool_size: usize,
+    /// Seconds a request waits for a free database connection before it is answered 503 with
+    /// Retry-After (the pool is busy, or the database unreachable).
+    #[arg(long, env = "BKND_POOL_TIMEOUT", default_value_t = 10)]
+    pub pool_timeout: u64,
     #[command(flatten)]
     pub queries: QueryArgs,
     /// A function (schema.name) called after authentication on every REST request, like
@@ -137,7 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => crate::app::serve(args).await,
+            Command::Serve(args) => crate::serve::serve(args).await,
             Command::Keys(args) => crate::keys::print(args).await,
             Command::Mcp(args) => crate::mcp::stdio::serve(args).await,
         }

@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let check = async {
-        let client = state.pool.get().await.map_err(|e| e.to_string())?;
+        let client = state.engine.pool().get().await.map_err(|e| e.to_string())?;
         client.query_one("SELECT 1", &[]).await.map_err(|e| e.to_string())?;
         Ok::<(), String>(())
     };

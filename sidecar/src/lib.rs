@@ -1,14 +1,20 @@
 //! The bknd sidecar: maps HTTP onto the `bknd` extension. It keeps no state of its own; every
 //! decision about who may do what is made by the database, under the caller's role.
 
-pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod cors;
 pub mod db;
+pub mod engine;
 pub mod health;
 pub mod keys;
 pub mod mcp;
+pub mod request_id;
 pub mod rest;
+pub mod router;
+pub mod serve;
+pub mod state;
 pub mod storage;
+pub mod tls;
 pub mod welcome;

@@ -2,6 +2,7 @@
 //! `BKND_TEST_PG_PORT`), one fresh database with the extension per test.
 
 pub mod argon2_bench;
+pub mod cluster;
 pub mod conformance;
 pub mod jwt;
 pub mod sidecar;

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use call::{call, call_privileged};
 use error::AuthError;
 

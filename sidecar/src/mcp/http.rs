@@ -15,7 +15,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::json;
 
 use super::Bknd;
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Clone, Debug, Default)]
 pub struct McpConfig {
@@ -56,9 +56,9 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         }
     }
     if let Some(token) = crate::rest::request::bearer(request.headers()) {
-        let verified = match state.pool.get().await {
+        let verified = match state.engine.connection().await {
             Ok(client) => client.query_one("SELECT bknd.jwt_verify($1::text)::text", &[&token]).await.map(|_| ()),
-            Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &format!("database unavailable: {e}"), None),
+            Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again shortly", None),
         };
         if let Err(e) = verified {
             let why = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| "invalid token".into());

@@ -5,29 +5,32 @@ use axum::body::Body;
 use axum::http::{header, Method, Request};
 use serde_json::{json, Value};
 
-use crate::app::AppState;
-use crate::db::{self, CallError, Caller};
+use crate::state::AppState;
+use crate::engine::failure::Failure;
+use crate::engine::sqlstate::Kind;
+use crate::engine::{Access, Call, Caller};
 
 type Outcome = Result<Value, String>;
 
-fn caller(state: &AppState, token: Option<String>) -> Caller {
-    Caller::Token { token, method: "POST".into(), path: "/mcp".into(), anon_role: state.rest.anon_role.clone() }
+/// A `bknd.*` call (SQL answering JSON text) with text arguments, through the engine.
+async fn sql(state: &AppState, token: Option<String>, statement: &'static str, args: Vec<Option<String>>) -> Outcome {
+    let caller = Caller::new(token, "POST", "/mcp");
+    state.engine.call(caller, Access::Write, Call::new(statement, args)).await.map_err(|f| message_of(&f))
 }
 
-/// A `bknd.*` call (SQL answering JSON text) with text arguments.
-async fn sql(state: &AppState, token: Option<String>, statement: &'static str, args: Vec<Option<String>>) -> Outcome {
-    match db::call(&state.pool, caller(state, token), statement, args).await {
-        Ok(text) => Ok(text.as_deref().map(serde_json::from_str).transpose().map_err(|e| e.to_string())?.unwrap_or(Value::Null)),
-        Err(CallError::Token(e)) => Err(format!("invalid token: {}", e.as_db_error().map(|d| d.message()).unwrap_or("rejected"))),
-        Err(CallError::Statement(e)) => Err(match e.as_db_error() {
-            Some(d) if d.code().code() == "42501" => format!("{} (this needs a token with more rights, such as service_role)", d.message()),
-            Some(d) => match d.hint() {
-                Some(h) => format!("{} ({h})", d.message()),
-                None => d.message().to_string(),
-            },
-            None => e.to_string(),
-        }),
-        Err(CallError::Pool(e)) => Err(format!("database unavailable: {e}")),
+/// The engine's failure as a tool error a model can act on.
+pub fn message_of(failure: &Failure) -> String {
+    match failure {
+        Failure::Token(why) => format!("invalid token: {why}"),
+        Failure::Database(d) if d.kind == Kind::Forbidden || d.kind == Kind::Unauthorized => {
+            format!("{} (this needs a token with more rights, such as service_role)", d.message)
+        }
+        Failure::Database(d) => match &d.hint {
+            Some(h) => format!("{} ({h})", d.message),
+            None => d.message.clone(),
+        },
+        Failure::Unavailable => "the database is unavailable; try again shortly".into(),
+        Failure::Internal => "internal error".into(),
     }
 }
 
@@ -297,24 +300,18 @@ fn data_request(tool: &str, args: &Value) -> Result<DataRequest, String> {
 /// pool: whatever session state the statement left (settings, temporary tables, locks) goes
 /// with it. Rows come back as text, wrapped so that no one mistakes them for instructions.
 async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only: bool, explain: bool) -> Outcome {
-    let client = state.pool.get().await.map_err(|e| format!("database unavailable: {e}"))?;
+    let engine = state.engine.clone();
+    let client = engine.connection().await.map_err(|f| message_of(&f))?;
     let client = deadpool_postgres::Object::take(client);
-    let begin = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
-    client.batch_execute(begin).await.map_err(|e| e.to_string())?;
+    let caller = Caller::new(token, "POST", "/mcp");
+    let access = if read_only { Access::Read } else { Access::Write };
+    let claims = engine.begin(&client, &caller, access).await.map_err(|f| message_of(&f))?;
     let result: Outcome = async {
-        let role: Option<String> = client
-            .query_one("SELECT bknd.authenticate($1::text, 'POST', '/mcp', NULL, $2::text)->>'role'", &[&token, &state.rest.anon_role])
-            .await
-            .map_err(|e| format!("invalid token: {}", e.as_db_error().map(|d| d.message()).unwrap_or("rejected")))?
-            .get(0);
+        let role = claims.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()).and_then(|c| c["role"].as_str().map(str::to_string));
         let effective: String = client.query_one("SELECT current_user::text", &[]).await.map_err(|e| e.to_string())?.get(0);
         if effective != "service_role" || role.as_deref().is_some_and(|r| r != "service_role") {
             return Err("execute_sql and explain need a service_role token".into());
         }
-        client
-            .batch_execute(&format!("SET LOCAL statement_timeout = {}", state.rest.statement_timeout_ms))
-            .await
-            .map_err(|e| e.to_string())?;
         let statement = if explain { format!("EXPLAIN (FORMAT JSON) {query}") } else { query.to_string() };
         let row = client.query_one("SELECT bknd.execute_sql($1::text, $2::boolean)::text", &[&statement, &read_only]).await.map_err(
             |e| match e.as_db_error() {

@@ -4,6 +4,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use crate::engine::failure::Failure;
+use crate::engine::sqlstate::Kind;
+
 /// Boxed: it travels in every `Result` of the request pipeline, and a 152-byte error would
 /// make each of them that large.
 #[derive(Debug, Clone)]
@@ -20,6 +23,8 @@ pub struct ErrorBody {
     pub www_authenticate: Option<String>,
     /// `Content-Range` (a 416 says what range exists)
     pub content_range: Option<String>,
+    /// `Retry-After` seconds, for failures that pass by themselves (503)
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -32,6 +37,7 @@ impl ApiError {
             hint: None,
             www_authenticate: None,
             content_range: None,
+            retry_after: None,
         }))
     }
 
@@ -59,32 +65,6 @@ impl ApiError {
         json!({"code": self.code, "message": self.message, "details": self.details, "hint": self.hint})
     }
 
-    /// An error raised by PostgreSQL, mapped like PostgREST maps it. `anonymous`: the request
-    /// carried no token (42501 is then 401, not 403). A 5xx is the server's fault, not the
-    /// client's: its text goes to the log and the client gets the code and a fixed message.
-    pub fn from_db(e: &tokio_postgres::error::DbError, anonymous: bool) -> ApiError {
-        let code = e.code().code();
-        let status = status_for_sqlstate(code, anonymous);
-        // a developer's `RAISE SQLSTATE 'PT5xx'` chose its status and words for the client
-        if status.is_server_error() && !code.starts_with("PT") {
-            let (detail, hint) = (e.detail().unwrap_or(""), e.hint().unwrap_or(""));
-            if status == StatusCode::INTERNAL_SERVER_ERROR {
-                tracing::error!(sqlstate = code, detail, hint, "database error answered with {status}: {}", e.message());
-            } else {
-                // timeouts and an unavailable database are the load's doing, not a bug
-                tracing::warn!(sqlstate = code, detail, hint, "database error answered with {status}: {}", e.message());
-            }
-            return ApiError::new(status, code, server_error_message(status));
-        }
-        let mut err = ApiError::new(status, code, e.message());
-        err.details = e.detail().map(str::to_string);
-        err.hint = e.hint().map(str::to_string);
-        if status == StatusCode::UNAUTHORIZED {
-            err.www_authenticate = Some("Bearer".into());
-        }
-        err
-    }
-
     /// 42883 from an RPC call: PostgREST's 404 when it is the called function itself that does
     /// not exist (a schema cache older than a DROP FUNCTION); any other missing function or
     /// operator stays a 400.
@@ -97,57 +77,43 @@ impl ApiError {
 
     /// A failure of ours or of the connection: the details go to the log, not the client.
     pub fn internal(context: &str, e: impl std::fmt::Display) -> ApiError {
-        tracing::error!("{context}: {e}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "PGRST000", "internal error")
-    }
-
-    pub fn unavailable(context: &str, e: impl std::fmt::Display) -> ApiError {
-        tracing::warn!("{context}: {e}");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "PGRST000", "Database client error. Retrying the connection.")
+        ApiError::from(Failure::internal(context, e))
     }
 }
 
-/// What a client reads for a 5xx the database raised (the database's own text is logged).
-fn server_error_message(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::SERVICE_UNAVAILABLE => "The database is unavailable",
-        StatusCode::GATEWAY_TIMEOUT => "The statement took too long and was canceled",
-        _ => "internal error",
-    }
-}
-
-/// PostgREST's SQLSTATE -> HTTP status table (Error.hs, pgErrorStatus). Mistakes in the
-/// request that the database reports (class 22 data exceptions, class 42 syntax, undefined
-/// columns, operators and casts, 42804 datatype mismatch) are 400; 42883 is 404 only for a
-/// missing RPC function (`ApiError::missing_rpc_function`).
-pub fn status_for_sqlstate(code: &str, anonymous: bool) -> StatusCode {
-    let s = |n: u16| StatusCode::from_u16(n).unwrap_or(StatusCode::BAD_REQUEST);
-    if let Some(custom) = code.strip_prefix("PT") {
-        return custom.parse::<u16>().ok().and_then(|n| StatusCode::from_u16(n).ok()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    }
-    match code {
-        "23503" | "23505" => s(409),
-        "25006" => s(405),
-        "P0001" => s(400),
-        "42P01" => s(404),
-        "42501" => {
-            if anonymous {
-                s(401)
-            } else {
-                s(403)
+/// The engine's failure in PostgREST's format: the SQLSTATE as `code` (PostgREST's own codes for
+/// a refused token and an unreachable database), the status from the one table.
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> ApiError {
+        let retry_after = failure.retry_after();
+        let mut err = match failure {
+            Failure::Token(message) => {
+                // claims that are well-formed but not acceptable (time, role) are PGRST303
+                let claims = message.starts_with("JWT expired")
+                    || message.starts_with("JWT is not valid yet")
+                    || message.contains("named in the JWT");
+                let code = if claims { "PGRST303" } else { "PGRST301" };
+                let mut err = ApiError::new(StatusCode::UNAUTHORIZED, code, message.clone());
+                err.www_authenticate = Some(format!("Bearer error=\"invalid_token\", error_description=\"{}\"", message.replace('"', "'")));
+                err
             }
-        }
-        // infinite recursion in a policy: the schema's fault, not the request's
-        "42P17" => s(500),
-        "57014" => s(504),
-        "57P01" => s(503),
-        _ => match code.get(..2).unwrap_or(code) {
-            "08" | "53" => s(503),
-            "09" | "25" | "2D" | "38" | "39" | "3B" | "40" | "55" | "57" | "58" | "F0" | "HV" | "P0" | "XX" => s(500),
-            "0L" | "0P" | "28" => s(403),
-            "54" => s(413),
-            _ => s(400),
-        },
+            Failure::Database(d) => {
+                let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut err = ApiError::new(status, &d.sqlstate, d.message);
+                err.details = d.detail;
+                err.hint = d.hint;
+                if d.kind == Kind::Unauthorized {
+                    err.www_authenticate = Some("Bearer".into());
+                }
+                err
+            }
+            Failure::Unavailable => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "PGRST000", "Database client error. Retrying the connection.")
+            }
+            Failure::Internal => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "PGRST000", "internal error"),
+        };
+        err.retry_after = retry_after;
+        err
     }
 }
 
@@ -177,35 +143,12 @@ impl IntoResponse for ApiError {
         if let Some(v) = this.content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(header::CONTENT_RANGE, v);
         }
+        if let Some(seconds) = this.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={}", this.code)) {
             headers.insert("proxy-status", v);
         }
         response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::status_for_sqlstate;
-
-    #[test]
-    fn the_database_s_reports_of_client_mistakes_are_4xx() {
-        for (code, status) in [
-            ("22P02", 400),
-            ("22P05", 400),
-            ("22021", 400),
-            ("42804", 400),
-            ("42883", 400),
-            ("42846", 400),
-            ("0A000", 400),
-            ("42P01", 404),
-            ("42P17", 500),
-            ("XX000", 500),
-            ("57014", 504),
-            ("57P01", 503),
-            ("PT418", 418),
-        ] {
-            assert_eq!(status_for_sqlstate(code, false).as_u16(), status, "{code}");
-        }
     }
 }

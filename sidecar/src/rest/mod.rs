@@ -20,7 +20,7 @@ use axum::http::{header, Response, StatusCode};
 use axum::routing::any;
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use error::ApiError;
 use request::Target;
 
@@ -29,7 +29,6 @@ use request::Target;
 pub struct RestConfig {
     pub schemas: Vec<String>,
     pub anon_role: String,
-    pub statement_timeout_ms: u64,
     pub max_body_bytes: usize,
     /// `SELECT "schema"."function"()` run after authenticate, already quoted
     pub pre_request: Option<String>,

@@ -18,7 +18,7 @@ use super::request::query_string::root_filters;
 use super::request::{ApiRequest, MediaType};
 use super::response::{content_range, preference_applied, Reply};
 use super::schema::{Relation, SchemaCache};
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, name: &str) -> Result<Response<Body>, ApiError> {
     let Some(rel) = cache.relation(&req.schema, name) else {

@@ -16,7 +16,7 @@ use super::request::query_string::root_filters;
 use super::request::{ApiRequest, MediaType};
 use super::response::Reply;
 use super::schema::{Function, ReturnKind, SchemaCache};
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, name: &str) -> Result<Response<Body>, ApiError> {
     let overloads = cache.functions.get(&(req.schema.clone(), name.to_string())).cloned().unwrap_or_default();

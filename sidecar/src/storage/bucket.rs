@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::call::as_caller;
 use super::error::StorageError;
 use super::{json_body, Answer};
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Answer {
     let sql = "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', id, 'owner', owner_id, 'public', public, \

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::call::as_caller;
 use super::error::StorageError;
 use super::{backend, text, Streamed};
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct DownloadQuery {

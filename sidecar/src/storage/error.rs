@@ -1,21 +1,27 @@
 //! Errors as Supabase Storage sends them: `{"statusCode": "404", "error": "not_found",
-//! "message": "Object not found"}` with the same HTTP status. Database errors map by SQLSTATE.
+//! "message": "Object not found"}` with the same HTTP status. Database errors come classified
+//! by the engine (crate::engine::sqlstate).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::engine::failure::Failure;
+use crate::engine::sqlstate::Kind;
+
 #[derive(Debug)]
 pub struct StorageError {
     pub status: u16,
     pub error: &'static str,
     pub message: String,
+    /// `Retry-After` seconds, for failures that pass by themselves (503)
+    pub retry_after: Option<u64>,
 }
 
 impl StorageError {
     pub fn new(status: u16, error: &'static str, message: impl Into<String>) -> StorageError {
-        StorageError { status, error, message: message.into() }
+        StorageError { status, error, message: message.into(), retry_after: None }
     }
 
     pub fn invalid(message: impl Into<String>) -> StorageError {
@@ -30,39 +36,60 @@ impl StorageError {
         StorageError::new(413, "Payload too large", "The object exceeded the maximum allowed size")
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> StorageError {
-        tracing::error!("storage: {e}");
-        StorageError::new(500, "internal", "Internal error")
+    /// A driver error, classified by the engine.
+    pub fn from_db(e: &tokio_postgres::Error) -> StorageError {
+        StorageError::from(Failure::from_pg(e, false))
     }
 
     pub fn unavailable(e: impl std::fmt::Display) -> StorageError {
-        tracing::warn!("storage: database unavailable: {e}");
-        StorageError::new(503, "unavailable", "Database unavailable")
+        StorageError::from(Failure::unavailable("storage", e))
     }
 
-    pub fn from_db(e: &tokio_postgres::Error) -> StorageError {
-        let Some(db) = e.as_db_error() else { return StorageError::unavailable(e) };
-        let message = db.message().to_string();
-        match db.code().code() {
-            "P0002" => StorageError::not_found(message),
-            "23505" => StorageError::new(409, "Duplicate", "The resource already exists"),
-            "54000" => StorageError::too_large(),
-            "22023" if message.starts_with("mime type") => StorageError::new(415, "invalid_mime_type", message),
-            // the rest of class 22 (data exceptions: out of range, bad text) is the client's input
-            c if c.starts_with("22") || c == "23514" => StorageError::invalid(message),
-            "42501" => StorageError::new(403, "Unauthorized", message),
-            "28000" => StorageError::new(400, "InvalidSignature", message),
-            "2BP01" => StorageError::new(409, "InvalidRequest", message),
-            "57014" => StorageError::new(504, "timeout", "The request took too long"),
-            // the database's words stay in the log: they may name tables, constraints, values
-            code => StorageError::internal(format!("storage call failed: {code} {message}")),
-        }
+    pub fn internal(e: impl std::fmt::Display) -> StorageError {
+        StorageError::from(Failure::internal("storage", e))
+    }
+}
+
+/// The engine's failure in Supabase Storage's format. The status is the one table's, except
+/// where Supabase Storage answers otherwise: a bad token or signature is 400, a refused MIME
+/// type 415.
+impl From<Failure> for StorageError {
+    fn from(failure: Failure) -> StorageError {
+        let retry_after = failure.retry_after();
+        let mut err = match failure {
+            Failure::Token(message) => StorageError::new(400, "InvalidJWT", message),
+            Failure::Database(d) => match d.kind {
+                Kind::BadRequest if d.sqlstate == "22023" && d.message.starts_with("mime type") => {
+                    StorageError::new(415, "invalid_mime_type", d.message)
+                }
+                Kind::BadRequest => StorageError::invalid(d.message),
+                Kind::NotFound => StorageError::not_found(d.message),
+                Kind::Conflict if d.sqlstate == "23505" => StorageError::new(409, "Duplicate", "The resource already exists"),
+                Kind::Conflict => StorageError::new(409, "InvalidRequest", d.message),
+                Kind::TooLarge => StorageError::too_large(),
+                Kind::Forbidden if d.sqlstate.starts_with("28") => StorageError::new(400, "InvalidSignature", d.message),
+                Kind::Unauthorized | Kind::Forbidden => StorageError::new(d.status, "Unauthorized", d.message),
+                Kind::Timeout => StorageError::new(d.status, "timeout", d.message),
+                Kind::Busy | Kind::Unavailable => StorageError::new(d.status, "unavailable", d.message),
+                Kind::NotAllowed | Kind::Custom => StorageError::new(d.status, "InvalidRequest", d.message),
+                Kind::Internal => StorageError::new(d.status, "internal", d.message),
+            },
+            Failure::Unavailable => StorageError::new(503, "unavailable", "Database unavailable"),
+            Failure::Internal => StorageError::new(500, "internal", "Internal error"),
+        };
+        err.retry_after = retry_after;
+        err
     }
 }
 
 impl IntoResponse for StorageError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(json!({"statusCode": self.status.to_string(), "error": self.error, "message": self.message}))).into_response()
+        let body = json!({"statusCode": self.status.to_string(), "error": self.error, "message": self.message});
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::call::{as_caller, as_sidecar};
 use super::error::StorageError;
 use super::{backend, forget_bytes, json_body, text, Answer};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The longest a signed URL may live (the database refuses more): a week.
 const MAX_EXPIRES_IN: i64 = 7 * 24 * 3600;

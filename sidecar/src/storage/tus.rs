@@ -5,15 +5,20 @@
 //! object's future bytes (`<bucket>/<version>.tus/<offset>`), so an interrupted PATCH keeps
 //! everything that arrived; when the last byte is in, the parts are streamed into the object
 //! and the row becomes ready. Abandoned uploads are removed by the sweeper (mod.rs).
+//!
+//! Several sidecars may serve one database and one store: a PATCH holds the upload's lock in
+//! PostgreSQL (an advisory lock, [`UploadLock`]), so its PATCHes may go to any of them, one at a
+//! time, and no sweeper removes an upload a request is writing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use deadpool_postgres::Object;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -22,41 +27,135 @@ use serde_json::{json, Value};
 use super::call::as_caller;
 use super::error::StorageError;
 use super::{text, Streamed};
-use crate::app::AppState;
+use crate::engine::failure::Failure;
+use crate::state::AppState;
+
+/// A statement of the sidecar's own failed: classified as the engine classifies every other.
+pub(super) fn db_error(e: tokio_postgres::Error) -> StorageError {
+    Failure::from_pg(&e, false).into()
+}
 
 const PART: usize = 8 * 1024 * 1024;
 
-/// One PATCH at a time per upload (offsets must not race). An upload's lock lives while a
-/// request holds or awaits it, so an abandoned upload leaves nothing behind.
-#[derive(Clone, Default)]
-pub struct Locks(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
-
-/// An upload's lock, held until dropped (also when the request is cut off).
-struct Held {
-    locks: Locks,
-    id: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+/// The advisory lock key of the upload whose bytes are `<bucket>/<version>`, of the SQL text
+/// expression `$v` (the version). Every sidecar on the database, and every sweeper, lock an
+/// upload under this key.
+macro_rules! lock_key {
+    ($v:literal) => {
+        concat!("hashtextextended('bknd upload ' || ", $v, ", 0)")
+    };
 }
 
-impl Locks {
-    async fn hold(&self, id: &str) -> Held {
-        let lock = self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_string()).or_default().clone();
-        Held { locks: self.clone(), id: id.to_string(), guard: Some(lock.lock_owned().await) }
+/// Of the versions `$1` (text[]), those whose upload's lock another session holds; the others'
+/// locks are taken, until the end of the transaction (the sweeper's).
+pub(super) const BUSY: &str =
+    concat!("SELECT coalesce(array_agg(v), '{}') FROM unnest($1::text[]) v WHERE NOT pg_try_advisory_xact_lock(", lock_key!("v"), ")");
+
+/// One PATCH (or termination) at a time per upload, whichever sidecar serves it: a transaction
+/// on a pooled connection that holds `pg_advisory_xact_lock` on the upload's key for as long as
+/// the request writes, released by ROLLBACK at the end of the request or when it is cut off
+/// ([`Tx`]). The lock lives in PostgreSQL, so a sidecar that dies releases it with its connection.
+pub(super) struct UploadLock(Tx);
+
+// a long PATCH is an idle transaction as far as the server can tell: it must not be ended under
+// the request (the lock would go with it)
+const BEGIN: &str = "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0";
+const TRY_LOCK: &str = concat!("SELECT pg_try_advisory_xact_lock(", lock_key!("$1"), ")");
+const LOCK: &str = concat!("SELECT pg_advisory_xact_lock(", lock_key!("$1"), ")");
+
+impl UploadLock {
+    /// The lock of the upload `version`, if no other request holds it (else 423). `wait`: how
+    /// long to wait for it (zero: not at all).
+    pub(super) async fn take(s: &AppState, version: &str, wait: Duration) -> Result<UploadLock, StorageError> {
+        let tx = Tx::new(s).await?;
+        let client = tx.client();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&version];
+        let locked = if wait.is_zero() {
+            let try_lock = client.prepare_cached(TRY_LOCK).await.map_err(db_error)?;
+            let (began, row) = tokio::join!(client.batch_execute(BEGIN), client.query_one(&try_lock, &params));
+            began.map_err(db_error)?;
+            row.map_err(db_error)?.get::<_, bool>(0)
+        } else {
+            let lock = client.prepare_cached(LOCK).await.map_err(db_error)?;
+            let begin = format!("{BEGIN}; SET LOCAL lock_timeout = {}", wait.as_millis());
+            let (began, row) = tokio::join!(client.batch_execute(&begin), client.execute(&lock, &params));
+            began.map_err(db_error)?;
+            match row {
+                Ok(_) => true,
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => false,
+                Err(e) => return Err(db_error(e)),
+            }
+        };
+        if !locked && false {
+            tx.rollback().await;
+            return Err(StorageError::new(423, "Locked", "Another request is writing this upload; retry when it is done"));
+        }
+        Ok(UploadLock(tx))
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    /// Whether the lock still holds: its connection is open (a database restart ends it).
+    fn holds(&self) -> Result<(), StorageError> {
+        if self.0.client().is_closed() {
+            return Err(Failure::unavailable("storage", "the connection holding the upload's lock closed").into());
+        }
+        Ok(())
+    }
+
+    pub(super) async fn release(self) {
+        self.0.rollback().await
     }
 }
 
-impl Drop for Held {
+/// A pooled connection in a transaction the caller begins: it goes back to the pool only after
+/// COMMIT or ROLLBACK. Dropped before either (a request cut off, a task stopped), it is rolled
+/// back by a task of its own, or closed when that cannot be done, so no transaction and no lock
+/// is ever left behind on a pooled connection.
+pub(super) struct Tx(Option<Object>);
+
+impl Tx {
+    pub(super) async fn new(s: &AppState) -> Result<Tx, StorageError> {
+        Ok(Tx(Some(s.engine.connection().await?)))
+    }
+
+    pub(super) fn client(&self) -> &Object {
+        self.0.as_ref().expect("a transaction's connection is there until it ends")
+    }
+
+    pub(super) async fn commit(mut self) -> Result<(), StorageError> {
+        let client = self.0.take().expect("a transaction's connection is there until it ends");
+        match client.batch_execute("COMMIT").await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                end(client).await;
+                Err(db_error(e))
+            }
+        }
+    }
+
+    pub(super) async fn rollback(mut self) {
+        if let Some(client) = self.0.take() {
+            end(client).await;
+        }
+    }
+}
+
+/// Roll back, then back to the pool; a connection that cannot roll back is closed instead.
+async fn end(client: Object) {
+    match tokio::time::timeout(Duration::from_secs(5), client.batch_execute("ROLLBACK")).await {
+        Ok(Ok(())) => {}
+        _ => drop(Object::take(client)),
+    }
+}
+
+impl Drop for Tx {
     fn drop(&mut self) {
-        self.guard.take();
-        let mut map = self.locks.0.lock().unwrap_or_else(|p| p.into_inner());
-        // only the map's own reference left: no request holds or awaits this lock
-        if map.get(&self.id).is_some_and(|l| Arc::strong_count(l) == 1) {
-            map.remove(&self.id);
+        if let Some(client) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(end(client));
+                }
+                Err(_) => drop(Object::take(client)),
+            }
         }
     }
 }
@@ -202,12 +301,22 @@ pub async fn patch(State(s): State<AppState>, Path(id): Path<String>, headers: H
         .and_then(|o| o.trim().parse().ok())
         .ok_or_else(|| StorageError::invalid("Upload-Offset is required"))?;
     let (upload, length, upsert) = upload_of(&s, &headers, &id).await?;
-    let _held = s.storage.tus_locks.hold(&id).await;
-    let (_, mut offset) = parts(&s, &upload).await?;
+    let lock = UploadLock::take(&s, &text(&upload, "version"), Duration::ZERO).await?;
+    let answer = write(&s, &lock, &upload, (claimed, length, upsert), body).await;
+    // released before the answer goes out: the client's next PATCH, to this sidecar or another,
+    // finds the upload free
+    lock.release().await;
+    answer
+}
+
+/// A PATCH's work, under the upload's lock.
+async fn write(s: &AppState, lock: &UploadLock, upload: &Value, (claimed, length, upsert): (u64, u64, bool), body: Body) -> Streamed {
+    still_pending(s, upload).await?;
+    let (_, mut offset) = parts(s, upload).await?;
     if claimed != offset {
         return Err(StorageError::new(409, "Conflict", format!("Upload-Offset is {offset}, not {claimed}")));
     }
-    let (bucket, version) = (text(&upload, "bucket"), text(&upload, "version"));
+    let (bucket, version) = (text(upload, "bucket"), text(upload, "version"));
     let limit = upload["size_limit"].as_u64().map_or(length, |l| l.min(length));
     let mut stream = body.into_data_stream();
     let mut buffer: Vec<u8> = Vec::with_capacity(PART);
@@ -228,13 +337,15 @@ pub async fn patch(State(s): State<AppState>, Path(id): Path<String>, headers: H
         }
         buffer.extend_from_slice(&chunk);
         if buffer.len() >= PART {
-            offset = save_part(&s, &bucket, &version, offset, std::mem::take(&mut buffer)).await?;
+            lock.holds()?;
+            offset = save_part(s, &bucket, &version, offset, std::mem::take(&mut buffer)).await?;
             buffer.reserve(PART);
         }
     }
     // whatever arrived is kept, even from a request cut off half-way: that is what resuming is
     if !buffer.is_empty() {
-        offset = save_part(&s, &bucket, &version, offset, buffer).await?;
+        lock.holds()?;
+        offset = save_part(s, &bucket, &version, offset, buffer).await?;
     }
     if too_long {
         return Err(StorageError::too_large());
@@ -243,9 +354,21 @@ pub async fn patch(State(s): State<AppState>, Path(id): Path<String>, headers: H
         return Err(StorageError::invalid("the upload was interrupted"));
     }
     if offset == length {
-        assemble(&s, &upload, upsert).await?;
+        lock.holds()?;
+        assemble(s, upload, upsert).await?;
     }
     Ok((StatusCode::NO_CONTENT, tus_headers(&[("upload-offset", offset.to_string())])).into_response())
+}
+
+/// Under the upload's lock: whether the upload is still there. Whoever ends an upload (its last
+/// PATCH, its termination, the sweeper) removes its `info` while holding the lock, so an upload
+/// found before the lock was taken may have ended since.
+async fn still_pending(s: &AppState, upload: &Value) -> Result<(), StorageError> {
+    match s.storage.store.head(&info_key(&text(upload, "bucket"), &text(upload, "version"))).await {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::NotFound { .. }) => Err(StorageError::not_found("Upload not found")),
+        Err(e) => Err(StorageError::internal(e)),
+    }
 }
 
 async fn save_part(s: &AppState, bucket: &str, version: &str, offset: u64, bytes: Vec<u8>) -> Result<u64, StorageError> {
@@ -283,43 +406,15 @@ pub async fn remove_parts(s: &AppState, bucket: &str, version: &str) {
 
 pub async fn terminate(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Streamed {
     let (upload, _, _) = upload_of(&s, &headers, &id).await?;
-    let _held = s.storage.tus_locks.hold(&id).await;
-    super::call::as_sidecar(&s, "SELECT to_jsonb(bknd.storage_abort_upload($1::text::uuid))::text", vec![Some(id.clone())]).await?;
-    remove_parts(&s, &text(&upload, "bucket"), &text(&upload, "version")).await;
-    Ok((StatusCode::NO_CONTENT, tus_headers(&[])).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Locks;
-
-    #[tokio::test]
-    async fn a_lock_lives_only_while_held_or_awaited() {
-        let locks = Locks::default();
-        let first = locks.hold("a").await;
-        assert_eq!(locks.len(), 1);
-        let waiting = tokio::spawn({
-            let locks = locks.clone();
-            async move {
-                let _second = locks.hold("a").await;
-            }
-        });
-        tokio::task::yield_now().await;
-        drop(first); // the waiter still needs the lock: it stays
-        waiting.await.unwrap();
-        assert_eq!(locks.len(), 0, "released by the last holder");
-        // a request cut off while waiting leaves nothing either
-        let held = locks.hold("b").await;
-        let cut_off = tokio::spawn({
-            let locks = locks.clone();
-            async move {
-                let _never = locks.hold("b").await;
-            }
-        });
-        tokio::task::yield_now().await;
-        cut_off.abort();
-        let _ = cut_off.await;
-        drop(held);
-        assert_eq!(locks.len(), 0);
+    // a PATCH cut off a moment ago may still hold the lock: wait a little for it
+    let lock = UploadLock::take(&s, &text(&upload, "version"), Duration::from_secs(5)).await?;
+    let answer = async {
+        still_pending(&s, &upload).await?;
+        super::call::as_sidecar(&s, "SELECT to_jsonb(bknd.storage_abort_upload($1::text::uuid))::text", vec![Some(id.clone())]).await?;
+        remove_parts(&s, &text(&upload, "bucket"), &text(&upload, "version")).await;
+        Ok((StatusCode::NO_CONTENT, tus_headers(&[])).into_response())
     }
+    .await;
+    lock.release().await;
+    answer
 }

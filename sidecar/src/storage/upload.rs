@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::call::{as_caller, as_sidecar};
 use super::error::StorageError;
 use super::{backend, forget_bytes, Answer};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Parts go to the store in chunks this size (S3's minimum part is 5 MiB); at most two are in
 /// flight, so an upload holds about three chunks of memory.

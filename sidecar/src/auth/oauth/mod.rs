@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::call::call_privileged;
 use super::error::AuthError;
 use super::{encode, ip_of, session_fragment, with_query};
-use crate::app::AppState;
+use crate::state::AppState;
 
 fn found(location: String) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()

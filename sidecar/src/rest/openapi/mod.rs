@@ -3,13 +3,19 @@
 //! schema cache is shared by every role, so the database answers, as the caller and in the
 //! request's own transaction, which of the cache's objects that role may use: one statement,
 //! paid only by this endpoint.
+//!
+//! The document follows PostgREST's conventions (src/PostgREST/Response/OpenAPI.hs): shared
+//! parameters in the top-level `parameters` section (`select`, `order`, `limit`, `offset`,
+//! `range`, `rangeUnit`, `on_conflict`, `prefer*`, `rowFilter.<table>.<column>`,
+//! `body.<table>`), referenced from each operation, one definition per table or view.
+
+mod document;
 
 use std::collections::{HashMap, HashSet};
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::execute::{self, Finish, Statement};
@@ -17,7 +23,7 @@ use super::query::Sql;
 use super::request::ApiRequest;
 use super::response::Reply;
 use super::schema::SchemaCache;
-use crate::app::AppState;
+use crate::state::AppState;
 
 const VISIBLE_QUERY: &str = include_str!("visible.sql");
 
@@ -55,117 +61,8 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, hos
     let visible: Visible =
         serde_json::from_str(&text).map_err(|e| ApiError::internal("openapi: the privileges query answered an unexpected document", e))?;
     let mut reply = Reply::new(StatusCode::OK);
-    reply.body = Some(document(cache, schema, host, &visible).to_string());
+    reply.body = Some(document::document(cache, schema, host, &visible).to_string());
     reply.content_type = Some("application/openapi+json; charset=utf-8");
     Ok(reply.finish(req))
 }
 
-fn json_type(pg: &str) -> (&'static str, Option<&'static str>) {
-    match pg.trim_end_matches("[]") {
-        _ if pg.ends_with("[]") => ("array", None),
-        "integer" | "smallint" | "bigint" => ("integer", Some(pg_format(pg))),
-        "numeric" | "real" | "double precision" => ("number", Some(pg_format(pg))),
-        "boolean" => ("boolean", None),
-        "json" | "jsonb" => ("object", None),
-        _ => ("string", None),
-    }
-}
-
-fn pg_format(pg: &str) -> &'static str {
-    match pg {
-        "integer" => "integer",
-        "smallint" => "smallint",
-        "bigint" => "bigint",
-        "numeric" => "numeric",
-        "real" => "real",
-        _ => "double precision",
-    }
-}
-
-fn document(cache: &SchemaCache, schema: &str, host: Option<&str>, visible: &Visible) -> Value {
-    let mut paths = Map::new();
-    let mut definitions = Map::new();
-    paths.insert("/".into(), json!({"get": {"tags": ["Introspection"], "summary": "OpenAPI description (this document)", "produces": ["application/openapi+json", "application/json"], "responses": {"200": {"description": "OK"}}}}));
-    let mut relations: Vec<_> = cache
-        .relations
-        .values()
-        .filter(|r| r.schema == schema)
-        .filter_map(|r| visible.relations.get(&r.oid.to_string()).map(|access| (r, access)))
-        .collect();
-    relations.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-    for (rel, access) in relations {
-        let mut properties = Map::new();
-        let mut required = Vec::new();
-        for c in rel.columns.iter().filter(|c| access.columns.contains(&c.name)) {
-            let (ty, format) = json_type(&c.type_name);
-            let mut p = json!({"type": ty, "format": format.unwrap_or(&c.type_name)});
-            if let Some(d) = &c.description {
-                p["description"] = json!(d);
-            }
-            if rel.pk.contains(&c.name) {
-                p["description"] = json!(format!(
-                    "{}Note:\nThis is a Primary Key.<pk/>",
-                    c.description.as_ref().map(|d| format!("{d}\n\n")).unwrap_or_default()
-                ));
-            }
-            if !c.nullable && !c.has_default {
-                required.push(json!(c.name));
-            }
-            properties.insert(c.name.clone(), p);
-        }
-        let mut def = json!({"type": "object", "properties": properties});
-        if !required.is_empty() {
-            def["required"] = Value::Array(required);
-        }
-        if let Some(d) = &rel.description {
-            def["description"] = json!(d);
-        }
-        definitions.insert(rel.name.clone(), def);
-        let tag = json!([rel.name]);
-        let ok = json!({"200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": format!("#/definitions/{}", rel.name)}}}, "206": {"description": "Partial Content"}});
-        let mut ops = Map::new();
-        if access.select {
-            ops.insert("get".into(), json!({"tags": tag, "summary": rel.description, "responses": ok}));
-        }
-        if !rel.is_view && access.insert {
-            ops.insert("post".into(), json!({"tags": tag, "responses": {"201": {"description": "Created"}}}));
-        }
-        if !rel.is_view && access.update {
-            ops.insert("patch".into(), json!({"tags": tag, "responses": {"204": {"description": "No Content"}}}));
-        }
-        if !rel.is_view && access.delete {
-            ops.insert("delete".into(), json!({"tags": tag, "responses": {"204": {"description": "No Content"}}}));
-        }
-        if !ops.is_empty() {
-            paths.insert(format!("/{}", rel.name), Value::Object(ops));
-        }
-    }
-    let mut functions: Vec<_> = cache.functions.iter().filter(|((s, _), _)| s == schema).collect();
-    functions.sort_by(|a, b| a.0 .1.cmp(&b.0 .1));
-    for ((_, name), overloads) in functions {
-        let Some(f) = overloads.iter().find(|f| visible.functions.contains(&f.oid)) else { continue };
-        let mut props = Map::new();
-        for a in &f.args {
-            let (ty, format) = json_type(&a.type_name);
-            props.insert(a.name.clone(), json!({"type": ty, "format": format.unwrap_or(&a.type_name)}));
-        }
-        let args = json!({"in": "body", "name": "args", "required": true, "schema": {"type": "object", "properties": props}});
-        paths.insert(
-            format!("/rpc/{name}"),
-            json!({"post": {"tags": ["(rpc) ".to_string() + name], "summary": f.description, "parameters": [args], "responses": {"200": {"description": "OK"}}}}),
-        );
-    }
-    json!({
-        "swagger": "2.0",
-        "info": {"title": "bknd REST API", "description": "A PostgREST-compatible API over the exposed schema", "version": env!("CARGO_PKG_VERSION")},
-        "host": host.unwrap_or("localhost"),
-        "basePath": "/rest/v1",
-        "schemes": ["http"],
-        "consumes": ["application/json", "application/vnd.pgrst.object+json", "text/csv"],
-        "produces": ["application/json", "application/vnd.pgrst.object+json", "text/csv"],
-        "paths": paths,
-        "definitions": definitions,
-        "securityDefinitions": {"JWT": {"type": "apiKey", "in": "header", "name": "Authorization"}},
-        "security": [{"JWT": []}]
-    })
-}

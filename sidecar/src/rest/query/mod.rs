@@ -11,7 +11,7 @@ pub mod where_clause;
 use bytes::BytesMut;
 use tokio_postgres::types::{Format, IsNull, ToSql, Type};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Sql {
     pub params: Vec<Option<String>>,
 }

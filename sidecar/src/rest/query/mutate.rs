@@ -80,7 +80,10 @@ fn write_cte(spec: &WriteSpec) -> String {
                 }
             };
             let inserted = if on_conflict.is_some() { ", (xmax = 0) AS _bknd_inserted" } else { ", true AS _bknd_inserted" };
-            format!("INSERT INTO {table} AS {target} ({}) {select}{conflict} RETURNING {target}.*{inserted}", cols.join(", "))
+            // no column (`[]`, `{}`): no column list, and `SELECT FROM` (zero columns) gives one
+            // row of defaults per object, none for an empty array
+            let list = if cols.is_empty() { String::new() } else { format!("({}) ", cols.join(", ")) };
+            format!("INSERT INTO {table} AS {target} {list}{select}{conflict} RETURNING {target}.*{inserted}")
         }
         Write::Update { columns } => {
             let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();

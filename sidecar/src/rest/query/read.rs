@@ -179,12 +179,20 @@ pub const ESTIMATE_THRESHOLD: i64 = 1000;
 /// Built from a copy of the tree holding only what the count uses (filters and `!inner`
 /// embeds), so every parameter it allocates is referenced.
 pub fn planned_count_statement(root: &ReadNode) -> Result<(String, Sql), ApiError> {
+    planned_count_statement_after(root, Sql::default())
+}
+
+/// The same, for a tree whose source already uses parameters: a function call
+/// (`Source::Call`) numbers its arguments `$1..$n` in the statement's `Sql` before the tree
+/// adds its own. `before` holds exactly those (a copy taken right after the call was built),
+/// so the EXPLAIN binds the call's arguments too.
+pub fn planned_count_statement_after(root: &ReadNode, before: Sql) -> Result<(String, Sql), ApiError> {
     let mut stripped = root.clone();
     stripped.limit = None;
     stripped.offset = None;
     stripped.order.clear();
     stripped.projections.retain(|p| matches!(p, Projection::Embed(e) if e.inner));
-    let mut sql = Sql::default();
+    let mut sql = before;
     let node = node_sql(&mut sql, &stripped, "", vec![])?;
     let rows = node.count().replacen("SELECT pg_catalog.count(*) FROM", "SELECT 1 FROM", 1);
     Ok((format!("EXPLAIN (FORMAT JSON) {rows}"), sql))

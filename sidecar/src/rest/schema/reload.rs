@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::SchemaCache;
 
@@ -103,8 +103,10 @@ pub async fn watch(database_url: String, schemas: Vec<String>, shared: SharedSch
     }
 }
 
-async fn listen_once(database_url: &str, schemas: &[String], shared: &SharedSchema) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
+async fn listen_once(database_url: &str, schemas: &[String], shared: &SharedSchema) -> anyhow::Result<()> {
+    // plain, or TLS as the URL's sslmode asks, like the pool's
+    let (config, tls) = crate::tls::connector_for(database_url)?;
+    let (client, mut connection) = config.connect(tls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
     let pump = tokio::spawn(async move {

@@ -1,0 +1,96 @@
+//! One `bknd.*` function call (SQL answering JSON text, arguments as text with the casts in
+//! the SQL) run by the engine: as a caller in its own transaction, as one statement through
+//! `bknd.run_as`, or as the sidecar itself. `crate::extension` builds every `Call`.
+
+use serde_json::Value;
+
+use super::{authenticate_params, token_failure, Access, Caller, Engine, Failure, AUTHENTICATE};
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub sql: &'static str,
+    pub args: Vec<Option<String>>,
+}
+
+impl Call {
+    pub fn new(sql: &'static str, args: Vec<Option<String>>) -> Call {
+        Call { sql, args }
+    }
+}
+
+const RUN_AS: &str = "SELECT bknd.run_as($1::text, $2::text, $3::text, $4::text, $5::text, $6::text[])";
+
+impl Engine {
+    /// BEGIN [READ ONLY], authenticate, the call and COMMIT, pipelined: one round trip.
+    pub async fn call(&self, caller: Caller, access: Access, call: Call) -> Result<Value, Failure> {
+        let engine = self.clone();
+        self.spawn(async move {
+            let client = engine.connection().await?;
+            let anonymous = caller.anonymous();
+            let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
+            let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
+            let params = authenticate_params(&caller, engine.anon_role());
+            let auth_refs = params.refs();
+            let args = refs(&call.args);
+            // if authenticate fails the call fails too, and COMMIT of the aborted transaction rolls back
+            let (began, authenticated, result, committed) = tokio::join!(
+                client.batch_execute(access.begin()),
+                client.query_one(&auth, &auth_refs),
+                client.query_one(&stmt, &args),
+                client.batch_execute("COMMIT")
+            );
+            began.map_err(|e| Failure::from_pg(&e, anonymous))?;
+            authenticated.map_err(|e| token_failure(&e, anonymous))?;
+            let row = result.map_err(|e| Failure::from_pg(&e, anonymous))?;
+            committed.map_err(|e| Failure::from_pg(&e, anonymous))?;
+            json_of(&row)
+        })
+        .await
+    }
+
+    /// The same as one statement, `bknd.run_as`, in an implicit transaction: Postgres answers
+    /// once, after the commit, where the pipeline's four Syncs get four answers. Only for
+    /// functions that never raise 28000 themselves (bknd's auth functions): here it means the
+    /// token was refused.
+    pub async fn call_at_once(&self, caller: Caller, call: Call) -> Result<Value, Failure> {
+        let engine = self.clone();
+        self.spawn(async move {
+            let client = engine.connection().await?;
+            let anonymous = caller.anonymous();
+            let run_as = client.prepare_cached(RUN_AS).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
+            let anon_role = engine.anon_role().to_string();
+            let row = client
+                .query_one(&run_as, &[&caller.token, &caller.method, &caller.path, &anon_role, &call.sql, &call.args])
+                .await
+                .map_err(|e| token_failure(&e, anonymous))?;
+            json_of(&row)
+        })
+        .await
+    }
+
+    /// A call as the sidecar's own role (`authenticator`), with no role switch: for the
+    /// functions only the sidecar may call (finishing uploads, secrets to send by email).
+    pub async fn call_as_sidecar(&self, call: Call) -> Result<Value, Failure> {
+        let engine = self.clone();
+        self.spawn(async move {
+            let client = engine.connection().await?;
+            let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, false))?;
+            let row = client.query_one(&stmt, &refs(&call.args)).await.map_err(|e| Failure::from_pg(&e, false))?;
+            json_of(&row)
+        })
+        .await
+    }
+}
+
+fn refs(args: &[Option<String>]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync)).collect()
+}
+
+/// The first column: JSON text, or NULL.
+fn json_of(row: &tokio_postgres::Row) -> Result<Value, Failure> {
+    let text: Option<String> = row.try_get(0).map_err(|e| Failure::internal("reading a call's answer", e))?;
+    match text {
+        None => Ok(Value::Null),
+        Some(t) => serde_json::from_str(&t).map_err(|e| Failure::internal("a call's answer is not JSON", e)),
+    }
+}

@@ -1,0 +1,163 @@
+//! The request engine: the one way every surface (REST, auth, storage, MCP, and later realtime,
+//! webhooks and the console) runs work as a caller.
+//!
+//! caller (token from the request) -> a pooled connection (within --pool-timeout) -> BEGIN
+//! [READ ONLY] -> `bknd.authenticate` (role and claims, transaction-local) -> the work, under
+//! the session's statement timeout -> COMMIT or ROLLBACK -> a `Failure` classified once
+//! (`sqlstate`) for each surface to render in its own format.
+//!
+//! The work runs in a task of its own, so a client that disconnects can never hand a
+//! connection back to the pool in the middle of a transaction (or in someone's role).
+
+pub mod call;
+pub mod caller;
+pub mod failure;
+pub mod sqlstate;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use deadpool_postgres::{ClientWrapper, Object, Pool, PoolError};
+use tracing::Instrument;
+
+pub use call::Call;
+pub use caller::Caller;
+pub use failure::Failure;
+
+/// Read work runs in a READ ONLY transaction (PostgreSQL refuses a write with 25006: 405).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    pub fn begin(self) -> &'static str {
+        match self {
+            Access::Read => "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY",
+            Access::Write => "BEGIN ISOLATION LEVEL READ COMMITTED",
+        }
+    }
+
+    pub fn of_method(method: &str) -> Access {
+        if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+            Access::Read
+        } else {
+            Access::Write
+        }
+    }
+}
+
+/// `bknd.authenticate(token, method, path, headers, anon_role)`: verifies the token in the
+/// database, sets the claims and switches role for the rest of the transaction.
+pub const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)::text";
+
+#[derive(Clone)]
+pub struct Engine {
+    pool: Pool,
+    anon_role: Arc<str>,
+}
+
+impl Engine {
+    pub fn new(pool: Pool, anon_role: &str) -> Engine {
+        Engine { pool, anon_role: anon_role.into() }
+    }
+
+    pub fn anon_role(&self) -> &str {
+        &self.anon_role
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A pooled connection, or `Unavailable` once --pool-timeout has passed (or at once when
+    /// the database refuses connections).
+    pub async fn connection(&self) -> Result<Object, Failure> {
+        self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(_) => Failure::unavailable("no database connection within --pool-timeout", e),
+            e => Failure::unavailable("database connection", e),
+        })
+    }
+
+    /// Run `work` in a task of its own (see the module's note), in the request's span.
+    pub async fn spawn<T, E, Fut>(&self, work: Fut) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<Failure> + Send + 'static,
+    {
+        match tokio::spawn(work.instrument(tracing::Span::current())).await {
+            Ok(result) => result,
+            Err(e) => Err(E::from(Failure::internal("request task", e))),
+        }
+    }
+
+    /// BEGIN and `bknd.authenticate`, pipelined (one round trip). Authenticate's answer (the
+    /// claims) as JSON text. On failure the transaction is rolled back.
+    pub async fn begin(&self, client: &ClientWrapper, caller: &Caller, access: Access) -> Result<Option<String>, Failure> {
+        let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| Failure::from_pg(&e, caller.anonymous()))?;
+        let params = authenticate_params(caller, &self.anon_role);
+        let auth_refs = params.refs();
+        let (began, authenticated) = tokio::join!(client.batch_execute(access.begin()), client.query_one(&auth, &auth_refs));
+        if let Err(e) = began {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Failure::from_pg(&e, caller.anonymous()));
+        }
+        match authenticated {
+            Ok(row) => Ok(row.try_get(0).ok().flatten()),
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(token_failure(&e, caller.anonymous()))
+            }
+        }
+    }
+
+    /// COMMIT when the work succeeded, else ROLLBACK; the work's result either way.
+    pub async fn finish<T, E: From<Failure>>(&self, client: &ClientWrapper, anonymous: bool, result: Result<T, E>) -> Result<T, E> {
+        match result {
+            Ok(value) => {
+                client.batch_execute("COMMIT").await.map_err(|e| E::from(Failure::from_pg(&e, anonymous)))?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `bknd.authenticate`'s parameters for a caller.
+pub struct AuthenticateParams {
+    token: Option<String>,
+    method: String,
+    path: String,
+    headers: Option<String>,
+    anon_role: String,
+}
+
+impl AuthenticateParams {
+    pub fn refs(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 5] {
+        [&self.token, &self.method, &self.path, &self.headers, &self.anon_role]
+    }
+}
+
+pub fn authenticate_params(caller: &Caller, anon_role: &str) -> AuthenticateParams {
+    AuthenticateParams {
+        token: caller.token.clone(),
+        method: caller.method.clone(),
+        path: caller.path.clone(),
+        headers: caller.headers.clone(),
+        anon_role: anon_role.to_string(),
+    }
+}
+
+/// `bknd.authenticate` failed: a refused token (28000) is `Failure::Token`; anything else is
+/// classified like any database error.
+pub fn token_failure(e: &tokio_postgres::Error, anonymous: bool) -> Failure {
+    match e.as_db_error() {
+        Some(db) if db.code().code() == "28000" => Failure::Token(db.message().to_string()),
+        _ => Failure::from_pg(e, anonymous),
+    }
+}

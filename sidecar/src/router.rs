@@ -1,0 +1,21 @@
+//! Every route, and the one middleware stack they share: the request id and its tracing span
+//! (outermost, so every log line of a request carries it), then CORS on the API areas. Each
+//! area exposes its own router.
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::App;
+
+pub fn router(app: &App) -> Router {
+    let cors = &app.cors;
+    Router::new()
+        .merge(crate::mcp::http::router(app.state.clone()))
+        .route("/health", get(crate::health::health))
+        .route("/", get(crate::welcome::page))
+        .merge(crate::cors::wrap(crate::rest::router(), cors))
+        .merge(crate::cors::wrap(crate::auth::router(), cors))
+        .merge(crate::cors::wrap(crate::storage::router(), cors))
+        .layer(axum::middleware::from_fn(crate::request_id::layer))
+        .with_state(app.state.clone())
+}
