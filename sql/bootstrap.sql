@@ -96,6 +96,16 @@ GRANT SELECT ON bknd.schema_history TO service_role;
 SELECT pg_catalog.pg_extension_config_dump('bknd.schema_history', '');
 SELECT pg_catalog.pg_extension_config_dump('bknd.schema_history_id_seq', '');
 
+-- The newest schema changes first, for those who may read bknd.schema_history (service_role):
+-- the sidecar (MCP, the console) calls this instead of reading the table.
+CREATE FUNCTION bknd.schema_history(max_rows integer DEFAULT 50) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(h ORDER BY h.id DESC), '[]')
+  FROM (SELECT id, at, by_role, by_sub, operation, arguments, ddl
+        FROM bknd.schema_history ORDER BY id DESC LIMIT least(greatest(max_rows, 0), 1000)) h
+$$;
+
 -- Claim helpers. SQL, so the planner inlines them; `(SELECT bknd.uid())` in a policy is
 -- evaluated once per statement.
 CREATE FUNCTION bknd.claims() RETURNS jsonb

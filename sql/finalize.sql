@@ -24,7 +24,8 @@ GRANT EXECUTE ON FUNCTION
   bknd.list_tables(),
   bknd.allow(text, text, text, text),
   bknd.revoke(text, text, text, text),
-  bknd.policies(text)
+  bknd.policies(text),
+  bknd.schema_history(integer)
 TO service_role;
 
 -- The sidecar LISTENs on bknd_schema and reloads its schema cache when the schema changes.
@@ -80,7 +81,8 @@ GRANT EXECUTE ON FUNCTION
   bknd.storage_move(text, text, text, text), bknd.storage_begin_copy(text, text, text, text, boolean),
   bknd.storage_begin_move(text, text, text, text),
   bknd.storage_remove(text, text[]), bknd.storage_sign(text, text, text, integer, boolean),
-  bknd.storage_verify(text, text, text, text), bknd.storage_upload(uuid)
+  bknd.storage_verify(text, text, text, text), bknd.storage_upload(uuid),
+  bknd.list_buckets(), bknd.get_bucket(text)
 TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
   bknd.create_bucket(text, boolean, bigint, text[]), bknd.update_bucket(text, jsonb),

@@ -185,3 +185,24 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
   WITH d AS (DELETE FROM bknd.storage_garbage WHERE version = ANY (versions) RETURNING 1) SELECT count(*)::integer FROM d
 $$;
+
+-- Buckets as storage-js reads them, for the caller (RLS: public buckets to API keys, every
+-- bucket to service_role). The sidecar calls these instead of reading bknd.buckets.
+CREATE FUNCTION bknd.list_buckets() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', id, 'owner', owner_id, 'public', public,
+    'file_size_limit', file_size_limit, 'allowed_mime_types', allowed_mime_types, 'created_at', created_at,
+    'updated_at', updated_at) ORDER BY id), '[]')
+  FROM bknd.buckets
+$$;
+
+-- One bucket, or NULL when it does not exist or the caller may not see it.
+CREATE FUNCTION bknd.get_bucket(bucket_id text) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object('id', id, 'name', id, 'owner', owner_id, 'public', public,
+    'file_size_limit', file_size_limit, 'allowed_mime_types', allowed_mime_types, 'created_at', created_at,
+    'updated_at', updated_at)
+  FROM bknd.buckets WHERE id = bucket_id
+$$;

@@ -27,11 +27,7 @@ pub fn pool(database_url: &str, settings: PoolSettings) -> anyhow::Result<Pool> 
         // argon2's 19 MiB at hand, where round-robin would cycle every backend's out of cache
         .queue_mode(QueueMode::Lifo)
         .runtime(Runtime::Tokio1)
-        .timeouts(Timeouts {
-            wait: Some(settings.wait),
-            create: Some(Duration::from_secs(5)),
-            recycle: Some(Duration::from_secs(5)),
-        })
+        .timeouts(Timeouts { wait: Some(settings.wait), create: Some(Duration::from_secs(5)), recycle: Some(Duration::from_secs(5)) })
         .build()
         .context("cannot build the connection pool")
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod cors;
 pub mod db;
 pub mod engine;
+pub mod extension;
 pub mod health;
 pub mod keys;
 pub mod mcp;

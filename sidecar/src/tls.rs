@@ -122,7 +122,14 @@ pub fn check_at_start(config: &tokio_postgres::Config, tls: &MakeRustlsConnect, 
     match outcome {
         Ok(()) => Ok(()),
         Err(e) if e.starts_with("error performing TLS handshake") => {
-            bail!("cannot connect to the database with sslmode={}: {e}", mode.name())
+            let hint = if e.contains("UnknownIssuer") {
+                " (the server's certificate is not signed by a CA of sslrootcert)"
+            } else if e.contains("not valid for name") {
+                " (the URL's host must be a name the server's certificate is issued for)"
+            } else {
+                ""
+            };
+            bail!("cannot connect to the database with sslmode={}: {e}{hint}", mode.name())
         }
         Err(e) => {
             tracing::warn!("the database is not reachable yet (sslmode={}): {e}", mode.name());

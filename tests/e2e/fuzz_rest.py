@@ -15,6 +15,8 @@ import sys
 import tempfile
 import urllib.request
 
+from openapi_spec_validator import validate
+
 BASE = os.environ["BKND_URL"]
 SCHEMATHESIS = os.path.join(os.path.dirname(sys.executable), "schemathesis")
 # every 5xx and every schema break is a finding; status codes are not checked, as PostgREST's
@@ -39,6 +41,8 @@ def fuzz(name, headers, must_have, must_not_have):
     if missing or leaked:
         print(f"{name}: the document misses {missing} or shows {leaked}: {sorted(paths)}")
         return False
+    # a valid Swagger 2.0 document first (every $ref resolves, every parameter well formed)
+    validate(doc)
     with tempfile.TemporaryDirectory() as tmp:
         spec = os.path.join(tmp, "openapi.json")
         with open(spec, "w") as f:

@@ -50,12 +50,47 @@ impl Cluster {
         pg_sh(&["stop", self.dir.to_str().unwrap()]).unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// The server's processes: the postmaster and its children (backends, background workers).
+    fn processes(&self) -> Vec<String> {
+        let Ok(pidfile) = std::fs::read_to_string(self.dir.join("postmaster.pid")) else { return vec![] };
+        let Some(postmaster) = pidfile.lines().next().map(|l| l.trim().to_string()) else { return vec![] };
+        let mut pids = vec![postmaster.clone()];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: the fields after the last ')'
+            let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string));
+            if parent.as_deref() == Some(postmaster.as_str()) {
+                pids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        pids
+    }
+
+    fn signal(&self, signal: &str) {
+        let pids = self.processes();
+        if !pids.is_empty() {
+            let _ = Command::new("kill").arg(signal).args(&pids).status();
+        }
+    }
+
+    /// Freeze the server (SIGSTOP to every process of it): it keeps its sockets and answers
+    /// nothing, as a database on a hung host or behind a dead network path.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Let a frozen server go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
     pub fn url(&self, user: &str, database: &str) -> String {
         format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
     }
 
     pub fn connect(&self, user: &str, database: &str) -> Client {
-        Client::connect(&self.url(user, database), NoTls).unwrap_or_else(|e| panic!("connect as {user} to {database} on port {}: {e}", self.port))
+        Client::connect(&self.url(user, database), NoTls)
+            .unwrap_or_else(|e| panic!("connect as {user} to {database} on port {}: {e}", self.port))
     }
 
     /// A new database with `CREATE EXTENSION bknd` (the cluster is this test's: no lock needed).
@@ -69,6 +104,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.thaw();
         let _ = pg_sh(&["stop", self.dir.to_str().unwrap()]);
         let _ = std::fs::remove_dir_all(&self.dir);
     }

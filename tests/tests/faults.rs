@@ -106,6 +106,9 @@ fn send(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, String)]
     Answer { status, retry_after, body: String::from_utf8_lossy(&bytes).into_owned(), elapsed: started.elapsed(), error }
 }
 
+/// A request to try: what it is, method, URL, headers, body.
+type Probe<B> = (&'static str, &'static str, String, Vec<(&'static str, String)>, Option<B>);
+
 fn bearer(token: &str) -> (&'static str, String) {
     ("Authorization", format!("Bearer {token}"))
 }
@@ -198,8 +201,13 @@ impl Mcp {
         assert_eq!(a.status, 200, "MCP initialize: {}", a.show());
         assert!(reply["result"]["serverInfo"].is_object(), "MCP initialize: {}", a.show());
         let session = session.unwrap_or_else(|| panic!("MCP initialize gave no Mcp-Session-Id: {}", a.show()));
-        let (a, _, _) =
-            mcp_post(base, token, Some(&session), &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}), Duration::from_secs(30));
+        let (a, _, _) = mcp_post(
+            base,
+            token,
+            Some(&session),
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            Duration::from_secs(30),
+        );
         assert!(a.status == 202 || a.status == 200, "MCP notifications/initialized: {}", a.show());
         Mcp { base: base.to_string(), token: token.to_string(), session, next_id: AtomicU64::new(2) }
     }
@@ -211,26 +219,11 @@ impl Mcp {
         let (a, _, reply) = mcp_post(&self.base, &self.token, Some(&self.session), &message, timeout);
         let result = &reply["result"];
         let ok = a.status == 200 && result.is_object() && result["isError"] != json!(true);
-        let value = ok.then(|| {
-            result["structuredContent"]["result"].clone().as_null_or(|| {
-                result["content"][0]["text"].as_str().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
-            })
+        let value = ok.then(|| match &result["structuredContent"]["result"] {
+            Value::Null => result["content"][0]["text"].as_str().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null),
+            structured => structured.clone(),
         });
         (a, value)
-    }
-}
-
-trait NullOr {
-    fn as_null_or(self, other: impl FnOnce() -> Value) -> Value;
-}
-
-impl NullOr for Value {
-    fn as_null_or(self, other: impl FnOnce() -> Value) -> Value {
-        if self.is_null() {
-            other()
-        } else {
-            self
-        }
     }
 }
 
@@ -243,7 +236,8 @@ struct StorageDir {
 
 impl StorageDir {
     fn new(label: &str) -> StorageDir {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target").join(format!("faults-storage-{label}-{}", std::process::id()));
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target").join(format!("faults-storage-{label}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         StorageDir { path }
@@ -318,19 +312,19 @@ fn every_surface(base: &str, user: &User, mcp: &Mcp, round: &str) -> Vec<String>
         Some(json!({"body": round}).to_string().as_bytes()),
     );
     check("REST insert", a.status == 201 && a.json()[0]["body"] == round, &a);
-    let a = send(&http, "GET", &format!("{base}/rest/v1/notes?select=body&body=eq.{round}"), &[auth.clone()], None);
+    let a = send(&http, "GET", &format!("{base}/rest/v1/notes?select=body&body=eq.{round}"), std::slice::from_ref(&auth), None);
     check("REST select", a.status == 200 && a.json() == json!([{"body": round}]), &a);
     // auth: sign-in and the signed-in user
     let a = sign_in(&http, base, &user.email);
     check("auth sign-in", a.status == 200 && a.json()["access_token"].is_string(), &a);
-    let a = send(&http, "GET", &format!("{base}/auth/v1/user"), &[auth.clone()], None);
+    let a = send(&http, "GET", &format!("{base}/auth/v1/user"), std::slice::from_ref(&auth), None);
     check("auth user", a.status == 200 && a.json()["id"] == user.id.as_str(), &a);
     // storage: upload and download
     let object = format!("{base}/storage/v1/object/files/{}/{round}.txt", user.id);
     let content = format!("the bytes of {round}");
     let a = send(&http, "POST", &object, &[auth.clone(), ("Content-Type", "text/plain".into())], Some(content.as_bytes()));
     check("storage upload", a.status == 200, &a);
-    let a = send(&http, "GET", &object, &[auth.clone()], None);
+    let a = send(&http, "GET", &object, std::slice::from_ref(&auth), None);
     check("storage download", a.status == 200 && a.body == content, &a);
     // MCP: a data tool under the user's token
     let (a, result) = mcp.call("select", json!({"table": "notes", "filters": {"body": format!("eq.{round}")}}), Duration::from_secs(15));
@@ -357,7 +351,13 @@ fn postgres_restarted_while_the_sidecar_serves() {
         let (base, token) = (base.clone(), user.token.clone());
         std::thread::spawn(move || {
             let body = br#"{"seconds": 20}"#;
-            let a = send(&agent(Duration::from_secs(30)), "POST", &format!("{base}/rest/v1/rpc/slow"), &[bearer(&token), json_type()], Some(body));
+            let a = send(
+                &agent(Duration::from_secs(30)),
+                "POST",
+                &format!("{base}/rest/v1/rpc/slow"),
+                &[bearer(&token), json_type()],
+                Some(body),
+            );
             (a, Instant::now())
         })
     };
@@ -372,7 +372,7 @@ fn postgres_restarted_while_the_sidecar_serves() {
     let bound = Duration::from_secs(5);
     let auth = bearer(&user.token);
     let object = format!("{base}/storage/v1/object/files/{}/before.txt", user.id);
-    let outage_requests: Vec<(&str, &str, String, Vec<(&str, String)>, Option<Vec<u8>>)> = vec![
+    let outage_requests: Vec<Probe<Vec<u8>>> = vec![
         ("REST select", "GET", format!("{base}/rest/v1/notes?select=body"), vec![auth.clone()], None),
         (
             "REST insert",
@@ -406,7 +406,10 @@ fn postgres_restarted_while_the_sidecar_serves() {
             let a = send(&quick, method, url, headers, body.as_deref());
             let json_body = serde_json::from_str::<Value>(&a.body).is_ok();
             if !(a.is_503_with_retry_after() && a.elapsed < bound && json_body) {
-                problems.push(format!("outage round {round}: {what} {method} {url}: want 503 with Retry-After and a JSON body within {bound:?}, got {}", a.show()));
+                problems.push(format!(
+                    "outage round {round}: {what} {method} {url}: want 503 with Retry-After and a JSON body within {bound:?}, got {}",
+                    a.show()
+                ));
             }
         }
     }
@@ -416,7 +419,11 @@ fn postgres_restarted_while_the_sidecar_serves() {
     }
     let (a, result) = mcp.call("select", json!({"table": "notes"}), Duration::from_secs(10));
     if result.is_some() || a.elapsed >= bound || a.error.is_some() {
-        problems.push(format!("outage: MCP tools/call: want a failure (tool error or 503) within {bound:?}, got {:?} from {}", result, a.show()));
+        problems.push(format!(
+            "outage: MCP tools/call: want a failure (tool error or 503) within {bound:?}, got {:?} from {}",
+            result,
+            a.show()
+        ));
     }
 
     let (a, answered) = in_flight.join().unwrap();
@@ -462,7 +469,7 @@ fn postgres_restarted_while_the_sidecar_serves() {
     let changed = Instant::now();
     let mut last = None;
     let visible = wait_for(Duration::from_secs(10), || {
-        let a = send(&quick, "GET", &format!("{base}/rest/v1/after_restart?select=title"), &[auth.clone()], None);
+        let a = send(&quick, "GET", &format!("{base}/rest/v1/after_restart?select=title"), std::slice::from_ref(&auth), None);
         let ok = a.status == 200 && a.json() == json!([{"title": "visible"}]);
         last = Some(a);
         ok
@@ -473,6 +480,87 @@ fn postgres_restarted_while_the_sidecar_serves() {
         problems.push(format!("a table made after the restart was not served within 10 s: {}", last.unwrap().show()));
     }
     assert!(problems.is_empty(), "PostgreSQL restart:\n{}", problems.join("\n"));
+}
+
+/// The database frozen (its processes stopped: a hung host, a dead network path): its sockets
+/// stay open and nothing answers. Requests still end within the pool and statement timeouts,
+/// and a write answered 503 ("try again") was not made.
+#[test]
+fn a_frozen_database_does_not_hang_requests() {
+    let _serial = serial();
+    let cluster = Cluster::start("faults-freeze");
+    cluster.database_with_extension("app").batch_execute(FIXTURE).unwrap();
+    let storage = StorageDir::new("freeze");
+    let sidecar = Sidecar::start(
+        &cluster.url("authenticator", "app"),
+        &["--pool-timeout", "2", "--statement-timeout-ms", "2000", "--storage", &storage.url()],
+    );
+    let base = sidecar.base.clone();
+    let user = sign_up(&base, "frozen@example.com");
+    let mcp = Mcp::connect(&base, &user.token);
+    let before = every_surface(&base, &user, &mcp, "before");
+    assert!(before.is_empty(), "before the freeze:\n{}", before.join("\n"));
+
+    let auth = bearer(&user.token);
+    let probes: Vec<Probe<Vec<u8>>> = vec![
+        ("REST select", "GET", format!("{base}/rest/v1/notes?select=body"), vec![auth.clone()], None),
+        ("REST insert", "POST", format!("{base}/rest/v1/notes"), vec![auth.clone(), json_type()], Some(br#"{"body": "frozen"}"#.to_vec())),
+        ("auth user", "GET", format!("{base}/auth/v1/user"), vec![auth.clone()], None),
+        ("storage download", "GET", format!("{base}/storage/v1/object/files/{}/before.txt", user.id), vec![auth.clone()], None),
+        (
+            "storage upload",
+            "POST",
+            format!("{base}/storage/v1/object/files/{}/frozen.txt", user.id),
+            vec![auth.clone(), ("Content-Type", "text/plain".into())],
+            Some(b"written while frozen".to_vec()),
+        ),
+        ("health", "GET", format!("{base}/health"), vec![], None),
+    ];
+    cluster.freeze();
+    // all at once, as clients come: each may wait for the pool (2 s) and run a statement (2 s)
+    let bound = Duration::from_secs(6);
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let handles: Vec<_> = probes
+            .iter()
+            .map(|(_, method, url, headers, body)| {
+                s.spawn(move || send(&agent(Duration::from_secs(20)), method, url, headers, body.as_deref()))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    cluster.thaw();
+    let mut problems = Vec::new();
+    for ((what, method, url, _, _), a) in probes.iter().zip(&answers) {
+        eprintln!("faults: frozen: {what}: {}", a.show());
+        let refused = a.is_503_with_retry_after() || (a.status == 504 && *what != "health") || (a.status == 503 && *what == "health");
+        if !(refused && a.elapsed < bound && serde_json::from_str::<Value>(&a.body).is_ok()) {
+            problems.push(format!(
+                "frozen: {what} {method} {url}: want 503 with Retry-After (or 504) and a JSON body within {bound:?}, got {}",
+                a.show()
+            ));
+        }
+    }
+    // thawed: served again without a restart of the sidecar
+    let quick = agent(Duration::from_secs(10));
+    if !wait_for(Duration::from_secs(10), || send(&quick, "GET", &format!("{base}/health"), &[], None).status == 200) {
+        problems.push("after the freeze: /health not 200 within 10 s".to_string());
+    }
+    problems.extend(every_surface(&base, &user, &mcp, "after"));
+    // a write answered 503 (try again) must not have been made: a retry would make it twice
+    let mut admin = cluster.connect("postgres", "app");
+    let written = scalar_i64(&mut admin, "SELECT count(*) FROM notes WHERE body = 'frozen'");
+    if answers[1].status == 503 && written != 0 {
+        problems.push(format!("the insert answered 503 while frozen was written ({written} rows)"));
+    }
+    let stored = scalar_i64(&mut admin, "SELECT count(*) FROM bknd.objects WHERE name LIKE '%/frozen.txt' AND status = 'ready'");
+    if answers[4].status == 503 && stored != 0 {
+        problems.push("the upload answered 503 while frozen was stored".to_string());
+    }
+    let pending = scalar_i64(&mut admin, "SELECT count(*) FROM bknd.objects WHERE status = 'pending'");
+    if pending != 0 || !storage.staging().is_empty() {
+        problems.push(format!("after the freeze: {pending} pending uploads, staging files {:?}", storage.staging()));
+    }
+    assert!(problems.is_empty(), "frozen database:\n{}", problems.join("\n"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,12 +643,29 @@ fn clients_that_hang_up_leave_no_transaction_no_pending_upload_and_no_staging_fi
     hang_up(&base, &request("GET", "/rest/v1/notes?select=*", &service, "application/json", 0), b"", 16 * 1024);
     // mid-upload: a raw body cut at 1 of 6 MiB, and a form cut inside its file part
     let part = vec![9u8; 1024 * 1024];
-    hang_up(&base, &request("POST", &format!("/storage/v1/object/files/{}/cut.bin", user.id), &user.token, "application/octet-stream", 6 * 1024 * 1024), &part, 0);
+    hang_up(
+        &base,
+        &request(
+            "POST",
+            &format!("/storage/v1/object/files/{}/cut.bin", user.id),
+            &user.token,
+            "application/octet-stream",
+            6 * 1024 * 1024,
+        ),
+        &part,
+        0,
+    );
     let mut form = b"--XyZ\r\nContent-Disposition: form-data; name=\"cacheControl\"\r\n\r\n3600\r\n--XyZ\r\nContent-Disposition: form-data; name=\"\"; filename=\"cut-form.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
     form.extend_from_slice(&part);
     hang_up(
         &base,
-        &request("POST", &format!("/storage/v1/object/files/{}/cut-form.bin", user.id), &user.token, "multipart/form-data; boundary=XyZ", 6 * 1024 * 1024),
+        &request(
+            "POST",
+            &format!("/storage/v1/object/files/{}/cut-form.bin", user.id),
+            &user.token,
+            "multipart/form-data; boundary=XyZ",
+            6 * 1024 * 1024,
+        ),
         &form,
         0,
     );
@@ -583,7 +688,8 @@ fn clients_that_hang_up_leave_no_transaction_no_pending_upload_and_no_staging_fi
     let mut open = Vec::new();
     let settled = wait_for(Duration::from_secs(6), || {
         open = in_transaction(&db);
-        open.is_empty() && storage.staging().is_empty()
+        open.is_empty()
+            && storage.staging().is_empty()
             && scalar_i64(&mut db.admin(), "SELECT count(*) FROM bknd.objects WHERE status = 'pending'") == 0
     });
     eprintln!("faults: settled {settled} {} ms after the slow statement's client hung up", hung_up.elapsed().as_millis());
@@ -591,8 +697,12 @@ fn clients_that_hang_up_leave_no_transaction_no_pending_upload_and_no_staging_fi
         problems.push(format!("backends still in a transaction: {open:?}"));
     }
     let mut admin = db.admin();
-    let pending: Vec<String> =
-        admin.query("SELECT name || ' ' || status FROM bknd.objects WHERE name <> $1", &[&format!("{}/big.bin", user.id)]).unwrap().iter().map(|r| r.get(0)).collect();
+    let pending: Vec<String> = admin
+        .query("SELECT name || ' ' || status FROM bknd.objects WHERE name <> $1", &[&format!("{}/big.bin", user.id)])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     if !pending.is_empty() {
         problems.push(format!("object rows left by cut uploads: {pending:?}"));
     }
@@ -639,7 +749,13 @@ fn a_request_that_waits_past_the_pool_timeout_gets_503_with_retry_after() {
             let (base, token) = (base.clone(), user.token.clone());
             std::thread::spawn(move || {
                 let body = br#"{"seconds": 6}"#;
-                send(&agent(Duration::from_secs(30)), "POST", &format!("{base}/rest/v1/rpc/slow"), &[bearer(&token), json_type()], Some(body))
+                send(
+                    &agent(Duration::from_secs(30)),
+                    "POST",
+                    &format!("{base}/rest/v1/rpc/slow"),
+                    &[bearer(&token), json_type()],
+                    Some(body),
+                )
             })
         })
         .collect();
@@ -647,7 +763,7 @@ fn a_request_that_waits_past_the_pool_timeout_gets_503_with_retry_after() {
     let quick = agent(Duration::from_secs(10));
     let auth = bearer(&user.token);
     let mut problems = Vec::new();
-    let waiting: Vec<(&str, &str, String, Vec<(&str, String)>, Option<&[u8]>)> = vec![
+    let waiting: Vec<Probe<&[u8]>> = vec![
         ("REST select", "GET", format!("{base}/rest/v1/notes"), vec![auth.clone()], None),
         ("REST insert", "POST", format!("{base}/rest/v1/notes"), vec![auth.clone(), json_type()], Some(br#"{"body": "queued"}"#)),
         ("auth user", "GET", format!("{base}/auth/v1/user"), vec![auth.clone()], None),
@@ -667,7 +783,7 @@ fn a_request_that_waits_past_the_pool_timeout_gets_503_with_retry_after() {
         }
     }
     // free again: served, and the insert refused while queued was not written
-    let a = send(&quick, "GET", &format!("{base}/rest/v1/notes"), &[auth.clone()], None);
+    let a = send(&quick, "GET", &format!("{base}/rest/v1/notes"), std::slice::from_ref(&auth), None);
     if a.status != 200 {
         problems.push(format!("REST select once the pool is free: {}", a.show()));
     }
@@ -754,7 +870,13 @@ fn load_phase(base: &str, users: &[User], clients: usize, hogs: usize, seconds: 
                             break;
                         }
                         std::thread::sleep(at.saturating_duration_since(Instant::now()));
-                        let a = send(&http, "POST", &format!("{base}/rest/v1/rpc/slow"), &[bearer(&token), json_type()], Some(br#"{"seconds": 2.5}"#));
+                        let a = send(
+                            &http,
+                            "POST",
+                            &format!("{base}/rest/v1/rpc/slow"),
+                            &[bearer(&token), json_type()],
+                            Some(br#"{"seconds": 2.5}"#),
+                        );
                         t.record("slow", &a, 200);
                         cycle += 1;
                     }
@@ -776,7 +898,13 @@ fn load_phase(base: &str, users: &[User], clients: usize, hogs: usize, seconds: 
                         k += 1;
                         let roll = rng.gen_range(0..100);
                         if roll < 40 {
-                            let a = send(&http, "GET", &format!("{base}/rest/v1/items?select=id,n&order=created_at.desc&limit=20"), &[auth.clone()], None);
+                            let a = send(
+                                &http,
+                                "GET",
+                                &format!("{base}/rest/v1/items?select=id,n&order=created_at.desc&limit=20"),
+                                std::slice::from_ref(&auth),
+                                None,
+                            );
                             t.record("read", &a, 200);
                         } else if roll < 70 {
                             let body = json!({"n": k, "writer": c}).to_string();
@@ -796,14 +924,15 @@ fn load_phase(base: &str, users: &[User], clients: usize, hogs: usize, seconds: 
                         } else if roll < 90 || uploaded.is_empty() {
                             let url = format!("{base}/storage/v1/object/files/{}/p{phase}-c{c}-{k}.txt", user.id);
                             let content = format!("phase {phase} client {c} upload {k} ").repeat(16);
-                            let a = send(&http, "POST", &url, &[auth.clone(), ("Content-Type", "text/plain".into())], Some(content.as_bytes()));
+                            let a =
+                                send(&http, "POST", &url, &[auth.clone(), ("Content-Type", "text/plain".into())], Some(content.as_bytes()));
                             if t.record("upload", &a, 200) {
                                 t.uploads += 1;
                                 uploaded.push((url, content));
                             }
                         } else {
                             let (url, content) = &uploaded[rng.gen_range(0..uploaded.len())];
-                            let a = send(&http, "GET", url, &[auth.clone()], None);
+                            let a = send(&http, "GET", url, std::slice::from_ref(&auth), None);
                             if t.record("download", &a, 200) && a.body != *content {
                                 t.bad += 1;
                                 t.bad_samples.push(format!("download of {url} gave other bytes"));
@@ -859,7 +988,11 @@ fn mixed_load_beyond_the_pool_loses_no_write_and_answers_only_success_or_503_wit
 
     let mut problems = Vec::new();
     if all.bad > 0 {
-        problems.push(format!("{} answers neither the expected success nor 503 with Retry-After, e.g.:\n  {}", all.bad, all.bad_samples.join("\n  ")));
+        problems.push(format!(
+            "{} answers neither the expected success nor 503 with Retry-After, e.g.:\n  {}",
+            all.bad,
+            all.bad_samples.join("\n  ")
+        ));
     }
     // the load was real: every kind of request was served, many times, and the pool was
     // exhausted past its timeout (while the slow calls held it)

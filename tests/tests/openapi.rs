@@ -8,6 +8,10 @@ use bknd_tests::*;
 use serde_json::{json, Value};
 
 fn setup(label: &str, args: &[&str]) -> (Sidecar, TestDb) {
+    setup_with(label, args, "")
+}
+
+fn setup_with(label: &str, args: &[&str], extra: &str) -> (Sidecar, TestDb) {
     let db = TestDb::new(label);
     db.admin()
         .batch_execute(
@@ -32,6 +36,7 @@ fn setup(label: &str, args: &[&str]) -> (Sidecar, TestDb) {
                GRANT USAGE ON SCHEMA app TO authenticated;"#,
         )
         .unwrap();
+    db.admin().batch_execute(extra).unwrap();
     let sidecar = Sidecar::start(&url("authenticator", &db.name), args);
     (sidecar, db)
 }
@@ -127,4 +132,149 @@ fn the_document_follows_grants_made_after_start() {
     db.admin().batch_execute("REVOKE SELECT ON public.open_notes FROM anon").unwrap();
     let doc = document(&sidecar, None, None);
     assert_eq!(methods(&doc, "/open_notes"), ["delete", "patch", "post"]);
+}
+
+/// `#/parameters/<name>` of a `$ref`, resolved in the document.
+fn resolve<'a>(doc: &'a Value, reference: &Value) -> &'a Value {
+    let r = reference["$ref"].as_str().unwrap_or_else(|| panic!("not a $ref: {reference}"));
+    let name = r.strip_prefix("#/parameters/").unwrap_or_else(|| panic!("not a parameter: {r}"));
+    let p = &doc["parameters"][name];
+    assert!(p.is_object(), "{r} is not in the document's parameters");
+    p
+}
+
+/// The parameters of one operation, resolved: (in, name) pairs, and the body's schema.
+fn parameters(doc: &Value, path: &str, method: &str) -> (Vec<(String, String)>, Option<Value>) {
+    let list = doc["paths"][path][method]["parameters"].as_array().unwrap_or_else(|| panic!("no parameters for {method} {path}: {doc}"));
+    let mut out = Vec::new();
+    let mut body = None;
+    for p in list {
+        let p = if p.get("$ref").is_some() { resolve(doc, p) } else { p };
+        let place = p["in"].as_str().unwrap().to_string();
+        if place == "body" {
+            body = Some(p["schema"].clone());
+        }
+        out.push((place, p["name"].as_str().unwrap().to_string()));
+    }
+    (out, body)
+}
+
+const TYPED: &str = r#"
+CREATE TABLE public.typed (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code varchar(8) NOT NULL,
+  n integer NOT NULL DEFAULT 3, label text DEFAULT 'it''s', price numeric, tags text[], meta jsonb,
+  at timestamptz, box_id int REFERENCES public.drop_box (id), secret text);
+COMMENT ON TABLE public.typed IS 'Typed things
+and more about them';
+GRANT SELECT (id, code, n, label, price, tags, meta, at, box_id), INSERT, UPDATE, DELETE ON public.typed TO anon;
+CREATE FUNCTION public.stable_fn(a int, b text DEFAULT 'x', VARIADIC c int[] DEFAULT '{}') RETURNS int
+  LANGUAGE sql STABLE AS 'SELECT a';
+CREATE FUNCTION public.volatile_fn(a int) RETURNS int LANGUAGE sql AS 'SELECT a';
+"#;
+
+#[test]
+fn the_document_describes_parameters_and_bodies_as_postgrest_does() {
+    let (sidecar, _db) = setup_with("openapi_params", &[], TYPED);
+    let doc = document(&sidecar, None, None);
+    // the shared parameters, PostgREST's names and places
+    for (key, place, name) in [
+        ("select", "query", "select"),
+        ("order", "query", "order"),
+        ("limit", "query", "limit"),
+        ("offset", "query", "offset"),
+        ("on_conflict", "query", "on_conflict"),
+        ("range", "header", "Range"),
+        ("rangeUnit", "header", "Range-Unit"),
+        ("preferReturn", "header", "Prefer"),
+        ("preferCount", "header", "Prefer"),
+        ("preferPost", "header", "Prefer"),
+        ("preferParams", "header", "Prefer"),
+    ] {
+        let p = &doc["parameters"][key];
+        assert_eq!((p["in"].as_str(), p["name"].as_str()), (Some(place), Some(name)), "{key}: {p}");
+        assert_eq!(p["type"], "string", "{key}: {p}");
+    }
+    let count = doc["parameters"]["preferCount"]["enum"].as_array().unwrap();
+    assert!(count.contains(&json!("count=exact")), "{count:?}");
+
+    // GET: one filter per column anon may read (not `secret`, which it may only write), then
+    // select .. count
+    let (get, body) = parameters(&doc, "/typed", "get");
+    assert!(body.is_none());
+    let filters: Vec<&str> = get
+        .iter()
+        .filter(|(_, n)| !["select", "order", "Range", "Range-Unit", "offset", "limit", "Prefer"].contains(&n.as_str()))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    assert_eq!(filters, ["id", "code", "n", "label", "price", "tags", "meta", "at", "box_id"], "{get:?}");
+    assert!(get.iter().all(|(place, _)| place == "query" || place == "header"));
+    for n in ["select", "order", "Range", "offset", "limit", "Prefer"] {
+        assert!(get.iter().any(|(_, g)| g == n), "GET misses {n}: {get:?}");
+    }
+    let filter = &doc["parameters"]["rowFilter.typed.code"];
+    assert_eq!(
+        (filter["in"].as_str(), filter["type"].as_str(), filter["required"].as_bool()),
+        (Some("query"), Some("string"), Some(false))
+    );
+    assert!(doc["parameters"].get("rowFilter.typed.secret").is_none());
+    let ok = &doc["paths"]["/typed"]["get"]["responses"]["200"]["schema"];
+    assert_eq!(ok, &json!({"type": "array", "items": {"$ref": "#/definitions/typed"}}));
+    assert_eq!(doc["paths"]["/typed"]["get"]["summary"], "Typed things");
+    assert_eq!(doc["paths"]["/typed"]["get"]["description"], "and more about them");
+
+    // POST: the body is the definition, with the columns an insert must name
+    let (post, body) = parameters(&doc, "/typed", "post");
+    assert!(post.contains(&("header".into(), "Prefer".into())) && post.contains(&("query".into(), "select".into())), "{post:?}");
+    assert_eq!(body.unwrap(), json!({"allOf": [{"$ref": "#/definitions/typed"}], "required": ["code"]}));
+    assert_eq!(doc["parameters"]["body.typed"]["name"], "typed");
+    let prefer_post = doc["parameters"]["preferPost"]["enum"].as_array().unwrap();
+    assert!(prefer_post.contains(&json!("return=representation")) && prefer_post.contains(&json!("resolution=merge-duplicates")));
+    // PATCH: filters and the body; DELETE: filters, no body
+    let (patch, body) = parameters(&doc, "/typed", "patch");
+    assert!(body.is_some() && patch.iter().any(|(_, n)| n == "box_id"), "{patch:?}");
+    let (delete, body) = parameters(&doc, "/typed", "delete");
+    assert!(body.is_none() && delete.iter().any(|(_, n)| n == "code"), "{delete:?}");
+    // a table with no required column: the body is the definition itself
+    let (_, body) = parameters(&doc, "/open_notes", "post");
+    assert_eq!(body.unwrap(), json!({"$ref": "#/definitions/open_notes"}));
+
+    // the definition: PostgREST's types and formats, no required column, NULL where it may be
+    let props = &doc["definitions"]["typed"]["properties"];
+    assert!(doc["definitions"]["typed"].get("required").is_none());
+    assert_eq!(props["id"]["type"], "integer");
+    assert_eq!(props["id"]["format"], "int64");
+    assert!(props["id"]["description"].as_str().unwrap().contains("<pk/>"));
+    assert!(props["id"].get("x-nullable").is_none());
+    assert_eq!(props["code"], json!({"type": "string", "format": "character varying", "maxLength": 8}));
+    assert_eq!(props["n"], json!({"type": "integer", "format": "int32", "default": 3}));
+    assert_eq!(props["label"], json!({"type": "string", "format": "text", "default": "it's", "x-nullable": true}));
+    assert_eq!(props["price"], json!({"type": "number", "format": "numeric", "x-nullable": true}));
+    assert_eq!(props["tags"], json!({"type": "array", "format": "text[]", "items": {"type": "string"}, "x-nullable": true}));
+    assert_eq!(props["meta"], json!({"format": "jsonb"}));
+    assert_eq!(props["at"], json!({"type": "string", "format": "timestamp with time zone", "x-nullable": true}));
+    assert!(props["box_id"]["description"].as_str().unwrap().contains("<fk table='drop_box' column='id'/>"), "{props}");
+    // a column the caller may write but not read: in the body, never a filter
+    assert_eq!(props["secret"]["type"], "string");
+
+    // functions: POST takes the arguments as one object; GET (not for volatile ones) one query
+    // parameter per argument, required when it has no default
+    let (_, args) = parameters(&doc, "/rpc/stable_fn", "post");
+    let args = args.unwrap();
+    assert_eq!(args["required"], json!(["a"]));
+    assert_eq!(args["properties"]["a"], json!({"type": "integer", "format": "int32"}));
+    assert_eq!(args["properties"]["c"]["type"], "array");
+    let get = doc["paths"]["/rpc/stable_fn"]["get"]["parameters"].as_array().unwrap();
+    let by_name = |n: &str| get.iter().find(|p| p["name"] == n).unwrap_or_else(|| panic!("no {n}: {get:?}")).clone();
+    assert_eq!(by_name("a"), json!({"name": "a", "in": "query", "required": true, "type": "integer", "format": "int32"}));
+    assert_eq!(by_name("b")["required"], false);
+    assert_eq!((by_name("c")["type"].as_str(), by_name("c")["collectionFormat"].as_str()), (Some("array"), Some("multi")));
+    assert_eq!(methods(&doc, "/rpc/volatile_fn"), ["post"]);
+    assert_eq!(methods(&doc, "/rpc/stable_fn"), ["get", "post"]);
+
+    // every $ref points at something in the document
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"").skip(1).map(|t| &t[..t.find('"').unwrap()]) {
+        let pointer = r.strip_prefix('#').unwrap();
+        assert!(doc.pointer(pointer).is_some(), "dangling {r}");
+    }
 }

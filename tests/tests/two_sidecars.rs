@@ -126,7 +126,13 @@ impl Pair {
     }
 
     fn offset(&self, via: usize, path: &str) -> Option<usize> {
-        let r = send(&self.sidecars[via], "HEAD", path, &[("Authorization", &format!("Bearer {}", self.token())), ("Tus-Resumable", "1.0.0")], b"");
+        let r = send(
+            &self.sidecars[via],
+            "HEAD",
+            path,
+            &[("Authorization", &format!("Bearer {}", self.token())), ("Tus-Resumable", "1.0.0")],
+            b"",
+        );
         assert_eq!(r.status, 200, "HEAD {path}");
         r.header("upload-offset").and_then(|o| o.parse().ok())
     }
@@ -367,18 +373,15 @@ fn a_sweeper_never_removes_an_upload_another_sidecar_is_writing() {
     let under_way = p.start_patch(0, &path, 0, content.len(), &content[..half]);
     assert!(wait_for(Duration::from_secs(10), || p.advisory_locks() == 1), "the PATCH holds the upload's lock");
     let id = path.rsplit('/').next().unwrap().to_string();
-    p.db.admin()
-        .execute("UPDATE bknd.objects SET created_at = now() - interval '2 days' WHERE id = $1::text::uuid", &[&id])
-        .unwrap();
+    p.db.admin().execute("UPDATE bknd.objects SET created_at = now() - interval '2 days' WHERE id = $1::text::uuid", &[&id]).unwrap();
     // a marker the sweeper's round removes after its expiry step: the round is over when it is gone
     let marker = "cccccccc-3333-4333-8333-000000000003";
-    p.db.admin()
-        .execute("INSERT INTO bknd.storage_garbage (version, bucket_id) VALUES ($1::text::uuid, 'files')", &[&marker])
-        .unwrap();
+    p.db.admin().execute("INSERT INTO bknd.storage_garbage (version, bucket_id) VALUES ($1::text::uuid, 'files')", &[&marker]).unwrap();
     // a new sidecar starts: its sweeper runs at once
     p.start();
     assert!(
-        wait_for(Duration::from_secs(15), || p.scalar(&format!("SELECT count(*) FROM bknd.storage_garbage WHERE version = '{marker}'")) == 0),
+        wait_for(Duration::from_secs(15), || p.scalar(&format!("SELECT count(*) FROM bknd.storage_garbage WHERE version = '{marker}'"))
+            == 0),
         "the new sidecar's sweeper ran"
     );
     assert_eq!(p.upload_column(&path, "status").as_deref(), Some("pending"), "the upload being written was not expired");
@@ -393,9 +396,7 @@ fn a_sweeper_never_removes_an_upload_another_sidecar_is_writing() {
     assert_eq!(p.patch(1, &idle, 0, &bytes(300, 6)).status, 204);
     let idle_version = p.upload_column(&idle, "version").unwrap();
     let idle_id = idle.rsplit('/').next().unwrap().to_string();
-    p.db.admin()
-        .execute("UPDATE bknd.objects SET created_at = now() - interval '2 days' WHERE id = $1::text::uuid", &[&idle_id])
-        .unwrap();
+    p.db.admin().execute("UPDATE bknd.objects SET created_at = now() - interval '2 days' WHERE id = $1::text::uuid", &[&idle_id]).unwrap();
     assert!(p.dir.join("files").join(format!("{idle_version}.tus")).exists());
     p.start();
     assert!(wait_for(Duration::from_secs(15), || p.upload_column(&idle, "status").is_none()), "the idle upload was expired");

@@ -5,23 +5,17 @@
 use serde_json::Value;
 
 use super::error::AuthError;
-use crate::state::AppState;
 use crate::engine::{Call, Caller};
+use crate::state::AppState;
 
-pub async fn call(
-    state: &AppState,
-    token: Option<String>,
-    path: &str,
-    sql: &'static str,
-    args: Vec<Option<String>>,
-) -> Result<Value, AuthError> {
-    answer_of(state.engine.call_at_once(Caller::new(token, "POST", path), Call::new(sql, args)).await?)
+pub async fn call(state: &AppState, token: Option<String>, path: &str, call: Call) -> Result<Value, AuthError> {
+    answer_of(state.engine.call_at_once(Caller::new(token, "POST", path), call).await?)
 }
 
 /// A call as authenticator itself, with no role switch: for the functions only the sidecar may
 /// call (they return secrets to send by email).
-pub async fn call_privileged(state: &AppState, sql: &'static str, args: Vec<Option<String>>) -> Result<Value, AuthError> {
-    answer_of(state.engine.call_as_sidecar(Call::new(sql, args)).await?)
+pub async fn call_privileged(state: &AppState, call: Call) -> Result<Value, AuthError> {
+    answer_of(state.engine.call_as_sidecar(call).await?)
 }
 
 /// An auth function's answer: its JSON, or the `{"error": ...}` it gave as an AuthError.

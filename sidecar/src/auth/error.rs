@@ -19,7 +19,12 @@ pub struct AuthError {
 
 impl AuthError {
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> AuthError {
-        AuthError { status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code: code.into(), message: message.into(), retry_after: None }
+        AuthError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code: code.into(),
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn validation(message: impl Into<String>) -> AuthError {

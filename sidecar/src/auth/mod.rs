@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::extension::auth as ext;
 use crate::state::AppState;
 use call::{call, call_privileged};
 use error::AuthError;
@@ -87,15 +88,8 @@ async fn signup(
     let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("Signup requires a valid email"))?;
     let password = text(&b, "password")?.ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
     // supabase-js sends options.data as `data`
-    let data = b.get("data").filter(|d| !d.is_null()).map(Value::to_string);
-    let v = call(
-        &s,
-        token_of(&headers),
-        "/auth/v1/signup",
-        "SELECT bknd.sign_up($1, $2, $3::text::jsonb, $4)::text",
-        vec![Some(email), Some(password), data, ip_of(&addr)],
-    )
-    .await?;
+    let data = b.get("data").filter(|d| !d.is_null());
+    let v = call(&s, token_of(&headers), "/auth/v1/signup", ext::sign_up(email, password, data, ip_of(&addr))).await?;
     ok(v)
 }
 
@@ -116,38 +110,17 @@ async fn token(
         Some("password") => {
             let email = text(&b, "email")?.ok_or_else(|| AuthError::new(400, "invalid_credentials", "Invalid login credentials"))?;
             let password = text(&b, "password")?.unwrap_or_default();
-            ok(call(
-                &s,
-                token_of(&headers),
-                "/auth/v1/token",
-                "SELECT bknd.sign_in_password($1, $2, $3)::text",
-                vec![Some(email), Some(password), ip_of(&addr)],
-            )
-            .await?)
+            ok(call(&s, token_of(&headers), "/auth/v1/token", ext::sign_in_password(email, password, ip_of(&addr))).await?)
         }
         Some("pkce") => {
             let code = text(&b, "auth_code")?.ok_or_else(|| AuthError::validation("auth_code is required"))?;
             let verifier = text(&b, "code_verifier")?.ok_or_else(|| AuthError::validation("code_verifier is required"))?;
-            ok(call(
-                &s,
-                token_of(&headers),
-                "/auth/v1/token",
-                "SELECT bknd.exchange_auth_code($1, $2, $3)::text",
-                vec![Some(code), Some(verifier), ip_of(&addr)],
-            )
-            .await?)
+            ok(call(&s, token_of(&headers), "/auth/v1/token", ext::exchange_auth_code(code, verifier, ip_of(&addr))).await?)
         }
         Some("refresh_token") => {
             let refresh = text(&b, "refresh_token")?
                 .ok_or_else(|| AuthError::new(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"))?;
-            ok(call(
-                &s,
-                token_of(&headers),
-                "/auth/v1/token",
-                "SELECT bknd.refresh_session($1, $2)::text",
-                vec![Some(refresh), ip_of(&addr)],
-            )
-            .await?)
+            ok(call(&s, token_of(&headers), "/auth/v1/token", ext::refresh_session(refresh, ip_of(&addr))).await?)
         }
         Some(other) => Err(AuthError::new(400, "unsupported_grant_type", format!("unsupported_grant_type: {other}"))),
         None => Err(AuthError::new(400, "unsupported_grant_type", "grant_type is required")),
@@ -155,7 +128,7 @@ async fn token(
 }
 
 async fn get_user(State(s): State<AppState>, headers: HeaderMap) -> Answer {
-    ok(call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.get_user()::text", vec![]).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/user", ext::get_user()).await?)
 }
 
 /// Update the signed-in user. A new email that needs confirming is recorded by update_user (as
@@ -169,10 +142,9 @@ async fn update_user(
     bytes: axum::body::Bytes,
 ) -> Answer {
     let b = body(&bytes)?;
-    let user =
-        call(&s, token_of(&headers), "/auth/v1/user", "SELECT bknd.update_user($1::text::jsonb)::text", vec![Some(b.to_string())]).await?;
+    let user = call(&s, token_of(&headers), "/auth/v1/user", ext::update_user(&b)).await?;
     let (Some(id), true) = (user["id"].as_str(), user.get("new_email").is_some() && b.get("email").is_some()) else { return ok(user) };
-    let v = call_privileged(&s, "SELECT bknd.request_email_change_tokens($1, $2)::text", vec![Some(id.to_string()), ip_of(&addr)]).await?;
+    let v = call_privileged(&s, ext::request_email_change_tokens(id, ip_of(&addr))).await?;
     if v["send"].as_bool() != Some(true) {
         return ok(user);
     }
@@ -187,9 +159,9 @@ async fn update_user(
 /// Mail the signed-in user a nonce that lets a password change through when the session is
 /// older than a day (`secure_password_change`).
 async fn reauthenticate(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Answer {
-    let user = call(&s, token_of(&headers), "/auth/v1/reauthenticate", "SELECT bknd.get_user()::text", vec![]).await?;
+    let user = call(&s, token_of(&headers), "/auth/v1/reauthenticate", ext::get_user()).await?;
     let id = user["id"].as_str().ok_or_else(|| AuthError::new(403, "user_not_found", "User from sub claim in JWT does not exist"))?;
-    let v = call_privileged(&s, "SELECT bknd.request_reauthentication($1, $2)::text", vec![Some(id.to_string()), ip_of(&addr)]).await?;
+    let v = call_privileged(&s, ext::request_reauthentication(id, ip_of(&addr))).await?;
     if v["send"].as_bool() == Some(true) {
         let to = v["email"].as_str().unwrap_or("");
         mail_token(&s, to, v["code"].as_str().unwrap_or(""), None, "reauthentication", "").await?;
@@ -204,12 +176,12 @@ struct Scope {
 
 async fn logout(State(s): State<AppState>, Query(q): Query<Scope>, headers: HeaderMap) -> Answer {
     let scope = q.scope.unwrap_or_else(|| "global".into());
-    call(&s, token_of(&headers), "/auth/v1/logout", "SELECT bknd.sign_out($1)::text", vec![Some(scope)]).await?;
+    call(&s, token_of(&headers), "/auth/v1/logout", ext::sign_out(scope)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn settings(State(s): State<AppState>, headers: HeaderMap) -> Answer {
-    ok(call(&s, token_of(&headers), "/auth/v1/settings", "SELECT bknd.auth_public_settings()::text", vec![]).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/settings", ext::auth_public_settings()).await?)
 }
 
 /// auth-js sends `page=` and `per_page=` empty when not given: read them leniently.
@@ -220,42 +192,27 @@ struct Page {
 }
 
 async fn admin_list(State(s): State<AppState>, Query(p): Query<Page>, headers: HeaderMap) -> Answer {
-    let number = |v: Option<String>, default: i32| v.and_then(|v| v.trim().parse::<i32>().ok()).unwrap_or(default);
-    let args = vec![Some(number(p.page, 1).to_string()), Some(number(p.per_page, 50).to_string())];
-    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_list_users($1::text::int, $2::text::int)::text", args)
-        .await?)
+    let number = |v: Option<String>, default: i64| v.and_then(|v| v.trim().parse::<i32>().ok()).map_or(default, i64::from);
+    let list = ext::admin_list_users(number(p.page, 1), number(p.per_page, 50));
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", list).await?)
 }
 
 async fn admin_create(State(s): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
     let b = body(&bytes)?;
-    ok(call(
-        &s,
-        token_of(&headers),
-        "/auth/v1/admin/users",
-        "SELECT bknd.admin_create_user($1::text::jsonb)::text",
-        vec![Some(b.to_string())],
-    )
-    .await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", ext::admin_create_user(&b)).await?)
 }
 
 async fn admin_get(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
-    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_get_user($1)::text", vec![Some(id)]).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", ext::admin_get_user(id)).await?)
 }
 
 async fn admin_update(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
     let b = body(&bytes)?;
-    ok(call(
-        &s,
-        token_of(&headers),
-        "/auth/v1/admin/users",
-        "SELECT bknd.admin_update_user($1, $2::text::jsonb)::text",
-        vec![Some(id), Some(b.to_string())],
-    )
-    .await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", ext::admin_update_user(id, &b)).await?)
 }
 
 async fn admin_delete(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
-    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", "SELECT bknd.admin_delete_user($1)::text", vec![Some(id)]).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/admin/users", ext::admin_delete_user(id)).await?)
 }
 
 async fn factor_enroll(State(s): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Answer {
@@ -265,7 +222,7 @@ async fn factor_enroll(State(s): State<AppState>, headers: HeaderMap, bytes: axu
         Some(other) => return Err(AuthError::validation(format!("factor_type {other} is not supported (totp is)"))),
     }
     let (name, issuer) = (text(&b, "friendly_name")?, text(&b, "issuer")?);
-    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_enroll_totp($1, $2)::text", vec![name, issuer]).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", ext::mfa_enroll_totp(name, issuer)).await?)
 }
 
 async fn factor_challenge(
@@ -274,7 +231,7 @@ async fn factor_challenge(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Answer {
-    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_challenge($1, $2)::text", vec![Some(id), ip_of(&addr)]).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", ext::mfa_challenge(id, ip_of(&addr))).await?)
 }
 
 async fn factor_verify(
@@ -287,12 +244,11 @@ async fn factor_verify(
     let b = body(&bytes)?;
     let challenge = text(&b, "challenge_id")?.ok_or_else(|| AuthError::validation("challenge_id is required"))?;
     let code = text(&b, "code")?.ok_or_else(|| AuthError::validation("code is required"))?;
-    let args = vec![Some(id), Some(challenge), Some(code), ip_of(&addr)];
-    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_verify($1, $2, $3, $4)::text", args).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", ext::mfa_verify(id, challenge, code, ip_of(&addr))).await?)
 }
 
 async fn factor_unenroll(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
-    ok(call(&s, token_of(&headers), "/auth/v1/factors", "SELECT bknd.mfa_unenroll($1)::text", vec![Some(id)]).await?)
+    ok(call(&s, token_of(&headers), "/auth/v1/factors", ext::mfa_unenroll(id)).await?)
 }
 
 /// Percent-encoding for URL components: everything but RFC 3986's unreserved characters.
@@ -367,12 +323,7 @@ async fn send_token(
     // supabase-js sends these in the PKCE flow
     let challenge = text(b, "code_challenge")?;
     let method = text(b, "code_challenge_method")?;
-    let v = call_privileged(
-        s,
-        "SELECT bknd.request_email_token($1, $2, $3::text::boolean, $4, $5, $6)::text",
-        vec![Some(email), Some(purpose.to_string()), Some(create_user.to_string()), ip, challenge, method],
-    )
-    .await?;
+    let v = call_privileged(s, ext::request_email_token(email, purpose, create_user, ip, challenge, method)).await?;
     if v["send"].as_bool() == Some(true) {
         let redirect = s.auth.redirect(redirect_to.as_deref());
         mail_token(s, v["email"].as_str().unwrap_or(""), v["code"].as_str().unwrap_or(""), v["link_token"].as_str(), purpose, &redirect)
@@ -442,19 +393,11 @@ async fn verify_code(
     let kind = text(&b, "type")?.unwrap_or_else(|| "email".into());
     let ip = ip_of(&addr);
     let v = if let Some(hash) = text(&b, "token_hash")? {
-        call(&s, token_of(&headers), "/auth/v1/verify", "SELECT bknd.verify_email_link($1, $2, $3)::text", vec![Some(hash), Some(kind), ip])
-            .await?
+        call(&s, token_of(&headers), "/auth/v1/verify", ext::verify_email_link(hash, kind, ip)).await?
     } else {
         let email = text(&b, "email")?.ok_or_else(|| AuthError::validation("email is required"))?;
         let code = text(&b, "token")?.ok_or_else(|| AuthError::validation("token is required"))?;
-        call(
-            &s,
-            token_of(&headers),
-            "/auth/v1/verify",
-            "SELECT bknd.verify_email_code($1, $2, $3, $4)::text",
-            vec![Some(email), Some(code), Some(kind), ip],
-        )
-        .await?
+        call(&s, token_of(&headers), "/auth/v1/verify", ext::verify_email_code(email, code, kind, ip)).await?
     };
     ok(v)
 }
@@ -492,15 +435,7 @@ async fn verify_link(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<S
     let base = target.split('#').next().unwrap_or(&target).to_string();
     let fragment = match q.token {
         None => "error=invalid_request&error_code=validation_failed&error_description=token+is+required".to_string(),
-        Some(token) => match call(
-            &s,
-            None,
-            "/auth/v1/verify",
-            "SELECT bknd.verify_email_link($1, $2, $3)::text",
-            vec![Some(token), Some(kind.clone()), ip_of(&addr)],
-        )
-        .await
-        {
+        Some(token) => match call(&s, None, "/auth/v1/verify", ext::verify_email_link(token, kind.clone(), ip_of(&addr))).await {
             // PKCE: the app exchanges this code (with its verifier) for the session
             Ok(answer) if answer.get("auth_code").is_some() => {
                 let location = with_query(&base, &format!("code={}", enc(answer["auth_code"].as_str().unwrap_or(""))));

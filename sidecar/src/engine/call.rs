@@ -16,6 +16,11 @@ impl Call {
     pub fn new(sql: &'static str, args: Vec<Option<String>>) -> Call {
         Call { sql, args }
     }
+
+    /// The arguments as the driver takes them, for a connection the engine does not run.
+    pub fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        refs(&self.args)
+    }
 }
 
 const RUN_AS: &str = "SELECT bknd.run_as($1::text, $2::text, $3::text, $4::text, $5::text, $6::text[])";

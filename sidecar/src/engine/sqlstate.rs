@@ -96,7 +96,8 @@ pub fn classify(sqlstate: &str, anonymous: bool) -> (Kind, u16) {
         return (Kind::Custom, status);
     }
     let class = sqlstate.get(..2).unwrap_or(sqlstate);
-    let found = TABLE.iter().find(|r| r.sqlstate == sqlstate).or_else(|| TABLE.iter().find(|r| r.sqlstate.len() == 2 && r.sqlstate == class));
+    let found =
+        TABLE.iter().find(|r| r.sqlstate == sqlstate).or_else(|| TABLE.iter().find(|r| r.sqlstate.len() == 2 && r.sqlstate == class));
     let rule = found.unwrap_or(&OTHERWISE);
     if sqlstate == "42501" && anonymous {
         return (Kind::Unauthorized, 401);

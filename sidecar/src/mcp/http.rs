@@ -57,7 +57,10 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     }
     if let Some(token) = crate::rest::request::bearer(request.headers()) {
         let verified = match state.engine.connection().await {
-            Ok(client) => client.query_one("SELECT bknd.jwt_verify($1::text)::text", &[&token]).await.map(|_| ()),
+            Ok(client) => {
+                let call = crate::extension::auth::jwt_verify(token);
+                client.query_one(call.sql, &call.params()).await.map(|_| ())
+            }
             Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again shortly", None),
         };
         if let Err(e) = verified {

@@ -5,17 +5,19 @@ use axum::body::Body;
 use axum::http::{header, Method, Request};
 use serde_json::{json, Value};
 
-use crate::state::AppState;
 use crate::engine::failure::Failure;
 use crate::engine::sqlstate::Kind;
 use crate::engine::{Access, Call, Caller};
+use crate::extension::auth as users;
+use crate::extension::{schema, storage, TextArray};
+use crate::state::AppState;
 
 type Outcome = Result<Value, String>;
 
-/// A `bknd.*` call (SQL answering JSON text) with text arguments, through the engine.
-async fn sql(state: &AppState, token: Option<String>, statement: &'static str, args: Vec<Option<String>>) -> Outcome {
+/// A `bknd.*` call (crate::extension) as the caller, through the engine.
+async fn sql(state: &AppState, token: Option<String>, call: Call) -> Outcome {
     let caller = Caller::new(token, "POST", "/mcp");
-    state.engine.call(caller, Access::Write, Call::new(statement, args)).await.map_err(|f| message_of(&f))
+    state.engine.call(caller, Access::Write, call).await.map_err(|f| message_of(&f))
 }
 
 /// The engine's failure as a tool error a model can act on.
@@ -50,10 +52,21 @@ fn opt_text(args: &Value, key: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn json_arg(args: &Value, key: &str, default: Value) -> String {
+fn json_arg(args: &Value, key: &str, default: Value) -> Value {
     match &args[key] {
-        Value::Null => default.to_string(),
-        v => v.to_string(),
+        Value::Null => default,
+        v => v.clone(),
+    }
+}
+
+/// A list of strings (column names, paths): absent is empty.
+fn text_list(args: &Value, key: &str) -> Result<Vec<String>, String> {
+    match &args[key] {
+        Value::Null => Ok(vec![]),
+        Value::Array(items) => {
+            items.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{key} must be a list of strings"))).collect()
+        }
+        _ => Err(format!("{key} must be a list of strings")),
     }
 }
 
@@ -70,116 +83,68 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
     }
     let t = token;
     match name {
-        "list_tables" => sql(state, t, "SELECT bknd.list_tables()::text", vec![]).await,
-        "describe_table" => sql(state, t, "SELECT bknd.describe_table($1)::text", vec![Some(text(args, "table")?)]).await,
+        "list_tables" => sql(state, t, schema::list_tables()).await,
+        "describe_table" => sql(state, t, schema::describe_table(text(args, "table")?)).await,
         "create_table" => {
-            let a =
-                vec![Some(text(args, "table")?), Some(json_arg(args, "columns", Value::Null)), Some(json_arg(args, "options", json!({})))];
-            sql(state, t, "SELECT bknd.create_table($1, $2::text::jsonb, $3::text::jsonb)::text", a).await
+            let call =
+                schema::create_table(text(args, "table")?, &json_arg(args, "columns", Value::Null), &json_arg(args, "options", json!({})));
+            sql(state, t, call).await
         }
         "add_column" => {
-            let a = vec![Some(text(args, "table")?), Some(text(args, "column")?), Some(json_arg(args, "spec", Value::Null))];
-            sql(state, t, "SELECT bknd.add_column($1, $2, $3::text::jsonb)::text", a).await
+            sql(state, t, schema::add_column(text(args, "table")?, text(args, "column")?, &json_arg(args, "spec", Value::Null))).await
         }
-        "drop_column" => {
-            sql(state, t, "SELECT bknd.drop_column($1, $2)::text", vec![Some(text(args, "table")?), Some(text(args, "column")?)]).await
-        }
+        "drop_column" => sql(state, t, schema::drop_column(text(args, "table")?, text(args, "column")?)).await,
         "create_index" => {
-            let a = vec![
-                Some(text(args, "table")?),
-                Some(json_arg(args, "columns", json!([]))),
-                Some(args["unique"].as_bool().unwrap_or(false).to_string()),
-                Some(opt_text(args, "method")?.unwrap_or_else(|| "btree".into())),
-            ];
-            sql(
-                state,
-                t,
-                "SELECT bknd.create_index($1, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)), $3::text::boolean, $4)::text",
-                a,
-            )
-            .await
+            let columns = text_list(args, "columns")?;
+            let unique = args["unique"].as_bool().unwrap_or(false);
+            let method = opt_text(args, "method")?.unwrap_or_else(|| "btree".into());
+            sql(state, t, schema::create_index(text(args, "table")?, TextArray(&columns), unique, method)).await
         }
         "create_relation" => {
-            let a = vec![
-                Some(text(args, "from_table")?),
-                Some(text(args, "to_table")?),
-                Some(text(args, "kind")?),
-                Some(json_arg(args, "options", json!({}))),
-            ];
-            sql(state, t, "SELECT bknd.create_relation($1, $2, $3, $4::text::jsonb)::text", a).await
+            let call = schema::create_relation(
+                text(args, "from_table")?,
+                text(args, "to_table")?,
+                text(args, "kind")?,
+                &json_arg(args, "options", json!({})),
+            );
+            sql(state, t, call).await
         }
-        "drop_table" => {
-            let a = vec![Some(text(args, "table")?), Some(args["cascade"].as_bool().unwrap_or(false).to_string())];
-            sql(state, t, "SELECT to_jsonb(bknd.drop_table($1, $2::text::boolean))::text", a).await
-        }
-        "list_policies" => sql(state, t, "SELECT bknd.policies($1)::text", vec![Some(text(args, "table")?)]).await,
+        "drop_table" => sql(state, t, schema::drop_table(text(args, "table")?, args["cascade"].as_bool().unwrap_or(false))).await,
+        "list_policies" => sql(state, t, schema::policies(text(args, "table")?)).await,
         "allow" => {
-            let a = vec![
-                Some(text(args, "table")?),
-                Some(text(args, "operations")?),
-                Some(opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into())),
-                Some(opt_text(args, "rule")?.unwrap_or_else(|| "true".into())),
-            ];
-            sql(state, t, "SELECT bknd.allow($1, $2, $3, $4)::text", a).await
+            let role = opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into());
+            let rule = opt_text(args, "rule")?.unwrap_or_else(|| "true".into());
+            sql(state, t, schema::allow(text(args, "table")?, text(args, "operations")?, role, rule)).await
         }
         "revoke" => {
-            let a = vec![
-                Some(text(args, "table")?),
-                Some(text(args, "operations")?),
-                Some(opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into())),
-                opt_text(args, "rule")?,
-            ];
-            sql(state, t, "SELECT bknd.revoke($1, $2, $3, $4)::text", a).await
+            let role = opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into());
+            sql(state, t, schema::revoke(text(args, "table")?, text(args, "operations")?, role, opt_text(args, "rule")?)).await
         }
-        "schema_history" => {
-            let a = vec![Some(int(args, "limit", 50)?.min(1000).to_string())];
-            let q = "SELECT coalesce(jsonb_agg(h ORDER BY h.id DESC), '[]')::text FROM (SELECT id, at, by_role, by_sub, operation, arguments, ddl \
-                     FROM bknd.schema_history ORDER BY id DESC LIMIT $1::text::integer) h";
-            sql(state, t, q, a).await
-        }
+        "schema_history" => sql(state, t, schema::schema_history(int(args, "limit", 50)?.min(1000))).await,
         "select" | "count" | "insert" | "update" | "delete" => data(state, t, name, args).await,
         "list_users" => {
-            let a = vec![Some(int(args, "page", 1)?.max(1).to_string()), Some(int(args, "per_page", 50)?.clamp(1, 1000).to_string())];
-            admin(sql(state, t, "SELECT bknd.admin_list_users($1::text::integer, $2::text::integer)::text", a).await)
+            let (page, per_page) = (int(args, "page", 1)?.max(1), int(args, "per_page", 50)?.clamp(1, 1000));
+            admin(sql(state, t, users::admin_list_users(page, per_page)).await)
         }
-        "create_user" => admin(
-            sql(state, t, "SELECT bknd.admin_create_user($1::text::jsonb)::text", vec![Some(json_arg(args, "attributes", json!({})))])
-                .await,
-        ),
-        "update_user" => {
-            let a = vec![Some(text(args, "id")?), Some(json_arg(args, "attributes", json!({})))];
-            admin(sql(state, t, "SELECT bknd.admin_update_user($1, $2::text::jsonb)::text", a).await)
-        }
-        "delete_user" => admin(sql(state, t, "SELECT bknd.admin_delete_user($1)::text", vec![Some(text(args, "id")?)]).await),
-        "list_buckets" => {
-            let q = "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'public', public, 'file_size_limit', file_size_limit, \
-                     'allowed_mime_types', allowed_mime_types, 'created_at', created_at) ORDER BY id), '[]')::text FROM bknd.buckets";
-            sql(state, t, q, vec![]).await
-        }
+        "create_user" => admin(sql(state, t, users::admin_create_user(&json_arg(args, "attributes", json!({})))).await),
+        "update_user" => admin(sql(state, t, users::admin_update_user(text(args, "id")?, &json_arg(args, "attributes", json!({})))).await),
+        "delete_user" => admin(sql(state, t, users::admin_delete_user(text(args, "id")?)).await),
+        "list_buckets" => sql(state, t, storage::list_buckets()).await,
         "create_bucket" => {
-            let a = vec![
-                Some(text(args, "name")?),
-                Some(args["public"].as_bool().unwrap_or(false).to_string()),
-                args["file_size_limit"].as_i64().map(|n| n.to_string()),
-                args.get("allowed_mime_types").filter(|v| !v.is_null()).map(Value::to_string),
-            ];
-            let q = "SELECT bknd.create_bucket($1, $2::text::boolean, $3::text::bigint, \
-                     (SELECT array_agg(m) FROM jsonb_array_elements_text($4::text::jsonb) m))::text";
-            sql(state, t, q, a).await
+            let public = args["public"].as_bool().unwrap_or(false);
+            let call =
+                storage::create_bucket(text(args, "name")?, public, args["file_size_limit"].as_i64(), args.get("allowed_mime_types"));
+            sql(state, t, call).await
         }
         "list_objects" => {
-            let a = vec![
-                Some(text(args, "bucket")?),
-                Some(opt_text(args, "prefix")?.unwrap_or_default()),
-                Some(int(args, "limit", 100)?.to_string()),
-                Some(int(args, "offset", 0)?.to_string()),
-            ];
-            sql(state, t, "SELECT bknd.storage_list($1, $2, $3::text::integer, $4::text::integer)::text", a).await
+            let (bucket, prefix) = (text(args, "bucket")?, opt_text(args, "prefix")?.unwrap_or_default());
+            let (limit, offset) = (int(args, "limit", 100)?, int(args, "offset", 0)?);
+            sql(state, t, storage::storage_list(bucket, prefix, limit, offset, "name".into(), "asc".into(), String::new())).await
         }
         "create_signed_url" => {
             let (bucket, path) = (text(args, "bucket")?, text(args, "path")?);
-            let a = vec![Some(bucket.clone()), Some(path), Some(int(args, "expires_in", 3600)?.to_string())];
-            let signed = sql(state, t, "SELECT bknd.storage_sign($1, $2, 'download', $3::text::integer)::text", a).await?;
+            let signed =
+                sql(state, t, storage::storage_sign(bucket.clone(), path, "download", int(args, "expires_in", 3600)?, false)).await?;
             let url = format!(
                 "{}/storage/v1/object/sign/{bucket}/{}?token={}",
                 state.auth.public_url.trim_end_matches('/'),
@@ -190,9 +155,8 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
         }
         "delete_object" => {
             let bucket = text(args, "bucket")?;
-            let a = vec![Some(bucket.clone()), Some(json_arg(args, "paths", json!([])))];
-            let removed =
-                sql(state, t, "SELECT bknd.storage_remove($1, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)))::text", a).await?;
+            let paths = text_list(args, "paths")?;
+            let removed = sql(state, t, storage::storage_remove(bucket.clone(), TextArray(&paths))).await?;
             for o in removed.as_array().into_iter().flatten() {
                 if let Some(v) = o["version"].as_str() {
                     crate::storage::forget_bytes(state, &bucket, v).await;
@@ -287,8 +251,8 @@ fn data_request(tool: &str, args: &Value) -> Result<DataRequest, String> {
             query.append_pair("limit", "1");
             (Method::GET, None, Some("count=exact"))
         }
-        "insert" => (Method::POST, Some(json_arg(args, "rows", Value::Null)), Some("return=representation")),
-        "update" => (Method::PATCH, Some(json_arg(args, "values", Value::Null)), Some("return=representation")),
+        "insert" => (Method::POST, Some(json_arg(args, "rows", Value::Null).to_string()), Some("return=representation")),
+        "update" => (Method::PATCH, Some(json_arg(args, "values", Value::Null).to_string()), Some("return=representation")),
         _ => (Method::DELETE, None, Some("return=representation")),
     };
     Ok((method, body, prefer, query.finish()))
@@ -307,18 +271,18 @@ async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only
     let access = if read_only { Access::Read } else { Access::Write };
     let claims = engine.begin(&client, &caller, access).await.map_err(|f| message_of(&f))?;
     let result: Outcome = async {
-        let role = claims.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()).and_then(|c| c["role"].as_str().map(str::to_string));
+        let role =
+            claims.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()).and_then(|c| c["role"].as_str().map(str::to_string));
         let effective: String = client.query_one("SELECT current_user::text", &[]).await.map_err(|e| e.to_string())?.get(0);
         if effective != "service_role" || role.as_deref().is_some_and(|r| r != "service_role") {
             return Err("execute_sql and explain need a service_role token".into());
         }
         let statement = if explain { format!("EXPLAIN (FORMAT JSON) {query}") } else { query.to_string() };
-        let row = client.query_one("SELECT bknd.execute_sql($1::text, $2::boolean)::text", &[&statement, &read_only]).await.map_err(
-            |e| match e.as_db_error() {
-                Some(d) => format!("{} [{}]", d.message(), d.code().code()),
-                None => e.to_string(),
-            },
-        )?;
+        let call = schema::execute_sql(statement, read_only);
+        let row = client.query_one(call.sql, &call.params()).await.map_err(|e| match e.as_db_error() {
+            Some(d) => format!("{} [{}]", d.message(), d.code().code()),
+            None => e.to_string(),
+        })?;
         let answer: Value = row.get::<_, Option<String>>(0).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
         if explain {
             let plan = answer["rows"][0].as_object().and_then(|o| o.values().next()).and_then(Value::as_str);

@@ -12,8 +12,8 @@ use tokio_postgres::Row;
 use super::error::ApiError;
 use super::query::Sql;
 use super::request::ApiRequest;
-use crate::state::AppState;
 use crate::engine::{authenticate_params, token_failure, Access, Caller, Failure, AUTHENTICATE};
+use crate::state::AppState;
 
 /// Statements known to be prepared on a pooled connection, by (connection, creation time,
 /// statement text hash). Such a statement can go out in the same round trip as BEGIN and

@@ -6,23 +6,18 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::call::as_caller;
+use super::call::{read, run};
 use super::error::StorageError;
 use super::{json_body, Answer};
+use crate::extension::storage as ext;
 use crate::state::AppState;
 
 pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Answer {
-    let sql = "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', id, 'owner', owner_id, 'public', public, \
-       'file_size_limit', file_size_limit, 'allowed_mime_types', allowed_mime_types, 'created_at', created_at, \
-       'updated_at', updated_at) ORDER BY id), '[]')::text FROM bknd.buckets";
-    Ok(Json(as_caller(&s, &headers, sql, vec![]).await?))
+    Ok(Json(read(&s, &headers, ext::list_buckets()).await?))
 }
 
 pub async fn get(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
-    let sql = "SELECT jsonb_build_object('id', id, 'name', id, 'owner', owner_id, 'public', public, \
-       'file_size_limit', file_size_limit, 'allowed_mime_types', allowed_mime_types, 'created_at', created_at, \
-       'updated_at', updated_at)::text FROM bknd.buckets WHERE id = $1 UNION ALL SELECT NULL LIMIT 1";
-    match as_caller(&s, &headers, sql, vec![Some(id)]).await? {
+    match read(&s, &headers, ext::get_bucket(id)).await? {
         Value::Null => Err(StorageError::not_found("Bucket not found")),
         v => Ok(Json(v)),
     }
@@ -71,10 +66,8 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::b
     let limit = size_limit(&b["file_size_limit"])?;
     let mimes = mime_list(&b["allowed_mime_types"])?;
     // the MIME list travels as JSON and becomes text[] in SQL: no array literal quoting by hand
-    let sql = "SELECT bknd.create_bucket($1, $2::text::boolean, $3::text::bigint, \
-               (SELECT array_agg(m) FROM jsonb_array_elements_text($4::text::jsonb) m))::text";
-    let mimes = mimes.map(|m| json!(m).to_string());
-    as_caller(&s, &headers, sql, vec![Some(name.clone()), Some(public.to_string()), limit.map(|l| l.to_string()), mimes]).await?;
+    let mimes = mimes.map(|m| json!(m));
+    run(&s, &headers, ext::create_bucket(name.clone(), public, limit, mimes.as_ref())).await?;
     Ok(Json(json!({"name": name})))
 }
 
@@ -90,13 +83,12 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<String>, headers: 
     if let Some(m) = b.get("allowed_mime_types") {
         changes.insert("allowed_mime_types".into(), json!(mime_list(m)?));
     }
-    let sql = "SELECT bknd.update_bucket($1, $2::text::jsonb)::text";
-    as_caller(&s, &headers, sql, vec![Some(id), Some(Value::Object(changes).to_string())]).await?;
+    run(&s, &headers, ext::update_bucket(id, &Value::Object(changes))).await?;
     Ok(Json(json!({"message": "Successfully updated"})))
 }
 
 pub async fn empty(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
-    let versions = as_caller(&s, &headers, "SELECT to_jsonb(bknd.empty_bucket($1))::text", vec![Some(id.clone())]).await?;
+    let versions = run(&s, &headers, ext::empty_bucket(id.clone())).await?;
     for v in versions.as_array().into_iter().flatten().filter_map(Value::as_str) {
         super::forget_bytes(&s, &id, v).await;
     }
@@ -104,6 +96,6 @@ pub async fn empty(State(s): State<AppState>, Path(id): Path<String>, headers: H
 }
 
 pub async fn delete(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
-    as_caller(&s, &headers, "SELECT to_jsonb(bknd.delete_bucket($1))::text", vec![Some(id)]).await?;
+    run(&s, &headers, ext::delete_bucket(id)).await?;
     Ok(Json(json!({"message": "Successfully deleted"})))
 }

@@ -12,9 +12,10 @@ use object_store::{GetOptions, GetRange};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::call::as_caller;
+use super::call::read;
 use super::error::StorageError;
 use super::{backend, text, Streamed};
+use crate::extension::storage as ext;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -29,7 +30,7 @@ pub async fn authenticated(
     Query(q): Query<DownloadQuery>,
     headers: HeaderMap,
 ) -> Streamed {
-    let object = as_caller(&s, &headers, "SELECT bknd.storage_object($1, $2)::text", vec![Some(bucket), Some(path)]).await?;
+    let object = read(&s, &headers, ext::storage_object(bucket, path)).await?;
     serve(&s, &object, &headers, q.download).await
 }
 
@@ -39,7 +40,7 @@ pub async fn public(
     Query(q): Query<DownloadQuery>,
     headers: HeaderMap,
 ) -> Streamed {
-    let object = as_caller(&s, &headers, "SELECT bknd.storage_public_object($1, $2)::text", vec![Some(bucket), Some(path)]).await?;
+    let object = read(&s, &headers, ext::storage_public_object(bucket, path)).await?;
     serve(&s, &object, &headers, q.download).await
 }
 
@@ -50,8 +51,7 @@ pub async fn signed(
     headers: HeaderMap,
 ) -> Streamed {
     let token = q.token.ok_or_else(|| StorageError::new(400, "InvalidSignature", "the signed URL has no token"))?;
-    let sql = "SELECT bknd.storage_verify($1, 'download', $2, $3)::text";
-    let object = as_caller(&s, &HeaderMap::new(), sql, vec![Some(token), Some(bucket), Some(path)]).await?;
+    let object = read(&s, &HeaderMap::new(), ext::storage_verify(token, "download", bucket, path)).await?;
     serve(&s, &object, &headers, q.download).await
 }
 

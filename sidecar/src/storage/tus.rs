@@ -86,7 +86,7 @@ impl UploadLock {
                 Err(e) => return Err(db_error(e)),
             }
         };
-        if !locked && false {
+        if !locked {
             tx.rollback().await;
             return Err(StorageError::new(423, "Locked", "Another request is writing this upload; retry when it is done"));
         }

@@ -14,9 +14,10 @@ use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::call::{as_caller, as_sidecar};
+use super::call::{run, run_as_sidecar};
 use super::error::StorageError;
 use super::{backend, forget_bytes, Answer};
+use crate::extension::storage as ext;
 use crate::state::AppState;
 
 /// Parts go to the store in chunks this size (S3's minimum part is 5 MiB); at most two are in
@@ -74,8 +75,7 @@ pub async fn signed(
     body: Body,
 ) -> Answer {
     let token = q.token.ok_or_else(|| StorageError::new(400, "InvalidSignature", "the signed URL has no token"))?;
-    let sql = "SELECT bknd.storage_verify($1, 'upload', $2, $3)::text";
-    let upload = as_caller(&s, &headers, sql, vec![Some(token), Some(bucket.clone()), Some(path.clone())]).await?;
+    let upload = run(&s, &headers, ext::storage_verify(token, "upload", bucket.clone(), path.clone())).await?;
     let (stream, described) = open_body(&headers, body).await?;
     let upsert = upload["upsert"].as_bool().unwrap_or(false);
     store_and_finish(&s, &upload, upsert, stream, described).await
@@ -83,17 +83,16 @@ pub async fn signed(
 
 async fn receive(s: &AppState, headers: &HeaderMap, bucket: String, path: String, upsert: bool, body: Body) -> Answer {
     let (mut stream, described) = open_body(headers, body).await?;
-    let sql = "SELECT bknd.storage_begin_upload($1, $2, $3::text::boolean, $4, $5::text::bigint, $6::text::jsonb, $7)::text";
-    let args = vec![
-        Some(bucket),
-        Some(path),
-        Some(upsert.to_string()),
+    let begin = ext::storage_begin_upload(
+        bucket,
+        path,
+        upsert,
         described.mime,
-        described.size.map(|n| n.to_string()),
-        described.metadata.map(|m| m.to_string()),
+        described.size,
+        described.metadata.as_ref(),
         described.cache_control,
-    ];
-    let upload = match as_caller(s, headers, sql, args).await {
+    );
+    let upload = match run(s, headers, begin).await {
         Ok(upload) => upload,
         Err(e) => {
             drain(&mut stream).await;
@@ -181,19 +180,10 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
     }
     let finished = match stored {
         Ok(size) => {
-            let sql =
-                "SELECT bknd.storage_finish_upload($1::text::uuid, $2::text::bigint, $3, $4::text::boolean, $5, $6, $7::text::jsonb)::text";
-            let metadata = late.metadata.map(|m| m.to_string());
-            let args = vec![
-                Some(id.into()),
-                Some(size.to_string()),
-                Some(version.into()),
-                Some(upsert.to_string()),
-                late.mime,
-                late.cache_control,
-                metadata,
-            ];
-            as_sidecar(s, sql, args).await
+            let size = size as i64;
+            let finish =
+                ext::storage_finish_upload(id.into(), size, version.into(), upsert, late.mime, late.cache_control, late.metadata.as_ref());
+            run_as_sidecar(s, finish).await
         }
         Err(e) => Err(e),
     };
@@ -205,7 +195,7 @@ pub(super) async fn store_and_finish(s: &AppState, upload: &Value, upsert: bool,
             Ok(Json(json!({"Id": id, "Key": format!("{bucket}/{name}"), "id": id, "path": name})))
         }
         Err(e) => {
-            let _ = as_sidecar(s, "SELECT to_jsonb(bknd.storage_abort_upload($1::text::uuid))::text", vec![Some(id.into())]).await;
+            let _ = run_as_sidecar(s, ext::storage_abort_upload(id.into())).await;
             forget_bytes(s, bucket, version).await;
             Err(e)
         }

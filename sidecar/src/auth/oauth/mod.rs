@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use super::call::call_privileged;
 use super::error::AuthError;
 use super::{encode, ip_of, session_fragment, with_query};
+use crate::extension::auth as ext;
 use crate::state::AppState;
 
 fn found(location: String) -> Response {
@@ -51,8 +52,7 @@ pub async fn authorize(
         return Err(AuthError::validation("scopes must be at most 1024 printable characters"));
     }
     let redirect = s.auth.redirect(q.redirect_to.as_deref());
-    let args = vec![Some(provider), Some(redirect), q.code_challenge, q.code_challenge_method, ip_of(&addr)];
-    let flow = call_privileged(&s, "SELECT bknd.oauth_begin($1, $2, $3, $4, $5)::text", args).await?;
+    let flow = call_privileged(&s, ext::oauth_begin(provider, redirect, q.code_challenge, q.code_challenge_method, ip_of(&addr))).await?;
     let endpoint = s.auth.oauth.authorize_url(&flow).await.map_err(|e| AuthError::new(502, "oauth_provider_unavailable", e.0))?;
     let mut url = url::Url::parse(&endpoint)
         .map_err(|_| AuthError::new(502, "oauth_provider_unavailable", "the provider's authorization URL is not a URL"))?;
@@ -86,7 +86,7 @@ pub async fn callback(
     let bad_state = || AuthError::new(400, "bad_oauth_state", "OAuth state parameter missing, already used or expired");
     let state = q.state.filter(|st| !st.is_empty()).ok_or_else(bad_state)?;
     // Without a state we know nothing of (one use, ten minutes) there is nowhere safe to go.
-    let flow = call_privileged(&s, "SELECT bknd.oauth_take_state($1)::text", vec![Some(state.clone())]).await.map_err(|e| {
+    let flow = call_privileged(&s, ext::oauth_take_state(state.clone())).await.map_err(|e| {
         if e.code == "flow_state_not_found" {
             bad_state()
         } else {
@@ -106,10 +106,7 @@ pub async fn callback(
         let code = q.code.filter(|c| !c.is_empty()).ok_or(("invalid_request", AuthError::validation("the provider sent no code")))?;
         let token = s.auth.oauth.exchange(&flow, &code, &callback_url(&s)).await.map_err(provider_failed)?;
         let identity = s.auth.oauth.identity(&flow, &token).await.map_err(provider_failed)?;
-        let sql = "SELECT bknd.oauth_complete($1, $2::text::jsonb, $3)::text";
-        let answer = call_privileged(&s, sql, vec![Some(state), Some(identity.to_string()), ip_of(&addr)])
-            .await
-            .map_err(|e| ("access_denied", e))?;
+        let answer = call_privileged(&s, ext::oauth_complete(state, &identity, ip_of(&addr))).await.map_err(|e| ("access_denied", e))?;
         Ok((answer, token))
     }
     .await;

@@ -36,6 +36,9 @@ struct RelationAccess {
     delete: bool,
     /// the columns it has any of SELECT, INSERT, UPDATE on
     columns: Vec<String>,
+    /// the columns it may read, and so filter on
+    #[serde(default)]
+    readable: Vec<String>,
 }
 
 /// The cache's objects the caller may use, by oid.
@@ -65,4 +68,3 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, hos
     reply.content_type = Some("application/openapi+json; charset=utf-8");
     Ok(reply.finish(req))
 }
-

@@ -127,3 +127,34 @@ pub fn write_statement(
         "WITH {source} AS ({cte}) SELECT {total} AS total, {page} AS page_total, {body} AS body, {location} AS location, {inserted} AS inserted"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insert(columns: &[&str]) -> String {
+        let spec = WriteSpec {
+            schema: "public",
+            table: "t",
+            write: Write::Insert { columns: columns.iter().map(|c| c.to_string()).collect(), on_conflict: None, defaults: None },
+            conditions: vec![],
+            body_param: Some("$1".into()),
+            pk: vec![],
+        };
+        write_cte(&spec)
+    }
+
+    #[test]
+    fn an_insert_names_its_columns() {
+        assert!(insert(&["a", "b"]).starts_with(r#"INSERT INTO "public"."t" AS "_bknd_target" ("a", "b") SELECT _r."a", _r."b" FROM"#));
+    }
+
+    #[test]
+    fn an_insert_of_no_column_has_no_column_list() {
+        // `[]` and `{}` bodies: `INSERT INTO t () ...` is a syntax error; a zero-column SELECT
+        // inserts one row of defaults per object
+        let sql = insert(&[]);
+        assert!(sql.starts_with(r#"INSERT INTO "public"."t" AS "_bknd_target" SELECT  FROM"#), "{sql}");
+        assert!(!sql.contains("()"), "{sql}");
+    }
+}
