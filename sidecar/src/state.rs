@@ -38,8 +38,9 @@ impl App {
     /// Everything but the listener: the pool and engine, the areas' settings, and the
     /// background tasks, started.
     pub fn build(config: Config) -> anyhow::Result<App> {
+        let statement_timeout_ms = config.pool.statement_timeout_ms;
         let pool = crate::db::pool(&config.database_url, config.pool)?;
-        let engine = Engine::new(pool.clone(), &config.rest.anon_role);
+        let engine = Engine::new(pool.clone(), &config.rest.anon_role, statement_timeout_ms);
         let (store, local) = crate::storage::backend::open(config.storage.as_deref())?;
         let storage = StorageConfig { store, local, max_upload_bytes: config.max_upload_bytes };
         let state = AppState {

@@ -69,7 +69,7 @@ impl Cluster {
     fn signal(&self, signal: &str) {
         let pids = self.processes();
         if !pids.is_empty() {
-            let _ = Command::new("kill").arg(signal).args(&pids).status();
+            let _ = Command::new("kill").arg(signal).args(&pids).stderr(std::process::Stdio::null()).status();
         }
     }
 

@@ -406,3 +406,48 @@ fn a_sweeper_never_removes_an_upload_another_sidecar_is_writing() {
     );
     assert_eq!(p.advisory_locks(), 0);
 }
+
+#[test]
+fn a_sidecar_starting_leaves_the_staging_file_another_is_writing() {
+    let mut p = pair("two_staging");
+    let content = bytes(4 * 1024 * 1024, 7);
+    // sidecar 0 is receiving a plain upload: its bytes go to a staging file beside the object's
+    let addr = p.sidecars[0].base.trim_start_matches("http://").to_string();
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /storage/v1/object/files/{A}/staged.bin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        p.token(),
+        content.len()
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    let half = content.len() / 2;
+    tcp.write_all(&content[..half]).unwrap();
+    let bucket = p.dir.join("files");
+    let staging = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).and_then(|n| n.rsplit_once('#')).is_some())
+            .collect()
+    };
+    assert!(wait_for(Duration::from_secs(10), || !staging(&bucket).is_empty()), "the upload is being written to a staging file");
+    let live = staging(&bucket);
+    // beside it, what a crash left a day ago: the starting sidecar's sweep removes that one
+    let left = bucket.join("crashed.bin#123456");
+    std::fs::write(&left, b"left by a crash").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&left)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 86400))
+        .unwrap();
+    p.start();
+    assert!(wait_for(Duration::from_secs(15), || !left.exists()), "the new sidecar swept what a crash left");
+    assert!(live.iter().all(|f| f.exists()), "the staging file sidecar 0 is writing is still there");
+    assert_eq!(finish(tcp, &content[half..]), 200);
+    let got = p.download(2, "staged.bin");
+    assert!(got.status == 200 && got.body == content, "the upload written through the sweep is not whole ({})", got.status);
+}

@@ -28,27 +28,28 @@ const RUN_AS: &str = "SELECT bknd.run_as($1::text, $2::text, $3::text, $4::text,
 impl Engine {
     /// BEGIN [READ ONLY], authenticate, the call and COMMIT, pipelined: one round trip.
     pub async fn call(&self, caller: Caller, access: Access, call: Call) -> Result<Value, Failure> {
-        let engine = self.clone();
-        self.spawn(async move {
-            let client = engine.connection().await?;
-            let anonymous = caller.anonymous();
-            let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
-            let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
-            let params = authenticate_params(&caller, engine.anon_role());
-            let auth_refs = params.refs();
-            let args = refs(&call.args);
-            // if authenticate fails the call fails too, and COMMIT of the aborted transaction rolls back
-            let (began, authenticated, result, committed) = tokio::join!(
-                client.batch_execute(access.begin()),
-                client.query_one(&auth, &auth_refs),
-                client.query_one(&stmt, &args),
-                client.batch_execute("COMMIT")
-            );
-            began.map_err(|e| Failure::from_pg(&e, anonymous))?;
-            authenticated.map_err(|e| token_failure(&e, anonymous))?;
-            let row = result.map_err(|e| Failure::from_pg(&e, anonymous))?;
-            committed.map_err(|e| Failure::from_pg(&e, anonymous))?;
-            json_of(&row)
+        let anon_role = self.anon_role().to_string();
+        self.with_connection(move |client| {
+            Box::pin(async move {
+                let anonymous = caller.anonymous();
+                let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
+                let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
+                let params = authenticate_params(&caller, &anon_role);
+                let auth_refs = params.refs();
+                let args = refs(&call.args);
+                // if authenticate fails the call fails too, and COMMIT of the aborted transaction rolls back
+                let (began, authenticated, result, committed) = tokio::join!(
+                    client.batch_execute(access.begin()),
+                    client.query_one(&auth, &auth_refs),
+                    client.query_one(&stmt, &args),
+                    client.batch_execute("COMMIT")
+                );
+                began.map_err(|e| Failure::from_pg(&e, anonymous))?;
+                authenticated.map_err(|e| token_failure(&e, anonymous))?;
+                let row = result.map_err(|e| Failure::from_pg(&e, anonymous))?;
+                committed.map_err(|e| Failure::from_pg(&e, anonymous))?;
+                json_of(&row)
+            })
         })
         .await
     }
@@ -58,17 +59,17 @@ impl Engine {
     /// functions that never raise 28000 themselves (bknd's auth functions): here it means the
     /// token was refused.
     pub async fn call_at_once(&self, caller: Caller, call: Call) -> Result<Value, Failure> {
-        let engine = self.clone();
-        self.spawn(async move {
-            let client = engine.connection().await?;
-            let anonymous = caller.anonymous();
-            let run_as = client.prepare_cached(RUN_AS).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
-            let anon_role = engine.anon_role().to_string();
-            let row = client
-                .query_one(&run_as, &[&caller.token, &caller.method, &caller.path, &anon_role, &call.sql, &call.args])
-                .await
-                .map_err(|e| token_failure(&e, anonymous))?;
-            json_of(&row)
+        let anon_role = self.anon_role().to_string();
+        self.with_connection(move |client| {
+            Box::pin(async move {
+                let anonymous = caller.anonymous();
+                let run_as = client.prepare_cached(RUN_AS).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
+                let row = client
+                    .query_one(&run_as, &[&caller.token, &caller.method, &caller.path, &anon_role, &call.sql, &call.args])
+                    .await
+                    .map_err(|e| token_failure(&e, anonymous))?;
+                json_of(&row)
+            })
         })
         .await
     }
@@ -76,12 +77,12 @@ impl Engine {
     /// A call as the sidecar's own role (`authenticator`), with no role switch: for the
     /// functions only the sidecar may call (finishing uploads, secrets to send by email).
     pub async fn call_as_sidecar(&self, call: Call) -> Result<Value, Failure> {
-        let engine = self.clone();
-        self.spawn(async move {
-            let client = engine.connection().await?;
-            let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, false))?;
-            let row = client.query_one(&stmt, &refs(&call.args)).await.map_err(|e| Failure::from_pg(&e, false))?;
-            json_of(&row)
+        self.with_connection(move |client| {
+            Box::pin(async move {
+                let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, false))?;
+                let row = client.query_one(&stmt, &refs(&call.args)).await.map_err(|e| Failure::from_pg(&e, false))?;
+                json_of(&row)
+            })
         })
         .await
     }

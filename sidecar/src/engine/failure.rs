@@ -76,6 +76,19 @@ impl Failure {
         })
     }
 
+    /// The database did not answer within the work limit: the outcome is unknown (504).
+    pub fn no_answer() -> Failure {
+        tracing::warn!("the database did not answer in time; its connection is closed");
+        Failure::Database(DatabaseError {
+            sqlstate: "57014".into(),
+            kind: Kind::Timeout,
+            status: 504,
+            message: "The database did not answer in time; the request may or may not have taken effect".into(),
+            detail: None,
+            hint: None,
+        })
+    }
+
     pub fn internal(context: &str, e: impl std::fmt::Display) -> Failure {
         tracing::error!("{context}: {e}");
         Failure::Internal

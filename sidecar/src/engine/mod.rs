@@ -16,6 +16,9 @@ pub mod sqlstate;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
 
 use deadpool_postgres::{ClientWrapper, Object, Pool, PoolError};
 use tracing::Instrument;
@@ -56,11 +59,17 @@ pub const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3:
 pub struct Engine {
     pool: Pool,
     anon_role: Arc<str>,
+    /// how long work on a connection may take before the database counts as not answering:
+    /// the statement timeout and a second for the round trips around it
+    work_limit: Duration,
 }
 
+/// A future borrowing the connection it runs on.
+pub type Work<'c, T, E> = BoxFuture<'c, Result<T, E>>;
+
 impl Engine {
-    pub fn new(pool: Pool, anon_role: &str) -> Engine {
-        Engine { pool, anon_role: anon_role.into() }
+    pub fn new(pool: Pool, anon_role: &str, statement_timeout_ms: u64) -> Engine {
+        Engine { pool, anon_role: anon_role.into(), work_limit: Duration::from_millis(statement_timeout_ms.saturating_add(1000)) }
     }
 
     pub fn anon_role(&self) -> &str {
@@ -69,6 +78,10 @@ impl Engine {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    pub fn work_limit(&self) -> Duration {
+        self.work_limit
     }
 
     /// A pooled connection, or `Unavailable` once --pool-timeout has passed (or at once when
@@ -91,6 +104,31 @@ impl Engine {
             Ok(result) => result,
             Err(e) => Err(E::from(Failure::internal("request task", e))),
         }
+    }
+
+    /// `work` on a pooled connection, in a task of its own, within the work limit. When the
+    /// database does not answer in time (frozen, a network partition) the answer is 504: what
+    /// was sent may still run, so the outcome is unknown. That connection may be in the middle
+    /// of a transaction, so it is closed, never handed back to the pool.
+    pub async fn with_connection<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: for<'c> FnOnce(&'c Object) -> Work<'c, T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<Failure> + Send + 'static,
+    {
+        let engine = self.clone();
+        self.spawn(async move {
+            let client = engine.connection().await?;
+            let outcome = tokio::time::timeout(engine.work_limit, work(&client)).await;
+            match outcome {
+                Ok(result) => result,
+                Err(_) => {
+                    drop(Object::take(client));
+                    Err(E::from(Failure::no_answer()))
+                }
+            }
+        })
+        .await
     }
 
     /// BEGIN and `bknd.authenticate`, pipelined (one round trip). Authenticate's answer (the

@@ -15,6 +15,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::json;
 
 use super::Bknd;
+use crate::engine::Failure;
 use crate::state::AppState;
 
 #[derive(Clone, Debug, Default)]
@@ -56,15 +57,15 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         }
     }
     if let Some(token) = crate::rest::request::bearer(request.headers()) {
-        let verified = match state.engine.connection().await {
-            Ok(client) => {
-                let call = crate::extension::auth::jwt_verify(token);
-                client.query_one(call.sql, &call.params()).await.map(|_| ())
-            }
-            Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again shortly", None),
-        };
-        if let Err(e) = verified {
-            let why = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| "invalid token".into());
+        let verified = state.engine.call_as_sidecar(crate::extension::auth::jwt_verify(token)).await;
+        if let Err(failure) = verified {
+            let why = match failure {
+                Failure::Database(d) if d.sqlstate == "28000" => d.message,
+                other => {
+                    let status = StatusCode::from_u16(other.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    return refuse(status, &crate::mcp::run::message_of(&other), None);
+                }
+            };
             let challenge = format!("Bearer realm=\"bknd\", error=\"invalid_token\", error_description=\"{}\"", why.replace('"', "'"));
             return refuse(StatusCode::UNAUTHORIZED, &format!("invalid token: {why}"), Some(challenge));
         }

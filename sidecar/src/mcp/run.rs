@@ -269,7 +269,29 @@ async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only
     let client = deadpool_postgres::Object::take(client);
     let caller = Caller::new(token, "POST", "/mcp");
     let access = if read_only { Access::Read } else { Access::Write };
-    let claims = engine.begin(&client, &caller, access).await.map_err(|f| message_of(&f))?;
+    // the connection is closed afterwards whatever happens, so a database that does not answer
+    // only needs the wait cut short
+    let work = async {
+        let claims = engine.begin(&client, &caller, access).await.map_err(|f| message_of(&f))?;
+        let result = run_sql(&client, claims, query, read_only, explain).await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        client.batch_execute(end).await.map_err(|e| e.to_string())?;
+        result
+    };
+    match tokio::time::timeout(engine.work_limit(), work).await {
+        Ok(result) => result,
+        Err(_) => Err(message_of(&Failure::no_answer())),
+    }
+}
+
+/// execute_sql's work, in the transaction `raw_sql` began.
+async fn run_sql(
+    client: &deadpool_postgres::ClientWrapper,
+    claims: Option<String>,
+    query: &str,
+    read_only: bool,
+    explain: bool,
+) -> Outcome {
     let result: Outcome = async {
         let role =
             claims.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()).and_then(|c| c["role"].as_str().map(str::to_string));
@@ -295,9 +317,5 @@ async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only
         }))
     }
     .await;
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    if let Err(e) = client.batch_execute(end).await {
-        return Err(e.to_string());
-    }
     result
 }

@@ -83,6 +83,7 @@ where
     if stmt.text.contains('\0') || explain_text.contains('\0') {
         return Err(ApiError::parse("\"failed to parse the request\"", "names cannot contain the NUL character"));
     }
+    let anon_role = state.engine.anon_role().to_string();
     let engine = state.engine.clone();
     let mut caller = Caller::new(req.token.clone(), req.method.as_str(), &req.path);
     caller.headers = Some(req.headers_json.to_string());
@@ -90,79 +91,80 @@ where
     let access = if stmt.read_only { Access::Read } else { Access::Write };
     state
         .engine
-        .spawn(async move {
-            let client = engine.connection().await?;
-            let anonymous = caller.anonymous();
-            let fail = move |e: tokio_postgres::Error| ApiError::from(Failure::from_pg(&e, anonymous));
-            let key = statement_key(&client, &stmt.text);
+        .with_connection(move |client| {
+            Box::pin(async move {
+                let anonymous = caller.anonymous();
+                let fail = move |e: tokio_postgres::Error| ApiError::from(Failure::from_pg(&e, anonymous));
+                let key = statement_key(client, &stmt.text);
 
-            // One round trip: BEGIN, authenticate, the (already prepared) statement and COMMIT
-            // together. If authenticate fails the statement fails too, and COMMIT rolls back.
-            if known_prepared(&key) && stmt.blind_commit && stmt.explain.is_none() && pre_request.is_none() {
-                let auth = client.prepare_cached(AUTHENTICATE).await.map_err(fail)?;
-                let auth_params = authenticate_params(&caller, engine.anon_role());
-                let auth_refs = auth_params.refs();
-                let prepared = client.prepare_cached(&stmt.text).await.map_err(fail)?;
-                let params = stmt.sql.bind();
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                let (began, authenticated, result, committed) = tokio::join!(
-                    client.batch_execute(access.begin()),
-                    client.query_one(&auth, &auth_refs),
-                    client.query_one(&prepared, &refs),
-                    client.batch_execute("COMMIT")
-                );
-                if let Err(e) = began {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    return Err(fail(e));
-                }
-                authenticated.map_err(|e| ApiError::from(token_failure(&e, anonymous)))?;
-                let row = result.map_err(fail)?;
-                committed.map_err(fail)?;
-                decide(&row)?;
-                return Ok(Outcome { row, planned: None });
-            }
-
-            engine.begin(&client, &caller, access).await?;
-            let result = async {
-                if let Some(call) = &pre_request {
-                    client.batch_execute(call).await.map_err(fail)?;
-                }
-                let mut planned = None;
-                if let Some((text, sql)) = &stmt.explain {
-                    let params = sql.bind();
+                // One round trip: BEGIN, authenticate, the (already prepared) statement and COMMIT
+                // together. If authenticate fails the statement fails too, and COMMIT rolls back.
+                if known_prepared(&key) && stmt.blind_commit && stmt.explain.is_none() && pre_request.is_none() {
+                    let auth = client.prepare_cached(AUTHENTICATE).await.map_err(fail)?;
+                    let auth_params = authenticate_params(&caller, &anon_role);
+                    let auth_refs = auth_params.refs();
+                    let prepared = client.prepare_cached(&stmt.text).await.map_err(fail)?;
+                    let params = stmt.sql.bind();
                     let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                    let prepared = client.prepare_cached(text).await.map_err(fail)?;
-                    planned = plan_rows(&client.query_one(&prepared, &refs).await.map_err(fail)?);
-                }
-                let params = stmt.sql.bind();
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                let prepared = client.prepare_cached(&stmt.text).await.map_err(fail)?;
-                remember_prepared(key);
-                if stmt.blind_commit {
-                    let (row, committed) = tokio::join!(client.query_one(&prepared, &refs), client.batch_execute("COMMIT"));
-                    let row = row.map_err(fail)?;
+                    let (began, authenticated, result, committed) = tokio::join!(
+                        client.batch_execute(access.begin()),
+                        client.query_one(&auth, &auth_refs),
+                        client.query_one(&prepared, &refs),
+                        client.batch_execute("COMMIT")
+                    );
+                    if let Err(e) = began {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        return Err(fail(e));
+                    }
+                    authenticated.map_err(|e| ApiError::from(token_failure(&e, anonymous)))?;
+                    let row = result.map_err(fail)?;
                     committed.map_err(fail)?;
                     decide(&row)?;
-                    return Ok((Outcome { row, planned }, None));
+                    return Ok(Outcome { row, planned: None });
                 }
-                let row = client.query_one(&prepared, &refs).await.map_err(fail)?;
-                let finish = decide(&row)?;
-                Ok((Outcome { row, planned }, Some(finish)))
-            }
-            .await;
-            match result {
-                // committed already (blind commit)
-                Ok((outcome, None)) => Ok(outcome),
-                Ok((outcome, Some(Finish::Commit))) => engine.finish(&client, anonymous, Ok(outcome)).await,
-                Ok((outcome, Some(Finish::Rollback))) => {
-                    client.batch_execute("ROLLBACK").await.map_err(fail)?;
-                    Ok(outcome)
+
+                engine.begin(client, &caller, access).await?;
+                let result = async {
+                    if let Some(call) = &pre_request {
+                        client.batch_execute(call).await.map_err(fail)?;
+                    }
+                    let mut planned = None;
+                    if let Some((text, sql)) = &stmt.explain {
+                        let params = sql.bind();
+                        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                        let prepared = client.prepare_cached(text).await.map_err(fail)?;
+                        planned = plan_rows(&client.query_one(&prepared, &refs).await.map_err(fail)?);
+                    }
+                    let params = stmt.sql.bind();
+                    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+                    let prepared = client.prepare_cached(&stmt.text).await.map_err(fail)?;
+                    remember_prepared(key);
+                    if stmt.blind_commit {
+                        let (row, committed) = tokio::join!(client.query_one(&prepared, &refs), client.batch_execute("COMMIT"));
+                        let row = row.map_err(fail)?;
+                        committed.map_err(fail)?;
+                        decide(&row)?;
+                        return Ok((Outcome { row, planned }, None));
+                    }
+                    let row = client.query_one(&prepared, &refs).await.map_err(fail)?;
+                    let finish = decide(&row)?;
+                    Ok((Outcome { row, planned }, Some(finish)))
                 }
-                Err(e) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    Err(e)
+                .await;
+                match result {
+                    // committed already (blind commit)
+                    Ok((outcome, None)) => Ok(outcome),
+                    Ok((outcome, Some(Finish::Commit))) => engine.finish(client, anonymous, Ok(outcome)).await,
+                    Ok((outcome, Some(Finish::Rollback))) => {
+                        client.batch_execute("ROLLBACK").await.map_err(fail)?;
+                        Ok(outcome)
+                    }
+                    Err(e) => {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        Err(e)
+                    }
                 }
-            }
+            })
         })
         .await
 }
