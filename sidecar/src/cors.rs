@@ -59,6 +59,14 @@ pub fn wrap<S: Clone + Send + Sync + 'static>(router: Router<S>, origins: &Arc<O
     router.layer(axum::middleware::from_fn_with_state(origins.clone(), cors))
 }
 
+/// The same for a single route.
+pub fn wrap_route<S: Clone + Send + Sync + 'static>(
+    route: axum::routing::MethodRouter<S>,
+    origins: &Arc<Origins>,
+) -> axum::routing::MethodRouter<S> {
+    route.layer(axum::middleware::from_fn_with_state(origins.clone(), cors))
+}
+
 async fn cors(State(origins): State<Arc<Origins>>, request: Request, next: Next) -> Response {
     let origin = request.headers().get(header::ORIGIN).cloned();
     let allowed = origin.as_ref().and_then(|o| origins.allow(o));

@@ -13,8 +13,10 @@ pub fn router(app: &App) -> Router {
         .merge(crate::mcp::http::router(app.state.clone()))
         .route("/health", get(crate::health::health))
         .route("/", get(crate::welcome::page))
-        .merge(crate::cors::wrap(crate::rest::router(), cors))
-        .merge(crate::cors::wrap(crate::auth::router(), cors))
+        .nest("/rest/v1", crate::cors::wrap(crate::rest::router(), cors))
+        // a nested router's "/" is `/rest/v1` alone; the OpenAPI root is asked for with the slash
+        .route("/rest/v1/", crate::cors::wrap_route(axum::routing::any(crate::rest::handle), cors))
+        .nest("/auth/v1", crate::cors::wrap(crate::auth::router(), cors))
         .merge(crate::cors::wrap(crate::storage::router(), cors))
         .layer(axum::middleware::from_fn(crate::request_id::layer))
         .with_state(app.state.clone())

@@ -1,4 +1,4 @@
-//! Faults and load: PostgreSQL restarted under a serving sidecar, clients that hang up in the
+//! Faults and load: PostgreSQL restarted, and frozen, under a serving sidecar, clients that hang up in the
 //! middle of a request, an upload or a download, a pool exhausted past `--pool-timeout`, and
 //! mixed load beyond the pool's size. What a client sees: 503 with `Retry-After` quickly while
 //! the database cannot serve it (never a hang, never another 5xx), every surface working again

@@ -144,16 +144,17 @@ fn serves(cluster: &Cluster, url: &str, service: &str) -> (i64, i64) {
 #[test]
 fn the_sidecar_connects_over_tls_when_the_url_asks_and_refuses_a_server_it_cannot_trust() {
     let cluster = Cluster::start("tls");
-    let certs: PathBuf = cluster.dir.with_extension("certs");
-    let _ = std::fs::remove_dir_all(&certs);
-    certificates(&certs);
+    let certs = Certs(cluster.dir.with_extension("certs"));
+    let _ = std::fs::remove_dir_all(&certs.0);
+    certificates(&certs.0);
+    let certs = &certs.0;
     let mut app = cluster.database_with_extension("app");
     app.batch_execute(
         "SELECT bknd.create_table('notes', '{\"body\": {\"type\": \"text\"}}'); INSERT INTO public.notes (body) VALUES ('over the wire');",
     )
     .unwrap();
     let service: String = app.query_one("SELECT bknd.jwt_sign('{\"role\": \"service_role\"}'::jsonb)", &[]).unwrap().get(0);
-    enable_ssl(&cluster, &certs);
+    enable_ssl(&cluster, certs);
 
     let port = cluster.port;
     let ca = certs.join("ca.pem");
@@ -189,5 +190,13 @@ fn the_sidecar_connects_over_tls_when_the_url_asks_and_refuses_a_server_it_canno
     set_ssl(&cluster, "off");
     let said = refuses_to_start(&url("127.0.0.1", "?sslmode=require"));
     assert!(said.contains("sslmode=require") && said.contains("server does not support TLS"), "{said}");
-    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// The certificates' directory, removed at the end of the test, also when it fails.
+struct Certs(PathBuf);
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -22,27 +22,28 @@ use crate::state::AppState;
 use call::{call, call_privileged};
 use error::AuthError;
 
+/// The routes under `/auth/v1` (mounted there by crate::router).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/auth/v1/signup", post(signup))
-        .route("/auth/v1/token", post(token))
-        .route("/auth/v1/user", get(get_user).put(update_user))
-        .route("/auth/v1/reauthenticate", get(reauthenticate))
-        .route("/auth/v1/logout", post(logout))
-        .route("/auth/v1/settings", get(settings))
-        .route("/auth/v1/health", get(|| async { Json(json!({"name": "bknd", "description": "bknd auth"})) }))
-        .route("/auth/v1/otp", post(otp))
-        .route("/auth/v1/magiclink", post(otp))
-        .route("/auth/v1/recover", post(recover))
-        .route("/auth/v1/verify", get(verify_link).post(verify_code))
-        .route("/auth/v1/factors", post(factor_enroll))
-        .route("/auth/v1/factors/{id}", axum::routing::delete(factor_unenroll))
-        .route("/auth/v1/factors/{id}/challenge", post(factor_challenge))
-        .route("/auth/v1/factors/{id}/verify", post(factor_verify))
-        .route("/auth/v1/authorize", get(oauth::authorize))
-        .route("/auth/v1/callback", get(oauth::callback))
-        .route("/auth/v1/admin/users", get(admin_list).post(admin_create))
-        .route("/auth/v1/admin/users/{id}", get(admin_get).put(admin_update).delete(admin_delete))
+        .route("/signup", post(signup))
+        .route("/token", post(token))
+        .route("/user", get(get_user).put(update_user))
+        .route("/reauthenticate", get(reauthenticate))
+        .route("/logout", post(logout))
+        .route("/settings", get(settings))
+        .route("/health", get(|| async { Json(json!({"name": "bknd", "description": "bknd auth"})) }))
+        .route("/otp", post(otp))
+        .route("/magiclink", post(otp))
+        .route("/recover", post(recover))
+        .route("/verify", get(verify_link).post(verify_code))
+        .route("/factors", post(factor_enroll))
+        .route("/factors/{id}", axum::routing::delete(factor_unenroll))
+        .route("/factors/{id}/challenge", post(factor_challenge))
+        .route("/factors/{id}/verify", post(factor_verify))
+        .route("/authorize", get(oauth::authorize))
+        .route("/callback", get(oauth::callback))
+        .route("/admin/users", get(admin_list).post(admin_create))
+        .route("/admin/users/{id}", get(admin_get).put(admin_update).delete(admin_delete))
 }
 
 type Answer = Result<Response, AuthError>;

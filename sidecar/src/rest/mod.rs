@@ -16,7 +16,7 @@ pub mod schema;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, Response, StatusCode};
+use axum::http::{header, Method, Response, StatusCode};
 use axum::routing::any;
 use axum::Router;
 
@@ -41,11 +41,12 @@ pub fn pre_request_call(name: &str) -> Option<String> {
     (ok(schema) && ok(function)).then(|| format!("SELECT {}()", query::qualified(schema, function)))
 }
 
+/// The routes under `/rest/v1` (mounted there by crate::router).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/rest/v1", any(handle)).route("/rest/v1/", any(handle)).route("/rest/v1/{*path}", any(handle))
+    Router::new().route("/", any(handle)).route("/{*path}", any(handle))
 }
 
-async fn handle(State(state): State<AppState>, request: Request) -> Response<Body> {
+pub async fn handle(State(state): State<AppState>, request: Request) -> Response<Body> {
     match handle_inner(&state, request).await {
         Ok(r) => r,
         Err(e) => axum::response::IntoResponse::into_response(e),
@@ -64,7 +65,9 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
     let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BKND413", format!("The request body is larger than the limit of {limit} bytes"))
     })?;
-    let rest = parts.uri.path().strip_prefix("/rest/v1").unwrap_or("");
+    // mounted under /rest/v1 the path arrives without it; the MCP data tools pass it whole
+    let path = parts.uri.path();
+    let rest = path.strip_prefix("/rest/v1").unwrap_or(path);
     let req = request::parse(parts.method.clone(), rest, parts.uri.query(), &parts.headers, body, &state.rest.schemas)?;
     let cache = match state.schema.wait(std::time::Duration::from_secs(5)).await {
         Some(c) => c,
@@ -84,6 +87,11 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
     };
     let cache = if known { cache } else { state.schema.refresh(std::time::Duration::from_secs(2)).await.unwrap_or(cache) };
     match &req.target {
+        Target::Root if !(parts.method == Method::GET || parts.method == Method::HEAD) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PGRST117",
+            format!("Unsupported HTTP method: {}", parts.method),
+        )),
         Target::Root => {
             let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
             openapi::handle(state, &cache, &req, host).await

@@ -11,8 +11,10 @@ use super::plan::{Planner, Source};
 use super::query::read::{read_statement, BodyShape};
 use super::query::{ident, qualified, Sql};
 use super::relation::{apply_range, read_reply};
-use super::relation::{count_sql, explain_for};
+use super::query::read::planned_count_statement_after;
+use super::relation::count_sql;
 use super::request::query_string::root_filters;
+use super::request::prefer::Count;
 use super::request::{ApiRequest, MediaType};
 use super::response::Reply;
 use super::schema::{Function, ReturnKind, SchemaCache};
@@ -57,6 +59,8 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
     let function = choose(&overloads, &args, &req.body, is_get).ok_or_else(|| not_found(&req.schema, name, &args, &overloads))?;
     let mut sql = Sql::default();
     let call = call_sql(&mut sql, function, &args, &req.body, is_get);
+    // the call's own parameters, for a planned count's EXPLAIN of the same call
+    let call_params = sql.clone();
     let read_only = is_get || !function.volatile;
     let count = req.prefer.count.is_some();
 
@@ -78,7 +82,10 @@ pub async fn handle(state: &AppState, cache: &SchemaCache, req: &ApiRequest, nam
             let tx_rollback = req.prefer.tx_rollback;
             let blind_commit = !single && !req.prefer.tx_rollback;
             let mut stmt = Statement::new(text, sql, read_only, blind_commit);
-            stmt.explain = explain_for(req, &root)?;
+            stmt.explain = match req.prefer.count {
+                Some(Count::Planned) | Some(Count::Estimated) => Some(planned_count_statement_after(&root, call_params)?),
+                _ => None,
+            };
             let outcome = execute::run(state, req, stmt, move |row| {
                 let page = execute::int(row, "page_total").unwrap_or(0);
                 if single && page != 1 {

@@ -12,6 +12,8 @@ mod object;
 mod tus;
 mod upload;
 
+use std::time::Duration;
+
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -145,10 +147,14 @@ pub fn spawn_sweeper(s: AppState) {
 async fn expire_uploads(s: &AppState) -> Result<(), StorageError> {
     let tx = tus::Tx::new(s).await?;
     let client = tx.client();
-    let (began, expired) =
-        tokio::join!(client.batch_execute("BEGIN"), client.query_one("SELECT bknd.storage_expire_uploads(86400)::text", &[]));
-    began.map_err(tus::db_error)?;
-    let expired: Option<String> = expired.map_err(tus::db_error)?.get(0);
+    let expire = crate::extension::storage::storage_expire_uploads(86400);
+    let expired = tus::limited(s, Duration::ZERO, async {
+        let params = expire.params();
+        let (began, expired) = tokio::join!(client.batch_execute("BEGIN"), client.query_one(expire.sql, &params));
+        began.map_err(tus::db_error)?;
+        Ok(expired.map_err(tus::db_error)?.get::<_, Option<String>>(0))
+    })
+    .await?;
     let expired: Value = serde_json::from_str(expired.as_deref().unwrap_or("[]")).map_err(StorageError::internal)?;
     let expired: Vec<(&str, &str)> = expired.as_array().into_iter().flatten().map(located).collect();
     if expired.is_empty() {
@@ -156,7 +162,10 @@ async fn expire_uploads(s: &AppState) -> Result<(), StorageError> {
         return Ok(());
     }
     let versions: Vec<&str> = expired.iter().map(|(_, v)| *v).collect();
-    let busy: Vec<String> = client.query_one(tus::BUSY, &[&versions]).await.map_err(tus::db_error)?.get(0);
+    let busy = tus::limited(s, Duration::ZERO, async {
+        Ok(client.query_one(tus::BUSY, &[&versions]).await.map_err(tus::db_error)?.get::<_, Vec<String>>(0))
+    })
+    .await?;
     if !busy.is_empty() {
         tx.rollback().await;
         tracing::info!("storage sweeper: {} expired uploads, {} of them being written: none expired this round", expired.len(), busy.len());
@@ -165,7 +174,7 @@ async fn expire_uploads(s: &AppState) -> Result<(), StorageError> {
     for (bucket, version) in &expired {
         tus::remove_parts(s, bucket, version).await;
     }
-    tx.commit().await?;
+    tx.commit(s).await?;
     tracing::info!("storage sweeper: expired {} uploads pending for more than a day", expired.len());
     Ok(())
 }

@@ -70,22 +70,25 @@ impl UploadLock {
         let tx = Tx::new(s).await?;
         let client = tx.client();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&version];
-        let locked = if wait.is_zero() {
-            let try_lock = client.prepare_cached(TRY_LOCK).await.map_err(db_error)?;
-            let (began, row) = tokio::join!(client.batch_execute(BEGIN), client.query_one(&try_lock, &params));
-            began.map_err(db_error)?;
-            row.map_err(db_error)?.get::<_, bool>(0)
-        } else {
-            let lock = client.prepare_cached(LOCK).await.map_err(db_error)?;
-            let begin = format!("{BEGIN}; SET LOCAL lock_timeout = {}", wait.as_millis());
-            let (began, row) = tokio::join!(client.batch_execute(&begin), client.execute(&lock, &params));
-            began.map_err(db_error)?;
-            match row {
-                Ok(_) => true,
-                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => false,
-                Err(e) => return Err(db_error(e)),
+        let locking = async {
+            if wait.is_zero() {
+                let try_lock = client.prepare_cached(TRY_LOCK).await.map_err(db_error)?;
+                let (began, row) = tokio::join!(client.batch_execute(BEGIN), client.query_one(&try_lock, &params));
+                began.map_err(db_error)?;
+                Ok(row.map_err(db_error)?.get::<_, bool>(0))
+            } else {
+                let lock = client.prepare_cached(LOCK).await.map_err(db_error)?;
+                let begin = format!("{BEGIN}; SET LOCAL lock_timeout = {}", wait.as_millis());
+                let (began, row) = tokio::join!(client.batch_execute(&begin), client.execute(&lock, &params));
+                began.map_err(db_error)?;
+                match row {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => Ok(false),
+                    Err(e) => Err(db_error(e)),
+                }
             }
         };
+        let locked = limited(s, wait, locking).await?;
         if !locked {
             tx.rollback().await;
             return Err(StorageError::new(423, "Locked", "Another request is writing this upload; retry when it is done"));
@@ -121,13 +124,18 @@ impl Tx {
         self.0.as_ref().expect("a transaction's connection is there until it ends")
     }
 
-    pub(super) async fn commit(mut self) -> Result<(), StorageError> {
+    /// COMMIT, within the engine's limit (a connection that does not answer is closed).
+    pub(super) async fn commit(mut self, s: &AppState) -> Result<(), StorageError> {
         let client = self.0.take().expect("a transaction's connection is there until it ends");
-        match client.batch_execute("COMMIT").await {
-            Ok(()) => Ok(()),
-            Err(e) => {
+        match tokio::time::timeout(s.engine.work_limit(), client.batch_execute("COMMIT")).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
                 end(client).await;
                 Err(db_error(e))
+            }
+            Err(_) => {
+                drop(Object::take(client));
+                Err(Failure::no_answer().into())
             }
         }
     }
@@ -136,6 +144,20 @@ impl Tx {
         if let Some(client) = self.0.take() {
             end(client).await;
         }
+    }
+}
+
+/// `work` on a connection outside the engine, within the engine's limit (and `extra`): a
+/// database that does not answer is a 504, as everywhere, and the connection is not pooled
+/// again until it has rolled back.
+pub(super) async fn limited<T>(
+    s: &AppState,
+    extra: Duration,
+    work: impl std::future::Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    match tokio::time::timeout(s.engine.work_limit() + extra, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::no_answer().into()),
     }
 }
 
