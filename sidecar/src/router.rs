@@ -17,7 +17,7 @@ pub fn router(app: &App) -> Router {
         // a nested router's "/" is `/rest/v1` alone; the OpenAPI root is asked for with the slash
         .route("/rest/v1/", crate::cors::wrap_route(axum::routing::any(crate::rest::handle), cors))
         .nest("/auth/v1", crate::cors::wrap(crate::auth::router(), cors))
-        .merge(crate::cors::wrap(crate::storage::router(), cors))
+        .nest("/storage/v1", crate::cors::wrap(crate::storage::router(), cors))
         .layer(axum::middleware::from_fn(crate::request_id::layer))
         .with_state(app.state.clone())
 }

@@ -55,7 +55,7 @@ impl App {
         let mut background = Background::default();
         background.spawn(watch(config.database_url.clone(), state.rest.schemas.clone(), state.schema.clone()));
         if config.sweep_storage {
-            crate::storage::spawn_sweeper(state.clone());
+            background.spawn(crate::storage::sweep(state.clone()));
         }
         Ok(App { state, cors: config.cors, background })
     }

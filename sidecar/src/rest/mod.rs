@@ -87,11 +87,9 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
     };
     let cache = if known { cache } else { state.schema.refresh(std::time::Duration::from_secs(2)).await.unwrap_or(cache) };
     match &req.target {
-        Target::Root if !(parts.method == Method::GET || parts.method == Method::HEAD) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "PGRST117",
-            format!("Unsupported HTTP method: {}", parts.method),
-        )),
+        Target::Root if !(parts.method == Method::GET || parts.method == Method::HEAD) => {
+            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "PGRST117", format!("Unsupported HTTP method: {}", parts.method)))
+        }
         Target::Root => {
             let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
             openapi::handle(state, &cache, &req, host).await

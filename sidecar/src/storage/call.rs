@@ -20,13 +20,3 @@ pub async fn read(state: &AppState, headers: &HeaderMap, call: Call) -> Result<V
 pub async fn run_as_sidecar(state: &AppState, call: Call) -> Result<Value, StorageError> {
     Ok(state.engine.call_as_sidecar(call).await?)
 }
-
-/// Transitional: SQL text and arguments (being moved to crate::extension).
-pub async fn as_caller(state: &AppState, headers: &HeaderMap, sql: &'static str, args: Vec<Option<String>>) -> Result<Value, StorageError> {
-    run(state, headers, Call::new(sql, args)).await
-}
-
-/// Transitional: SQL text and arguments (being moved to crate::extension).
-pub async fn as_sidecar(state: &AppState, sql: &'static str, args: Vec<Option<String>>) -> Result<Value, StorageError> {
-    run_as_sidecar(state, Call::new(sql, args)).await
-}

@@ -36,14 +36,15 @@ pub struct StorageConfig {
     pub max_upload_bytes: u64,
 }
 
+/// The routes under `/storage/v1` (mounted there by crate::router).
 pub fn router() -> Router<AppState> {
-    let object = "/storage/v1/object";
+    let object = "/object";
     Router::new()
-        .route("/storage/v1/bucket", get(bucket::list).post(bucket::create))
-        .route("/storage/v1/bucket/{id}", get(bucket::get).put(bucket::update).delete(bucket::delete))
-        .route("/storage/v1/bucket/{id}/empty", post(bucket::empty))
-        .route("/storage/v1/upload/resumable", post(tus::create).options(tus::options))
-        .route("/storage/v1/upload/resumable/{id}", axum::routing::head(tus::head).patch(tus::patch).delete(tus::terminate))
+        .route("/bucket", get(bucket::list).post(bucket::create))
+        .route("/bucket/{id}", get(bucket::get).put(bucket::update).delete(bucket::delete))
+        .route("/bucket/{id}/empty", post(bucket::empty))
+        .route("/upload/resumable", post(tus::create).options(tus::options))
+        .route("/upload/resumable/{id}", axum::routing::head(tus::head).patch(tus::patch).delete(tus::terminate))
         .route(&format!("{object}/list/{{bucket}}"), post(object::list))
         .route(&format!("{object}/move"), post(object::move_object))
         .route(&format!("{object}/copy"), post(object::copy))
@@ -114,28 +115,25 @@ pub(crate) async fn forget_bytes(s: &AppState, bucket: &str, version: &str) -> b
 /// files a crash left, that is, not written to for a day (a request writing one, on this
 /// sidecar or another on the same disk, writes to it all along; and an upload that began a day
 /// ago has had its row expired, so its bytes could never become an object).
-pub fn spawn_sweeper(s: AppState) {
+/// Runs until the application stops it (crate::state::Background).
+pub async fn sweep(s: AppState) {
     if let Some(local) = s.storage.local.clone() {
-        tokio::task::spawn_blocking(move || {
-            let removed = local_file::remove_stale_staging(&local, std::time::Duration::from_secs(86400));
-            if removed > 0 {
-                tracing::info!("storage: removed {removed} staging files a crash left");
-            }
-        });
-    }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            // their rows' deletion queued their bytes as garbage, collected next
-            if let Err(e) = expire_uploads(&s).await {
-                tracing::debug!("storage sweeper: {}", e.message);
-            }
-            if let Err(e) = collect_garbage(&s).await {
-                tracing::debug!("storage sweeper: {}", e.message);
-            }
+        let cleaned = tokio::task::spawn_blocking(move || local_file::remove_stale_staging(&local, std::time::Duration::from_secs(86400)));
+        if let Ok(removed @ 1..) = cleaned.await {
+            tracing::info!("storage: removed {removed} staging files a crash left");
         }
-    });
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        // their rows' deletion queued their bytes as garbage, collected next
+        if let Err(e) = expire_uploads(&s).await {
+            tracing::debug!("storage sweeper: {}", e.message);
+        }
+        if let Err(e) = collect_garbage(&s).await {
+            tracing::debug!("storage sweeper: {}", e.message);
+        }
+    }
 }
 
 /// Expire the uploads pending for more than a day, in one transaction: delete their rows
@@ -184,7 +182,7 @@ async fn expire_uploads(s: &AppState) -> Result<(), StorageError> {
 async fn collect_garbage(s: &AppState) -> Result<(), StorageError> {
     const BATCH: usize = 1000;
     loop {
-        let garbage = call::as_sidecar(s, "SELECT bknd.storage_garbage($1::text::integer)::text", vec![Some(BATCH.to_string())]).await?;
+        let garbage = call::run_as_sidecar(s, crate::extension::storage::storage_garbage(BATCH as i64)).await?;
         let entries = garbage.as_array().map(Vec::as_slice).unwrap_or_default();
         let mut gone = Vec::new();
         for e in entries {
@@ -195,7 +193,7 @@ async fn collect_garbage(s: &AppState) -> Result<(), StorageError> {
         }
         if !gone.is_empty() {
             let versions = format!("{{{}}}", gone.join(","));
-            call::as_sidecar(s, "SELECT bknd.storage_garbage_gone($1::text::uuid[])::text", vec![Some(versions)]).await?;
+            call::run_as_sidecar(s, crate::extension::storage::storage_garbage_gone(versions)).await?;
         }
         if entries.len() < BATCH || gone.len() < entries.len() {
             return Ok(());

@@ -24,10 +24,11 @@ use object_store::path::Path as Key;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::{json, Value};
 
-use super::call::as_caller;
+use super::call::run;
 use super::error::StorageError;
 use super::{text, Streamed};
 use crate::engine::failure::Failure;
+use crate::extension::storage as ext;
 use crate::state::AppState;
 
 /// A statement of the sidecar's own failed: classified as the engine classifies every other.
@@ -243,21 +244,21 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap) -> Streamed {
     let name = meta.get("objectName").cloned().ok_or_else(|| StorageError::invalid("Upload-Metadata needs objectName"))?;
     let upsert = header(&headers, "x-upsert").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let user_metadata = match meta.get("metadata") {
-        Some(m) => Some(super::metadata_json(m)?.to_string()),
+        Some(m) => Some(super::metadata_json(m)?),
         None => None,
     };
     let cache_control = meta.get("cacheControl").map(|c| if c.contains('=') { c.clone() } else { format!("max-age={c}") });
-    let sql = "SELECT bknd.storage_begin_upload($1, $2, $3::text::boolean, $4, $5::text::bigint, $6::text::jsonb, $7)::text";
-    let args = vec![
-        Some(bucket),
-        Some(name),
-        Some(upsert.to_string()),
+    let size = i64::try_from(length).map_err(|_| StorageError::too_large())?;
+    let begin = ext::storage_begin_upload(
+        bucket,
+        name,
+        upsert,
         meta.get("contentType").cloned(),
-        Some(length.to_string()),
-        user_metadata,
+        Some(size),
+        user_metadata.as_ref(),
         cache_control,
-    ];
-    let upload = as_caller(&s, &headers, sql, args).await?;
+    );
+    let upload = run(&s, &headers, begin).await?;
     let (id, version, bucket) = (text(&upload, "id"), text(&upload, "version"), text(&upload, "bucket"));
     let info = json!({"length": length, "upsert": upsert});
     s.storage
@@ -276,7 +277,7 @@ async fn upload_of(s: &AppState, headers: &HeaderMap, id: &str) -> Result<(Value
     if !uuid {
         return Err(StorageError::not_found("Upload not found"));
     }
-    let upload = as_caller(s, headers, "SELECT bknd.storage_upload($1::text::uuid)::text", vec![Some(id.to_string())]).await?;
+    let upload = run(s, headers, ext::storage_upload(id.to_string())).await?;
     if upload.is_null() {
         return Err(StorageError::not_found("Upload not found"));
     }
@@ -432,7 +433,7 @@ pub async fn terminate(State(s): State<AppState>, Path(id): Path<String>, header
     let lock = UploadLock::take(&s, &text(&upload, "version"), Duration::from_secs(5)).await?;
     let answer = async {
         still_pending(&s, &upload).await?;
-        super::call::as_sidecar(&s, "SELECT to_jsonb(bknd.storage_abort_upload($1::text::uuid))::text", vec![Some(id.clone())]).await?;
+        super::call::run_as_sidecar(&s, ext::storage_abort_upload(id.clone())).await?;
         remove_parts(&s, &text(&upload, "bucket"), &text(&upload, "version")).await;
         Ok((StatusCode::NO_CONTENT, tus_headers(&[])).into_response())
     }
