@@ -47,7 +47,9 @@ impl AuthError {
 
 /// The engine's failure in GoTrue's format. The auth functions answer every mistake of the
 /// caller's as `{"error": ...}`, so what is raised is a refused token, a refusal (42501: no
-/// EXECUTE on the function), bad input the database itself caught, or a failure of ours.
+/// EXECUTE on the function), bad input the database itself caught (class 22), a collision with
+/// another request, or a failure of ours: anything else the table calls the client's mistake
+/// (a missing function, a constraint) is ours here, answered 500 and logged.
 impl From<Failure> for AuthError {
     fn from(failure: Failure) -> AuthError {
         let retry_after = failure.retry_after();
@@ -56,11 +58,14 @@ impl From<Failure> for AuthError {
             Failure::Database(d) => match d.kind {
                 Kind::Unauthorized => AuthError::new(401, "no_authorization", "This endpoint requires a valid Bearer token"),
                 Kind::Forbidden => AuthError::new(403, "not_admin", "User not allowed"),
-                Kind::BadRequest => AuthError::validation(d.message),
-                Kind::Conflict => AuthError::new(d.status, "conflict", d.message),
+                Kind::BadRequest if d.sqlstate.starts_with("22") => AuthError::validation(d.message),
+                Kind::Conflict => AuthError::new(d.status, "conflict", "The request conflicted with another; try again"),
                 Kind::Timeout => AuthError::new(d.status, "request_timeout", d.message),
-                Kind::NotFound => AuthError::new(d.status, "not_found", d.message),
-                _ => AuthError::new(d.status, "unexpected_failure", d.message),
+                Kind::Busy | Kind::Unavailable | Kind::Internal => AuthError::new(d.status, "unexpected_failure", d.message),
+                _ => {
+                    tracing::error!(sqlstate = d.sqlstate, "auth call raised: {}", d.message);
+                    AuthError::new(500, "unexpected_failure", "Internal error")
+                }
             },
             Failure::Unavailable => AuthError::new(503, "unexpected_failure", "Database unavailable"),
             Failure::Internal => AuthError::new(500, "unexpected_failure", "Internal error"),
@@ -108,6 +113,11 @@ mod tests {
         let busy = raised("40P01", "deadlock detected", false);
         assert_eq!((busy.status.as_u16(), busy.retry_after), (503, Some(1)));
         assert!(!busy.message.contains("deadlock"));
+        let missing = raised("42883", "function bknd.sign_up(text) does not exist", false);
+        assert_eq!((missing.status.as_u16(), missing.message.as_str()), (500, "Internal error"));
+        let race = raised("23505", "duplicate key value violates unique constraint \"users_email_key\"", false);
+        assert_eq!(race.status.as_u16(), 409);
+        assert!(!race.message.contains("users_email_key"));
         let slow = raised("57014", "canceling statement due to statement timeout", false);
         assert_eq!((slow.status.as_u16(), slow.code.as_str()), (504, "request_timeout"));
     }

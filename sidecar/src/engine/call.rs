@@ -29,7 +29,7 @@ impl Engine {
     /// BEGIN [READ ONLY], authenticate, the call and COMMIT, pipelined: one round trip.
     pub async fn call(&self, caller: Caller, access: Access, call: Call) -> Result<Value, Failure> {
         let anon_role = self.anon_role().to_string();
-        self.with_connection(move |client| {
+        self.with_connection(1, move |client| {
             Box::pin(async move {
                 let anonymous = caller.anonymous();
                 let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
@@ -60,7 +60,7 @@ impl Engine {
     /// token was refused.
     pub async fn call_at_once(&self, caller: Caller, call: Call) -> Result<Value, Failure> {
         let anon_role = self.anon_role().to_string();
-        self.with_connection(move |client| {
+        self.with_connection(1, move |client| {
             Box::pin(async move {
                 let anonymous = caller.anonymous();
                 let run_as = client.prepare_cached(RUN_AS).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
@@ -77,7 +77,7 @@ impl Engine {
     /// A call as the sidecar's own role (`authenticator`), with no role switch: for the
     /// functions only the sidecar may call (finishing uploads, secrets to send by email).
     pub async fn call_as_sidecar(&self, call: Call) -> Result<Value, Failure> {
-        self.with_connection(move |client| {
+        self.with_connection(1, move |client| {
             Box::pin(async move {
                 let stmt = client.prepare_cached(call.sql).await.map_err(|e| Failure::from_pg(&e, false))?;
                 let row = client.query_one(&stmt, &refs(&call.args)).await.map_err(|e| Failure::from_pg(&e, false))?;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 
 use deadpool_postgres::{ClientWrapper, Object, Pool, PoolError};
 use tracing::Instrument;
@@ -59,8 +60,9 @@ pub const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3:
 pub struct Engine {
     pool: Pool,
     anon_role: Arc<str>,
-    /// how long work on a connection may take before the database counts as not answering:
-    /// the statement timeout and a second for the round trips around it
+    /// how long one statement's work may take before the database counts as not answering:
+    /// the statement timeout and a second for the round trips around it (none when the
+    /// statement timeout is 0, PostgreSQL's "no timeout": then a year)
     work_limit: Duration,
 }
 
@@ -69,7 +71,11 @@ pub type Work<'c, T, E> = BoxFuture<'c, Result<T, E>>;
 
 impl Engine {
     pub fn new(pool: Pool, anon_role: &str, statement_timeout_ms: u64) -> Engine {
-        Engine { pool, anon_role: anon_role.into(), work_limit: Duration::from_millis(statement_timeout_ms.saturating_add(1000)) }
+        let work_limit = match statement_timeout_ms {
+            0 => Duration::from_secs(365 * 86400),
+            ms => Duration::from_millis(ms.saturating_add(1000)),
+        };
+        Engine { pool, anon_role: anon_role.into(), work_limit }
     }
 
     pub fn anon_role(&self) -> &str {
@@ -80,6 +86,7 @@ impl Engine {
         &self.pool
     }
 
+    /// The limit for one statement's work (see `work_limit`).
     pub fn work_limit(&self) -> Duration {
         self.work_limit
     }
@@ -106,25 +113,31 @@ impl Engine {
         }
     }
 
-    /// `work` on a pooled connection, in a task of its own, within the work limit. When the
-    /// database does not answer in time (frozen, a network partition) the answer is 504: what
-    /// was sent may still run, so the outcome is unknown. That connection may be in the middle
-    /// of a transaction, so it is closed, never handed back to the pool.
-    pub async fn with_connection<T, E, F>(&self, work: F) -> Result<T, E>
+    /// `work` (of `statements` statements) on a pooled connection, in a task of its own,
+    /// within the work limit. When the database does not answer in time (frozen, a network
+    /// partition) the answer is 504: what was sent may still run, so the outcome is unknown.
+    /// That connection may be in the middle of a transaction, so it is closed, never handed
+    /// back to the pool; so is one whose work panicked.
+    pub async fn with_connection<T, E, F>(&self, statements: u32, work: F) -> Result<T, E>
     where
         F: for<'c> FnOnce(&'c Object) -> Work<'c, T, E> + Send + 'static,
         T: Send + 'static,
         E: From<Failure> + Send + 'static,
     {
         let engine = self.clone();
+        let limit = self.work_limit.saturating_mul(statements.max(1));
         self.spawn(async move {
             let client = engine.connection().await?;
-            let outcome = tokio::time::timeout(engine.work_limit, work(&client)).await;
-            match outcome {
-                Ok(result) => result,
-                Err(_) => {
+            let run = std::panic::AssertUnwindSafe(async { tokio::time::timeout(limit, work(&client)).await.ok() });
+            match run.catch_unwind().await {
+                Ok(Some(result)) => result,
+                Ok(None) => {
                     drop(Object::take(client));
                     Err(E::from(Failure::no_answer()))
+                }
+                Err(_) => {
+                    drop(Object::take(client));
+                    Err(E::from(Failure::internal("request", "the work on a connection panicked")))
                 }
             }
         })

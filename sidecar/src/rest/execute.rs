@@ -89,9 +89,11 @@ where
     caller.headers = Some(req.headers_json.to_string());
     let pre_request = state.rest.pre_request.clone();
     let access = if stmt.read_only { Access::Read } else { Access::Write };
+    // the pre-request function, the EXPLAIN and the statement may each take the statement timeout
+    let statements = 1 + u32::from(pre_request.is_some()) + u32::from(stmt.explain.is_some());
     state
         .engine
-        .with_connection(move |client| {
+        .with_connection(statements, move |client| {
             Box::pin(async move {
                 let anonymous = caller.anonymous();
                 let fail = move |e: tokio_postgres::Error| ApiError::from(Failure::from_pg(&e, anonymous));

@@ -52,7 +52,9 @@ impl StorageError {
 
 /// The engine's failure in Supabase Storage's format. The status is the one table's, except
 /// where Supabase Storage answers otherwise: a bad token or signature is 400, a refused MIME
-/// type 415.
+/// type 415. The storage functions raise what they mean (P0002 not found, 23505 taken, class
+/// 22 bad input, 54000 too large, 2BP01 not empty); anything else the table calls the client's
+/// mistake (a missing function, another constraint, a write in a read) is ours here: 500, logged.
 impl From<Failure> for StorageError {
     fn from(failure: Failure) -> StorageError {
         let retry_after = failure.retry_after();
@@ -62,17 +64,21 @@ impl From<Failure> for StorageError {
                 Kind::BadRequest if d.sqlstate == "22023" && d.message.starts_with("mime type") => {
                     StorageError::new(415, "invalid_mime_type", d.message)
                 }
-                Kind::BadRequest => StorageError::invalid(d.message),
-                Kind::NotFound => StorageError::not_found(d.message),
+                Kind::BadRequest if d.sqlstate.starts_with("22") || d.sqlstate == "23514" => StorageError::invalid(d.message),
+                Kind::NotFound if d.sqlstate == "P0002" => StorageError::not_found(d.message),
                 Kind::Conflict if d.sqlstate == "23505" => StorageError::new(409, "Duplicate", "The resource already exists"),
-                Kind::Conflict => StorageError::new(409, "InvalidRequest", d.message),
+                Kind::Conflict if d.sqlstate == "2BP01" => StorageError::new(409, "InvalidRequest", d.message),
                 Kind::TooLarge => StorageError::too_large(),
                 Kind::Forbidden if d.sqlstate.starts_with("28") => StorageError::new(400, "InvalidSignature", d.message),
                 Kind::Unauthorized | Kind::Forbidden => StorageError::new(d.status, "Unauthorized", d.message),
                 Kind::Timeout => StorageError::new(d.status, "timeout", d.message),
                 Kind::Busy | Kind::Unavailable => StorageError::new(d.status, "unavailable", d.message),
-                Kind::NotAllowed | Kind::Custom => StorageError::new(d.status, "InvalidRequest", d.message),
+                Kind::Custom => StorageError::new(d.status, "InvalidRequest", d.message),
                 Kind::Internal => StorageError::new(d.status, "internal", d.message),
+                _ => {
+                    tracing::error!(sqlstate = d.sqlstate, "storage call raised: {}", d.message);
+                    StorageError::new(500, "internal", "Internal error")
+                }
             },
             Failure::Unavailable => StorageError::new(503, "unavailable", "Database unavailable"),
             Failure::Internal => StorageError::new(500, "internal", "Internal error"),
@@ -91,5 +97,32 @@ impl IntoResponse for StorageError {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::failure::{fixed_message, DatabaseError};
+    use crate::engine::sqlstate::classify;
+
+    fn raised(sqlstate: &str, message: &str) -> StorageError {
+        let (kind, status) = classify(sqlstate, false);
+        let message = if status >= 500 { fixed_message(kind).to_string() } else { message.to_string() };
+        StorageError::from(Failure::Database(DatabaseError { sqlstate: sqlstate.into(), kind, status, message, detail: None, hint: None }))
+    }
+
+    #[test]
+    fn what_the_storage_functions_mean_keeps_its_status_and_the_rest_is_ours() {
+        assert_eq!(raised("P0002", "Object not found").status, 404);
+        assert_eq!((raised("23505", "duplicate").status, raised("23505", "duplicate").error), (409, "Duplicate"));
+        assert_eq!(raised("22023", "mime type image/gif is not allowed").status, 415);
+        assert_eq!(raised("22P02", "invalid input syntax").status, 400);
+        assert_eq!((raised("28000", "bad signature").status, raised("28000", "x").error), (400, "InvalidSignature"));
+        assert_eq!(raised("57014", "canceling statement").status, 504);
+        let ours = raised("42883", "function bknd.list_buckets() does not exist");
+        assert_eq!((ours.status, ours.message.as_str()), (500, "Internal error"));
+        assert_eq!(raised("42P01", "relation \"bknd.x\" does not exist").status, 500);
+        assert_eq!(raised("25006", "cannot execute INSERT in a read-only transaction").status, 500);
     }
 }
