@@ -137,15 +137,7 @@ fn decode_path(p: &str) -> String {
 
 /// `Authorization: Bearer <jwt>`, else the `apikey` header; none means anonymous.
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
-    if let Some(auth) = header(headers, "authorization") {
-        let mut parts = auth.splitn(2, ' ');
-        if let (Some(scheme), Some(token)) = (parts.next(), parts.next()) {
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
-                return Some(token.trim().to_string());
-            }
-        }
-    }
-    header(headers, "apikey").map(str::trim).filter(|t| !t.is_empty()).map(str::to_string)
+    crate::engine::caller::token(headers)
 }
 
 fn media_type(accept: &str, target: &Target) -> Result<MediaType, ApiError> {
