@@ -53,6 +53,19 @@ TO anon, authenticated, service_role;
 -- it returns the code to send: the sidecar's own role only, never an API role
 -- (run_as: authenticate and one statement in one call, for the sidecar's auth calls)
 GRANT EXECUTE ON FUNCTION bknd.run_as(text, text, text, text, text, text[]) TO authenticator;
+-- realtime: subscribers' checks and sending run as the caller, under the policies; only the
+-- sidecar reads the change log and messages; publishing a table is service_role's (CREATE
+-- TRIGGER needs EXECUTE on the trigger function)
+GRANT EXECUTE ON FUNCTION bknd.realtime_topic(), bknd.realtime_visible(text, text, jsonb),
+  bknd.realtime_send(text, text, jsonb, boolean), bknd.realtime_send_from(text, text, text, jsonb, boolean),
+  bknd.realtime_authorize(text, text), bknd.realtime_probe(text, text)
+TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text), bknd.realtime_table(text),
+  bknd.realtime_capture() TO service_role;
+GRANT EXECUTE ON FUNCTION bknd.realtime_changes_in(text[]), bknd.realtime_message(bigint), bknd.realtime_prune(interval),
+  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb) TO authenticator;
+-- (run_as_row: the same for a whole row, for the sidecar's REST statements)
+GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_change_tokens(text, text), bknd.request_reauthentication(text, text) TO authenticator;
 -- OAuth: they hand out the provider's client secret and sessions for a provider's word

@@ -15,6 +15,7 @@ mod jwt;
 mod plans;
 mod policy;
 mod secrets;
+mod statement_error;
 mod storage;
 mod subtransaction;
 
@@ -26,6 +27,7 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!("../sql/auth.sql", name = "auth_tables", requires = ["bootstrap"]);
 extension_sql_file!("../sql/oauth.sql", name = "oauth_tables", requires = ["auth_tables"]);
 extension_sql_file!("../sql/storage.sql", name = "storage_tables", requires = ["oauth_tables"]);
+extension_sql_file!("../sql/realtime.sql", name = "realtime_tables", requires = ["storage_tables"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

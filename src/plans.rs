@@ -62,3 +62,114 @@ where
 pub fn run(sql: &str, args: &[DatumWithOid]) -> SpiResult<()> {
     with_rows(sql, args, None, |_| Ok(()))
 }
+
+/// A statement whose parameter types PostgreSQL inferred from where each `$n` is used, as for
+/// a statement prepared with no declared types over the wire; each argument arrives as text
+/// and goes through its type's input function, as the wire protocol's text format does.
+struct Inferred {
+    plan: OwnedPreparedStatement,
+    /// (type, its input function, the input function's type parameter), per `$n`
+    inputs: Vec<(pg_sys::Oid, pg_sys::Oid, pg_sys::Oid)>,
+}
+
+thread_local! {
+    static INFERRED: RefCell<HashMap<String, Rc<Inferred>>> = RefCell::new(HashMap::new());
+}
+
+/// The types PostgreSQL gives `$1..$n` in `sql` from where they are used (those it cannot
+/// tell are text). The statement must be exactly one.
+fn inferred_types(sql: &str) -> Vec<pg_sys::Oid> {
+    let Ok(text) = std::ffi::CString::new(sql) else {
+        crate::errors::invalid("the statement contains a NUL byte");
+    };
+    unsafe {
+        let raw = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        let statements = pgrx::PgList::<pg_sys::RawStmt>::from_pg(raw);
+        let Some(statement) = statements.get_ptr(0).filter(|_| statements.len() == 1) else {
+            crate::errors::invalid("exactly one statement is expected");
+        };
+        let mut types: *mut pg_sys::Oid = std::ptr::null_mut();
+        let mut count: std::ffi::c_int = 0;
+        pg_sys::parse_analyze_varparams(statement, text.as_ptr(), &mut types, &mut count, std::ptr::null_mut());
+        (0..count.max(0) as usize)
+            .map(|i| match *types.add(i) {
+                t if t == pg_sys::InvalidOid || t == pg_sys::UNKNOWNOID => pg_sys::TEXTOID,
+                t => t,
+            })
+            .collect()
+    }
+}
+
+fn inferred(client: &mut SpiClient, sql: &str) -> SpiResult<Rc<Inferred>> {
+    if let Some(kept) = INFERRED.with_borrow(|plans| plans.get(sql).cloned()) {
+        return Ok(kept);
+    }
+    let types = inferred_types(sql);
+    let oids: Vec<PgOid> = types.iter().map(|t| PgOid::from(*t)).collect();
+    let plan = client.prepare_mut(sql, &oids)?.keep();
+    let inputs = types
+        .iter()
+        .map(|&t| {
+            let (mut input, mut param) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+            unsafe { pg_sys::getTypeInputInfo(t, &mut input, &mut param) };
+            (t, input, param)
+        })
+        .collect();
+    let kept = Rc::new(Inferred { plan, inputs });
+    if INFERRED.with_borrow(|plans| plans.len()) < KEPT_AT_MOST {
+        INFERRED.with_borrow_mut(|plans| plans.insert(sql.to_string(), kept.clone()));
+    }
+    Ok(kept)
+}
+
+/// A row's columns: (name, value as text).
+pub type TextColumns = Vec<(String, Option<String>)>;
+
+/// Run `sql` with text `args` typed as PostgreSQL infers them; the first row's columns, or
+/// None when it returns no row.
+pub fn first_row_as_text(sql: &str, args: &[Option<String>]) -> SpiResult<Option<TextColumns>> {
+    Spi::connect_mut(|client: &mut SpiClient| {
+        let statement = inferred(client, sql)?;
+        if args.len() != statement.inputs.len() {
+            crate::errors::invalid(format!("the statement takes {} arguments, {} were given", statement.inputs.len(), args.len()));
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for (arg, &(oid, input, param)) in args.iter().zip(&statement.inputs) {
+            let value = match arg {
+                None => DatumWithOid::null_oid(oid),
+                Some(text) => {
+                    let Ok(text) = std::ffi::CString::new(text.as_str()) else {
+                        crate::errors::invalid("an argument contains a NUL byte");
+                    };
+                    // raises the type's own error (22P02 and the like) for a bad value
+                    let datum = unsafe { pg_sys::OidInputFunctionCall(input, text.as_ptr() as *mut _, param, -1) };
+                    unsafe { DatumWithOid::new(datum, oid) }
+                }
+            };
+            values.push(value);
+        }
+        let rows = crate::statement_error::keeping_sqlstate(|| client.update(&statement.plan, Some(1), &values))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let row = rows.first();
+        let mut columns = Vec::new();
+        for ordinal in 1..=row.columns()? {
+            let name = row.column_name(ordinal)?;
+            let value = match row.get_datum_by_ordinal(ordinal)? {
+                None => None,
+                Some(datum) => {
+                    let oid = row.column_type_oid(ordinal)?.value();
+                    let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
+                    unsafe {
+                        pg_sys::getTypeOutputInfo(oid, &mut output, &mut varlena);
+                        let text = pg_sys::OidOutputFunctionCall(output, datum);
+                        Some(std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned())
+                    }
+                }
+            };
+            columns.push((name, value));
+        }
+        Ok(Some(columns))
+    })
+}

@@ -11,6 +11,7 @@ pub mod extension;
 pub mod health;
 pub mod keys;
 pub mod mcp;
+pub mod realtime;
 pub mod request_id;
 pub mod rest;
 pub mod router;

@@ -18,6 +18,7 @@ pub fn router(app: &App) -> Router {
         .route("/rest/v1/", crate::cors::wrap_route(axum::routing::any(crate::rest::handle), cors))
         .nest("/auth/v1", crate::cors::wrap(crate::auth::router(), cors))
         .nest("/storage/v1", crate::cors::wrap(crate::storage::router(), cors))
+        .nest("/realtime/v1", crate::cors::wrap(crate::realtime::router(), cors))
         .layer(axum::middleware::from_fn(crate::request_id::layer))
         .with_state(app.state.clone())
 }

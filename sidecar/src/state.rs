@@ -25,6 +25,8 @@ pub struct AppState {
     pub auth: Arc<AuthConfig>,
     pub storage: Arc<StorageConfig>,
     pub mcp: Arc<McpConfig>,
+    /// the realtime channels joined on this sidecar
+    pub realtime: Arc<crate::realtime::hub::Hub>,
 }
 
 /// The state and the tasks that run beside the requests.
@@ -44,16 +46,19 @@ impl App {
         let (store, local) = crate::storage::backend::open(config.storage.as_deref())?;
         let storage = StorageConfig { store, local, max_upload_bytes: config.max_upload_bytes };
         let state = AppState {
-            engine,
+            engine: engine.clone(),
             pool,
             rest: Arc::new(config.rest),
             schema: SharedSchema::new(),
             auth: Arc::new(config.auth),
             storage: Arc::new(storage),
             mcp: Arc::new(config.mcp),
+            realtime: crate::realtime::hub::Hub::new(engine.clone()),
         };
         let mut background = Background::default();
         background.spawn(watch(config.database_url.clone(), state.rest.schemas.clone(), state.schema.clone()));
+        background.spawn(crate::realtime::listen::watch(config.database_url.clone(), state.realtime.clone()));
+        background.spawn(crate::realtime::listen::prune(state.realtime.clone()));
         if config.sweep_storage {
             background.spawn(crate::storage::sweep(state.clone()));
         }

@@ -4,6 +4,8 @@ SELECT jsonb_build_object(
   'name', c.relname,
   'description', pg_catalog.obj_description(c.oid, 'pg_class'),
   'rls_enabled', c.relrowsecurity,
+  -- publishes its changes to realtime subscribers (bknd.enable_realtime)
+  'realtime', EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = c.oid AND tg.tgname = 'bknd_realtime'),
   'columns', (
     SELECT coalesce(jsonb_agg(jsonb_build_object(
         'name', a.attname,

@@ -21,3 +21,31 @@ fn run_as(token: Option<&str>, method: &str, path: &str, anon_role: &str, statem
     let args: Vec<DatumWithOid> = args.iter().map(|a| a.as_deref().into()).collect();
     errors::spi_or(crate::plans::get_one::<String>(statement, &args), None)
 }
+
+/// `bknd.run_as` for a whole row, for the sidecar's REST reads and writes: authenticate
+/// `token` as `bknd.authenticate(token, method, path, headers, anon_role)` does (SQLSTATE
+/// 28000 when refused), make the transaction read-only when `read_only`, then run `statement`
+/// with `args` typed as PostgreSQL infers them from where each `$n` is used (as the wire
+/// protocol does for parameters sent without a type). Answers the first row's columns as
+/// name, value, name, value ... (all text), or NULL when there is no row. One statement in an
+/// implicit transaction is one answer from the server, where BEGIN, authenticate, the
+/// statement and COMMIT pipelined are four.
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)]
+fn run_as_row(
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    headers: Option<pgrx::JsonB>,
+    anon_role: &str,
+    read_only: bool,
+    statement: &str,
+    args: Vec<Option<String>>,
+) -> Option<Vec<Option<String>>> {
+    super::authenticate(token, Some(method), Some(path), headers, Some(anon_role));
+    if read_only {
+        super::set_local("transaction_read_only", "on");
+    }
+    let row = errors::spi(crate::plans::first_row_as_text(statement, &args))?;
+    Some(row.into_iter().flat_map(|(name, value)| [Some(name), value]).collect())
+}

@@ -62,6 +62,8 @@ pub struct Verified {
     pub payload: String,
     pub exp: Option<i64>,
     pub nbf: Option<i64>,
+    /// The payload as a jsonb value's bytes, made on the first `bknd.jwt_verify` of this token
+    pub jsonb: std::cell::OnceCell<Box<[u8]>>,
 }
 
 impl Verified {
@@ -148,7 +150,7 @@ pub fn verify_payload(token: &str, keys: &KeySet, now: i64) -> Result<Verified, 
     let (exp, nbf) = (time(&times.exp)?, time(&times.nbf)?);
     time(&times.iat)?;
     check_window(exp, nbf, now)?;
-    Ok(Verified { payload, exp, nbf })
+    Ok(Verified { payload, exp, nbf, jsonb: Default::default() })
 }
 
 /// Whether `now` is inside the token's validity window, with `LEEWAY_SECONDS` of clock skew.

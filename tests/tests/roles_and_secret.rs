@@ -94,6 +94,12 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
                 "jwt_verify",
                 "jwt_verify_text",
                 "list_buckets",
+                "realtime_authorize",
+                "realtime_probe",
+                "realtime_send",
+                "realtime_send_from",
+                "realtime_topic",
+                "realtime_visible",
                 "refresh_session",
                 "role",
                 "sign_in_password",
@@ -136,6 +142,12 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
                 "mfa_enroll_totp",
                 "mfa_unenroll",
                 "mfa_verify",
+                "realtime_authorize",
+                "realtime_probe",
+                "realtime_send",
+                "realtime_send_from",
+                "realtime_topic",
+                "realtime_visible",
                 "refresh_session",
                 "role",
                 "sign_in_password",
@@ -263,4 +275,91 @@ fn run_as_runs_one_statement_as_the_tokens_role_for_authenticator_only() {
     // the call's transaction ended, and with it the role switch and the claims
     let row = c.query_one("SELECT current_user::text, coalesce(current_setting('request.jwt.claims', true), '')", &[]).unwrap();
     assert_eq!((row.get::<_, String>(0).as_str(), row.get::<_, String>(1).as_str()), ("authenticator", ""));
+}
+
+/// bknd.run_as_row, the sidecar's one-statement REST call: authenticator's alone; parameters
+/// typed from their use; the whole first row as name, value pairs; READ ONLY when asked; an
+/// error the statement raises keeps its own SQLSTATE (even one pgrx has no name for) and says
+/// it is the statement's, while a refused token says nothing of the kind.
+#[test]
+fn run_as_row_answers_a_row_and_keeps_the_statements_errors() {
+    let db = TestDb::new("run_as_row");
+    let mut admin = db.admin();
+    let signature = "bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[])";
+    for role in ["anon", "authenticated", "service_role"] {
+        let may: bool = admin.query_one("SELECT has_function_privilege($1, $2, 'EXECUTE')", &[&role, &signature]).unwrap().get(0);
+        assert!(!may, "{role} may execute run_as_row");
+    }
+    admin
+        .batch_execute(
+            "SELECT bknd.create_table('things', '{\"name\": {\"type\": \"text\"}}', '{\"id\": \"bigint\"}');
+             SELECT bknd.allow('things', 'select,insert', 'anon');
+             INSERT INTO things (name) VALUES ('one'), ('two');
+             CREATE FUNCTION public.not_ready() RETURNS int LANGUAGE plpgsql AS $$
+               BEGIN RAISE NOTICE 'about to fail'; RAISE 'come back later' USING ERRCODE = 'PT503', DETAIL = 'd', HINT = 'h'; END $$;
+             CREATE FUNCTION public.refuses() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE 'not you' USING ERRCODE = '28000'; END $$;
+             GRANT EXECUTE ON FUNCTION public.not_ready(), public.refuses() TO anon;",
+        )
+        .unwrap();
+    let mut c = db.connect_as("authenticator");
+    let run = "SELECT bknd.run_as_row($1, 'GET', '/things', '{\"x-h\": \"v\"}'::jsonb, 'anon', $2, $3, $4)";
+    let none: Option<String> = None;
+    let text_args = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<Option<String>>>();
+
+    // "id" = $1 makes $1 a bigint, as over the wire; NULL values stay NULL
+    let row: Option<Vec<Option<String>>> = c
+        .query_one(
+            run,
+            &[&none, &true, &"SELECT count(*) AS n, max(name) AS top, NULL::text AS nothing, current_user::text AS who, current_setting('request.headers') AS h FROM things WHERE id = $1", &text_args(&["2"])],
+        )
+        .unwrap()
+        .get(0);
+    let flat: Vec<Option<&str>> = row.as_ref().unwrap().iter().map(|v| v.as_deref()).collect();
+    assert_eq!(
+        flat,
+        [
+            Some("n"),
+            Some("1"),
+            Some("top"),
+            Some("two"),
+            Some("nothing"),
+            None,
+            Some("who"),
+            Some("anon"),
+            Some("h"),
+            Some(r#"{"x-h":"v"}"#)
+        ]
+    );
+    // no row: NULL
+    let row: Option<Vec<Option<String>>> =
+        c.query_one(run, &[&none, &true, &"SELECT id FROM things WHERE id = $1", &text_args(&["99"])]).unwrap().get(0);
+    assert!(row.is_none());
+    // a read is read-only; a write is not
+    let insert = "INSERT INTO things (name) VALUES ($1) RETURNING name";
+    let err = c.query_one(run, &[&none, &true, &insert, &text_args(&["three"])]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("25006"), "{err}");
+    c.query_one(run, &[&none, &false, &insert, &text_args(&["three"])]).unwrap();
+    // a bad value for the inferred type is the type's own error
+    let err = c.query_one(run, &[&none, &true, &"SELECT id FROM things WHERE id = $1", &text_args(&["abc"])]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("22P02"), "{err}");
+
+    // the statement's own code (pgrx names no PT503), its words, and the context line
+    let err = c.query_one(run, &[&none, &true, &"SELECT public.not_ready()", &text_args(&[])]).unwrap_err();
+    let db_err = err.as_db_error().unwrap();
+    assert_eq!(
+        (db_err.code().code(), db_err.message(), db_err.detail(), db_err.hint()),
+        ("PT503", "come back later", Some("d"), Some("h"))
+    );
+    assert!(db_err.where_().unwrap_or("").contains("bknd.run_as_row: the statement"), "{db_err:?}");
+    // 28000 from the statement is marked as the statement's; a refused token is not
+    let err = c.query_one(run, &[&none, &true, &"SELECT public.refuses()", &text_args(&[])]).unwrap_err();
+    assert!(err.as_db_error().unwrap().where_().unwrap_or("").contains("bknd.run_as_row: the statement"), "{err:?}");
+    let err = c.query_one(run, &[&Some("not.a.token".to_string()), &true, &"SELECT 1", &text_args(&[])]).unwrap_err();
+    let db_err = err.as_db_error().unwrap();
+    assert_eq!(db_err.code().code(), "28000");
+    assert!(!db_err.where_().unwrap_or("").contains("bknd.run_as_row"), "{db_err:?}");
+    // and an error outside it, afterwards on the same connection, is left alone
+    let err = c.query_one("SELECT 1/0", &[]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("22012"));
+    assert!(err.as_db_error().unwrap().where_().is_none(), "{err:?}");
 }

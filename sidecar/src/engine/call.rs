@@ -24,6 +24,17 @@ impl Call {
 }
 
 const RUN_AS: &str = "SELECT bknd.run_as($1::text, $2::text, $3::text, $4::text, $5::text, $6::text[])";
+const RUN_AS_ROW: &str = "SELECT bknd.run_as_row($1::text, $2::text, $3::text, $4::text::jsonb, $5::text, $6::bool, $7::text, $8::text[])";
+
+/// A statement's one row as `bknd.run_as_row` answers it: each column's name and its value as text.
+#[derive(Debug, Clone, Default)]
+pub struct TextRow(pub Vec<(String, Option<String>)>);
+
+impl TextRow {
+    pub fn get(&self, column: &str) -> Option<&str> {
+        self.0.iter().find(|(name, _)| name == column).and_then(|(_, v)| v.as_deref())
+    }
+}
 
 impl Engine {
     /// BEGIN [READ ONLY], authenticate, the call and COMMIT, pipelined: one round trip.
@@ -74,6 +85,38 @@ impl Engine {
         .await
     }
 
+    /// Any one statement (parameters typed as PostgreSQL infers them from their use, sent as
+    /// text) as the caller, through `bknd.run_as_row` in an implicit transaction (READ ONLY
+    /// for reads): one answer from the server. Its first row, or None when it has none.
+    pub async fn row_at_once(
+        &self,
+        caller: Caller,
+        access: Access,
+        sql: String,
+        args: Vec<Option<String>>,
+    ) -> Result<Option<TextRow>, Failure> {
+        let anon_role = self.anon_role().to_string();
+        self.with_connection(1, move |client| {
+            Box::pin(async move {
+                let anonymous = caller.anonymous();
+                let run_as_row = client.prepare_cached(RUN_AS_ROW).await.map_err(|e| Failure::from_pg(&e, anonymous))?;
+                let read_only = matches!(access, Access::Read);
+                let row = client
+                    .query_one(
+                        &run_as_row,
+                        &[&caller.token, &caller.method, &caller.path, &caller.headers, &anon_role, &read_only, &sql, &args],
+                    )
+                    .await
+                    .map_err(|e| statement_or_token_failure(&e, anonymous))?;
+                let flat: Option<Vec<Option<String>>> = row.try_get(0).map_err(|e| Failure::internal("reading a row's columns", e))?;
+                Ok(flat.map(|flat| {
+                    TextRow(flat.chunks(2).map(|pair| (pair[0].clone().unwrap_or_default(), pair.get(1).cloned().flatten())).collect())
+                }))
+            })
+        })
+        .await
+    }
+
     /// A call as the sidecar's own role (`authenticator`), with no role switch: for the
     /// functions only the sidecar may call (finishing uploads, secrets to send by email).
     pub async fn call_as_sidecar(&self, call: Call) -> Result<Value, Failure> {
@@ -85,6 +128,17 @@ impl Engine {
             })
         })
         .await
+    }
+}
+
+/// An error `bknd.run_as_row` raised from the statement carries this context line
+/// (src/statement_error.rs); a 28000 without it is `bknd.authenticate` refusing the token.
+const STATEMENT_CONTEXT: &str = "bknd.run_as_row: the statement";
+
+fn statement_or_token_failure(e: &tokio_postgres::Error, anonymous: bool) -> Failure {
+    match e.as_db_error() {
+        Some(db) if db.where_().is_some_and(|w| w.contains(STATEMENT_CONTEXT)) => Failure::from_pg(e, anonymous),
+        _ => token_failure(e, anonymous),
     }
 }
 

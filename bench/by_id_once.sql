@@ -1,0 +1,2 @@
+\set id random(1, 10000)
+SELECT bknd.run_as_row(NULL, 'GET', '/items', '{"host": "127.0.0.1:3099", "x-request-id": "c4f58133-12cd-45aa-867f-f00a7f24d5e8"}', 'anon', true, 'SELECT NULL::bigint AS total, pg_catalog.count(*) AS page_total, coalesce(pg_catalog.json_agg(_bknd_t), ''[]''::json)::text AS body FROM (SELECT "t0"."id", "t0"."name", "t0"."price", "t0"."owner_id", "t0"."created_at", "t0"."updated_at" FROM "public"."items" AS "t0" WHERE ("t0"."id" = $1)) _bknd_t', ARRAY[:id]::text[]);

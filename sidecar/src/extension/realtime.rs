@@ -1,0 +1,30 @@
+//! Realtime: who a subscriber is, which changes and messages it may see, sending
+//! (`sql/realtime.sql`).
+
+use serde_json::Value;
+
+use super::{calls, Call, TextArray};
+
+calls! {
+    /// the caller's claims, once bknd.authenticate has accepted its token
+    fn claims() = "SELECT bknd.claims()::text";
+    fn realtime_authorize(topic: String) = "SELECT bknd.realtime_authorize($1::text)::text";
+    fn realtime_visible(schema: String, table: String, changes: &Value) =
+        "SELECT to_jsonb(bknd.realtime_visible($1::text, $2::text, $3::text::jsonb))::text";
+    /// the sidecar's own
+    fn realtime_tables() = "SELECT to_jsonb(bknd.realtime_tables())::text";
+    /// the sidecar's own
+    fn realtime_changes_in(xids: TextArray) =
+        "SELECT bknd.realtime_changes_in(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
+    fn realtime_send(topic: String, event: String, payload: &Value, private: bool) =
+        "SELECT to_jsonb(bknd.realtime_send($1::text, $2::text, $3::text::jsonb, $4::text::boolean))::text";
+    /// a client's broadcast: `origin` names the sending channel, so it can skip its own
+    fn realtime_send_from(origin: String, topic: String, event: String, payload: &Value, private: bool) =
+        "SELECT to_jsonb(bknd.realtime_send_from($1::text, $2::text, $3::text, $4::text::jsonb, $5::text::boolean))::text";
+    /// the sidecar's own
+    fn realtime_message(id: i64) = "SELECT bknd.realtime_message($1::text::bigint)::text";
+    /// the sidecar's own: a presence change to the other sidecars
+    fn realtime_presence_relay(diff: &Value) = "SELECT to_jsonb(bknd.realtime_presence_relay($1::text::jsonb))::text";
+    /// the sidecar's own
+    fn realtime_prune() = "SELECT to_jsonb(bknd.realtime_prune())::text";
+}

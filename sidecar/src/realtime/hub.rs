@@ -1,0 +1,418 @@
+//! The channels joined on this sidecar, and delivery to them: database changes (checked once
+//! per table and distinct set of claims for a whole batch, as those subscribers, under RLS),
+//! broadcasts and presence. Everything that must reach the clients of every sidecar goes
+//! through PostgreSQL (listen.rs): a change's transaction, a sent message and a presence change
+//! each NOTIFY, and every sidecar delivers to its own channels.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::ws::Message;
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::filter::{Event, Filter};
+use super::frame::{self, Vsn};
+use crate::engine::{Access, Caller, Engine};
+use crate::extension::realtime as ext;
+
+/// One `postgres_changes` binding of a channel.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub id: u32,
+    pub event: Event,
+    pub schema: String,
+    pub table: String,
+    pub filter: Option<Filter>,
+}
+
+/// Who a channel runs as: its token and the claims the database accepted for it.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub token: Option<String>,
+    /// the claims that decide what RLS shows (without iat, exp, nbf, jti): channels whose
+    /// claims are equal are checked together
+    pub claims_key: String,
+    pub exp: Option<i64>,
+}
+
+/// A socket's way out: its bounded queue, and a token to end it (a slow reader is dropped).
+#[derive(Clone)]
+pub struct Outbox {
+    pub queue: mpsc::Sender<Message>,
+    pub vsn: Vsn,
+    pub closed: CancellationToken,
+}
+
+impl Outbox {
+    /// Queue `frame`; a full queue ends the socket rather than slowing everyone else.
+    pub fn send(&self, frame: &frame::Frame) {
+        if self.queue.try_send(Message::Text(frame::encode(frame, self.vsn).into())).is_err() {
+            self.closed.cancel();
+        }
+    }
+}
+
+pub struct Channel {
+    /// the channel's name (the wire topic without `realtime:`)
+    pub name: String,
+    pub private: bool,
+    pub broadcast_self: bool,
+    pub presence_key: String,
+    pub bindings: Vec<Binding>,
+    pub subscriber: Subscriber,
+    pub outbox: Outbox,
+}
+
+impl Channel {
+    fn wire_topic(&self) -> String {
+        format!("realtime:{}", self.name)
+    }
+}
+
+/// One presence: its key's meta as tracked, with the `phx_ref` that names it.
+#[derive(Debug, Clone)]
+struct Presence {
+    key: String,
+    meta: Value,
+    /// the channel that tracked it: "<sidecar>:<channel>"
+    owner: String,
+}
+
+#[derive(Default)]
+struct Registry {
+    channels: HashMap<u64, Channel>,
+    /// (private, channel name) -> presences by phx_ref
+    presence: HashMap<(bool, String), BTreeMap<String, Presence>>,
+}
+
+pub struct Hub {
+    /// this sidecar's name in origins and presence owners
+    pub id: String,
+    engine: Engine,
+    next: AtomicU64,
+    registry: Mutex<Registry>,
+}
+
+impl Hub {
+    pub fn new(engine: Engine) -> Arc<Hub> {
+        Arc::new(Hub {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            engine,
+            next: AtomicU64::new(1),
+            registry: Mutex::new(Registry::default()),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn origin(&self, channel: u64) -> String {
+        format!("{}:{channel}", self.id)
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn add(&self, channel: Channel) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.registry().channels.insert(id, channel);
+        id
+    }
+
+    /// Take a channel away; its presences leave.
+    pub async fn remove(&self, id: u64) {
+        let removed = {
+            let mut registry = self.registry();
+            let Some(channel) = registry.channels.remove(&id) else { return };
+            let owner = self.origin(id);
+            let topic = (channel.private, channel.name.clone());
+            let left: Vec<Presence> = match registry.presence.get_mut(&topic) {
+                Some(entries) => {
+                    let refs: Vec<String> = entries.iter().filter(|(_, p)| p.owner == owner).map(|(r, _)| r.clone()).collect();
+                    refs.iter().filter_map(|r| entries.remove(r).map(|p| (r, p))).map(|(r, p)| with_ref(p, r)).collect()
+                }
+                None => vec![],
+            };
+            (topic, left)
+        };
+        let ((private, name), left) = removed;
+        if !left.is_empty() {
+            self.presence_changed(private, &name, vec![], left, true).await;
+        }
+    }
+
+    pub fn update_subscriber(&self, id: u64, subscriber: Subscriber) {
+        if let Some(channel) = self.registry().channels.get_mut(&id) {
+            channel.subscriber = subscriber;
+        }
+    }
+
+    /// The tables that publish now, as "schema.table" (asked once per join: a table may stop).
+    pub async fn published(&self) -> Vec<String> {
+        match self.engine.call_as_sidecar(ext::realtime_tables()).await {
+            Ok(Value::Array(tables)) => tables.into_iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// The presences of a topic, as `presence_state` sends them.
+    pub fn presence_state(&self, private: bool, name: &str) -> Value {
+        let registry = self.registry();
+        let mut state = Map::new();
+        if let Some(entries) = registry.presence.get(&(private, name.to_string())) {
+            for (phx_ref, p) in entries {
+                let metas = state.entry(p.key.clone()).or_insert_with(|| json!({"metas": []}));
+                if let Some(list) = metas["metas"].as_array_mut() {
+                    list.push(meta_with_ref(&p.meta, phx_ref));
+                }
+            }
+        }
+        Value::Object(state)
+    }
+
+    /// A channel tracks `meta` under its key (replacing what it tracked before) or, with None,
+    /// untracks. The diff goes to this sidecar's channels and, through PostgreSQL, the others'.
+    pub async fn track(&self, id: u64, meta: Option<Value>) {
+        let owner = self.origin(id);
+        let (private, name, joins, leaves) = {
+            let mut registry = self.registry();
+            let Some(channel) = registry.channels.get(&id) else { return };
+            let (private, name, key) = (channel.private, channel.name.clone(), channel.presence_key.clone());
+            let entries = registry.presence.entry((private, name.clone())).or_default();
+            let old: Vec<String> = entries.iter().filter(|(_, p)| p.owner == owner).map(|(r, _)| r.clone()).collect();
+            let leaves: Vec<Presence> = old.iter().filter_map(|r| entries.remove(r).map(|p| with_ref(p, r))).collect();
+            let mut joins = vec![];
+            if let Some(meta) = meta {
+                let phx_ref = uuid::Uuid::new_v4().simple().to_string();
+                let p = Presence { key, meta, owner: owner.clone() };
+                entries.insert(phx_ref.clone(), p.clone());
+                joins.push(with_ref(p, &phx_ref));
+            }
+            (private, name, joins, leaves)
+        };
+        self.presence_changed(private, &name, joins, leaves, true).await;
+    }
+
+    /// Send a presence diff to this sidecar's channels of the topic, and relay it to the others.
+    async fn presence_changed(&self, private: bool, name: &str, joins: Vec<Presence>, leaves: Vec<Presence>, relay: bool) {
+        let diff = json!({"joins": group(&joins), "leaves": group(&leaves)});
+        self.deliver_to_topic(private, name, None, &frame::push(&format!("realtime:{name}"), "presence_diff", diff));
+        if relay {
+            let message = json!({
+                "origin": self.id, "private": private, "topic": name,
+                "joins": joins.iter().map(|p| json!({"key": p.key, "meta": p.meta, "owner": p.owner})).collect::<Vec<_>>(),
+                "leaves": leaves.iter().map(|p| json!({"key": p.key, "meta": p.meta, "owner": p.owner})).collect::<Vec<_>>(),
+            });
+            if let Err(e) = self.engine.call_as_sidecar(ext::realtime_presence_relay(&message)).await {
+                tracing::warn!("realtime: relaying a presence change failed: {e:?}");
+            }
+        }
+    }
+
+    /// A presence change another sidecar relayed.
+    pub async fn presence_from_elsewhere(&self, message: &Value) {
+        if message["origin"].as_str() == Some(self.id.as_str()) {
+            return;
+        }
+        let (Some(private), Some(name)) = (message["private"].as_bool(), message["topic"].as_str()) else { return };
+        let read = |list: &Value| -> Vec<Presence> {
+            list.as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|p| {
+                            Some(Presence {
+                                key: p["key"].as_str()?.to_string(),
+                                meta: p["meta"].clone(),
+                                owner: p["owner"].as_str()?.to_string(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (joins, leaves) = (read(&message["joins"]), read(&message["leaves"]));
+        {
+            let mut registry = self.registry();
+            let entries = registry.presence.entry((private, name.to_string())).or_default();
+            for p in &leaves {
+                if let Some(r) = p.meta.get("phx_ref").and_then(Value::as_str) {
+                    entries.remove(r);
+                }
+            }
+            for p in &joins {
+                if let Some(r) = p.meta.get("phx_ref").and_then(Value::as_str) {
+                    let mut meta = p.meta.clone();
+                    if let Some(m) = meta.as_object_mut() {
+                        m.remove("phx_ref");
+                    }
+                    entries.insert(r.to_string(), Presence { key: p.key.clone(), meta, owner: p.owner.clone() });
+                }
+            }
+        }
+        let diff = json!({"joins": group(&joins), "leaves": group(&leaves)});
+        self.deliver_to_topic(private, name, None, &frame::push(&format!("realtime:{name}"), "presence_diff", diff));
+    }
+
+    /// A broadcast (by id, from the notification): to every channel of its topic and kind,
+    /// but not back to the channel that sent it unless that one asked to hear itself.
+    pub async fn message(&self, id: i64, origin: &str) {
+        let message = match self.engine.call_as_sidecar(ext::realtime_message(id)).await {
+            Ok(m) if m.is_object() => m,
+            Ok(_) => return, // pruned already
+            Err(e) => {
+                tracing::warn!("realtime: reading message {id} failed: {e:?}");
+                return;
+            }
+        };
+        let (Some(topic), Some(event)) = (message["topic"].as_str(), message["event"].as_str()) else { return };
+        let private = message["private"].as_bool().unwrap_or(false);
+        let sender = origin.strip_prefix(&format!("{}:", self.id)).and_then(|c| c.parse::<u64>().ok());
+        let payload = json!({"type": "broadcast", "event": event, "payload": message["payload"]});
+        self.deliver_to_topic(private, topic, sender, &frame::push(&format!("realtime:{topic}"), "broadcast", payload));
+    }
+
+    fn deliver_to_topic(&self, private: bool, name: &str, sender: Option<u64>, message: &frame::Frame) {
+        let registry = self.registry();
+        for (id, channel) in &registry.channels {
+            if channel.private != private || channel.name != name {
+                continue;
+            }
+            if Some(*id) == sender && !channel.broadcast_self {
+                continue;
+            }
+            channel.outbox.send(message);
+        }
+    }
+
+    /// Changes of committed transactions, in commit order: each to the channels whose bindings
+    /// match it and whose subscriber may SELECT the row now.
+    pub async fn changes(&self, changes: Vec<Value>) {
+        // by table, in order
+        let mut tables: Vec<((String, String), Vec<Value>)> = vec![];
+        for change in changes {
+            let key = (change["schema"].as_str().unwrap_or("").to_string(), change["table"].as_str().unwrap_or("").to_string());
+            match tables.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push(change),
+                None => tables.push((key, vec![change])),
+            }
+        }
+        for ((schema, table), changes) in tables {
+            self.table_changes(&schema, &table, &changes).await;
+        }
+    }
+
+    async fn table_changes(&self, schema: &str, table: &str, changes: &[Value]) {
+        // the subscribers of this table, grouped by their claims
+        let mut groups: HashMap<String, (Option<String>, Option<i64>)> = HashMap::new();
+        {
+            let registry = self.registry();
+            for channel in registry.channels.values() {
+                if !channel.bindings.iter().any(|b| b.schema == schema && b.table == table) {
+                    continue;
+                }
+                let s = &channel.subscriber;
+                let entry = groups.entry(s.claims_key.clone()).or_insert((s.token.clone(), s.exp));
+                // the token that lasts longest speaks for the group
+                if s.exp.unwrap_or(i64::MAX) > entry.1.unwrap_or(i64::MAX) {
+                    *entry = (s.token.clone(), s.exp);
+                }
+            }
+        }
+        if groups.is_empty() {
+            return;
+        }
+        let probes: Value = changes
+            .iter()
+            .map(|c| match c["type"].as_str() {
+                Some("DELETE") => json!({"deleted": c["deleted_row"]}),
+                _ => json!({"key": c["primary_key"]}),
+            })
+            .collect();
+        // one check per distinct claims for the whole batch, concurrently
+        let checks = groups.into_iter().map(|(claims_key, (token, _))| {
+            let probes = &probes;
+            async move {
+                let caller = Caller::new(token, "GET", "/realtime/v1/websocket");
+                let call = ext::realtime_visible(schema.to_string(), table.to_string(), probes);
+                let seen: Vec<usize> = match self.engine.call(caller, Access::Read, call).await {
+                    Ok(Value::Array(positions)) => positions.iter().filter_map(|p| p.as_u64()).map(|p| p as usize - 1).collect(),
+                    Ok(_) => vec![],
+                    Err(e) => {
+                        tracing::debug!("realtime: visibility check failed for a subscriber: {e:?}");
+                        vec![]
+                    }
+                };
+                (claims_key, seen)
+            }
+        });
+        let visible: HashMap<String, Vec<usize>> = futures_util::future::join_all(checks).await.into_iter().collect();
+
+        let registry = self.registry();
+        for (position, change) in changes.iter().enumerate() {
+            let kind = change["type"].as_str().unwrap_or("");
+            let row = if kind == "DELETE" { &change["old_record"] } else { &change["record"] };
+            let mut data = json!({
+                "schema": schema, "table": table, "commit_timestamp": change["commit_timestamp"], "type": kind,
+                "columns": change["columns"], "errors": Value::Null,
+            });
+            if kind != "DELETE" {
+                data["record"] = change["record"].clone();
+            }
+            if kind != "INSERT" {
+                data["old_record"] = change["old_record"].clone();
+            }
+            for channel in registry.channels.values() {
+                if !visible.get(&channel.subscriber.claims_key).is_some_and(|seen| seen.contains(&position)) {
+                    continue;
+                }
+                let ids: Vec<u32> = channel
+                    .bindings
+                    .iter()
+                    .filter(|b| b.schema == schema && b.table == table && b.event.matches(kind))
+                    .filter(|b| b.filter.as_ref().is_none_or(|f| f.matches(row)))
+                    .map(|b| b.id)
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                let payload = json!({"ids": ids, "data": data});
+                channel.outbox.send(&frame::push(&channel.wire_topic(), "postgres_changes", payload));
+            }
+        }
+    }
+}
+
+fn meta_with_ref(meta: &Value, phx_ref: &str) -> Value {
+    let mut m = match meta {
+        Value::Object(m) => m.clone(),
+        other => {
+            let mut m = Map::new();
+            m.insert("value".into(), other.clone());
+            m
+        }
+    };
+    m.insert("phx_ref".into(), Value::String(phx_ref.to_string()));
+    Value::Object(m)
+}
+
+fn with_ref(p: Presence, phx_ref: &str) -> Presence {
+    Presence { meta: meta_with_ref(&p.meta, phx_ref), ..p }
+}
+
+/// `{key: {metas: [...]}}`, as presence_state and presence_diff carry presences.
+fn group(list: &[Presence]) -> Value {
+    let mut out = Map::new();
+    for p in list {
+        let entry = out.entry(p.key.clone()).or_insert_with(|| json!({"metas": []}));
+        if let Some(metas) = entry["metas"].as_array_mut() {
+            metas.push(p.meta.clone());
+        }
+    }
+    Value::Object(out)
+}
