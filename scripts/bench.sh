@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: figures as ratios against a baseline measured in the same run.
-# `scripts/bench.sh jwt|rest|auth|storage`: those figures alone.
+# `scripts/bench.sh jwt|rest|realtime|auth|storage`: those figures alone.
 #   JWT: pgbench `SELECT bknd.jwt_verify(:token)` against `SELECT 1`, same clients and duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the realtime figures open a thousand WebSockets: the client and the sidecar need the descriptors
+ulimit -n 65536 2>/dev/null || true
 PORT=${BKND_BENCH_PG_PORT:-54331}
 DIR=target/bench-pgdata
 CLIENTS=${BENCH_CLIENTS:-2}
@@ -60,7 +62,7 @@ printf '    %-58s %9.0f tps\n' "SELECT token FROM bench_tokens WHERE id = :i" "$
 echo "    ratio $(ratio "$VERIFY_MANY" "$BASE_MANY")"
 fi
 
-if want rest || want auth; then
+if want rest || want realtime || want auth; then
 
 # REST: wrk against the sidecar, pgbench running the same statements the sidecar runs
 REST_CLIENTS=${BENCH_REST_CLIENTS:-8}
@@ -99,6 +101,26 @@ for case in by_id list insert; do
   printf '  %-8s REST %7.0f req/s   steps %7.0f tps  ratio %s   once %7.0f tps  ratio %s\n' "$case" "$R" "$P" "$(ratio "$R" "$P")" "$O" "$(ratio "$R" "$O")"
 done
 echo "  goal: ratio >= 0.90 against the steps"
+fi
+
+if want realtime; then
+# Realtime: an owner policy, each subscriber a different user, so every batch of changes is
+# checked for every subscriber's claims; Supabase documents 30 changes/s at 500 subscribers
+"${PSQL[@]}" -d bench -c "SELECT bknd.create_table('rt_items', '{\"n\": {\"type\": \"integer\"}}', '{\"id\": \"bigint\"}')" \
+  -c "SELECT bknd.allow('rt_items', 'all', 'authenticated', 'owner')" -c "SELECT bknd.enable_realtime('rt_items')" >/dev/null
+RT=(target/release/realtime_bench "http://127.0.0.1:$REST_PORT" "postgres://postgres@127.0.0.1:$PORT/bench")
+echo
+echo "Realtime (WebSocket vsn 2.0.0; owner policy, each subscriber a different user)"
+for n in 1 100 1000; do
+  read -r P50 P99 < <("${RT[@]}" "$n" latency 200)
+  printf '  %5d subscribers: commit-to-client latency p50 %6.2f ms   p99 %6.2f ms   (200 changes, one at a time)\n' "$n" "$P50" "$P99"
+done
+read -r INS DELIVERED MISSING < <("${RT[@]}" 500 throughput "$SECONDS_EACH")
+"${PSQL[@]}" -d bench -c "SELECT bknd.disable_realtime('rt_items')" >/dev/null
+read -r PLAIN _ _ < <("${RT[@]}" 0 throughput "$SECONDS_EACH")
+printf '  500 subscribers, two writers: %s inserts/s, %s changes/s delivered (%s not delivered)\n' "$INS" "$DELIVERED" "$MISSING"
+printf '  the same inserts without realtime: %s inserts/s: realtime keeps %s of the write rate\n' "$PLAIN" "$(ratio "$INS" "$PLAIN")"
+echo "  goal: >= 300 changes/s delivered at 500 subscribers (10x Supabase's documented 30)"
 fi
 
 if want auth; then

@@ -174,7 +174,7 @@ AS $$
        WHERE a.attrelid = to_regclass(format('%I.%I', ch.schema_name, ch.table_name)) AND a.attnum > 0 AND NOT a.attisdropped) AS columns
     FROM changes ch
   )
-  SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'schema', c.schema_name, 'table', c.table_name,
+  SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'xid', c.xid::text, 'schema', c.schema_name, 'table', c.table_name,
       'type', c.type, 'record', c.record, 'old_record', c.old_record, 'primary_key', c.primary_key,
       'deleted_row', c.deleted_row, 'columns', t.columns,
       'commit_timestamp', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
@@ -316,6 +316,32 @@ AS $$
   INSERT INTO bknd.realtime_messages (topic, extension, private) VALUES (topic, extension, true) RETURNING id
 $$;
 
+-- The changes logged after change `after_id`, in the order made (at most `max_changes`): what a
+-- sidecar whose listener was away catches up on; for the sidecar alone.
+CREATE FUNCTION bknd.realtime_changes_after(after_id bigint, max_changes integer DEFAULT 1000) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(x.xid ORDER BY x.first), '[]')
+  FROM (SELECT c.xid::text AS xid, min(c.id) AS first FROM bknd.realtime_changes c
+        WHERE c.id > after_id GROUP BY c.xid ORDER BY min(c.id) LIMIT max_changes) x
+$$;
+
+-- A private channel's broadcasts since `since` (at most `max_messages`, 25 at most, oldest
+-- first) that the caller's SELECT policies on bknd.realtime_messages let it read: what a client
+-- that joins with `config.broadcast.replay` missed.
+CREATE FUNCTION bknd.realtime_replay(topic text, since timestamptz, max_messages integer DEFAULT 25) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM set_config('bknd.realtime_topic', topic, true);
+  RETURN (
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', m.id, 'event', m.event, 'payload', m.payload) ORDER BY m.id), '[]')
+    FROM (SELECT r.id, r.event, r.payload FROM bknd.realtime_messages r
+          WHERE r.topic = realtime_replay.topic AND r.private AND r.extension = 'broadcast' AND r.event <> ''
+            AND r.inserted_at >= since
+          ORDER BY r.id LIMIT least(greatest(max_messages, 0), 25)) m);
+END $$;
+
 -- Forget changes and messages older than `keep` (the sidecar's sweeper).
 CREATE FUNCTION bknd.realtime_prune(keep interval DEFAULT '1 hour') RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -336,12 +362,13 @@ REVOKE EXECUTE ON FUNCTION bknd.realtime_topic(), bknd.realtime_capture(), bknd.
   bknd.realtime_visible(text, text, jsonb), bknd.realtime_tables(), bknd.realtime_send(text, text, jsonb, boolean),
   bknd.realtime_send_from(text, text, text, jsonb, boolean), bknd.realtime_presence_relay(jsonb),
   bknd.realtime_message(bigint), bknd.realtime_authorize(text, text), bknd.realtime_probe(text, text),
+  bknd.realtime_changes_after(bigint, integer), bknd.realtime_replay(text, timestamptz, integer),
   bknd.realtime_prune(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.realtime_topic(), bknd.realtime_visible(text, text, jsonb),
   bknd.realtime_send(text, text, jsonb, boolean), bknd.realtime_send_from(text, text, text, jsonb, boolean),
-  bknd.realtime_authorize(text, text), bknd.realtime_probe(text, text)
+  bknd.realtime_authorize(text, text), bknd.realtime_probe(text, text), bknd.realtime_replay(text, timestamptz, integer)
 TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text), bknd.realtime_table(text),
   bknd.realtime_capture() TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.realtime_changes_in(text[]), bknd.realtime_message(bigint), bknd.realtime_prune(interval),
-  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb) TO authenticator;
+  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_after(bigint, integer) TO authenticator;

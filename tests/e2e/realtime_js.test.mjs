@@ -472,6 +472,26 @@ test('postgres_changes: commit order, including a transaction that began first a
   await leave(c);
 });
 
+test('postgres_changes: what is committed while the sidecar is not listening is delivered once it listens again', TEST, async () => {
+  const a = client(TOKEN_A, 'A');
+  const ca = await joined(a, 'notes-away', { changes: [ALL_NOTES] });
+  await psqlInsert({ title: 'before-away', owner: USER_A });
+  await waitChange(ca, 'INSERT before-away');
+  // end the sidecar's LISTEN session, and commit a change in the same breath: the listener is
+  // away (it reconnects after a pause) when the change's notification is sent
+  await sql(
+    `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN bknd_realtime%'`,
+    `INSERT INTO public.notes (title, owner_id) VALUES ('while-away', ${lit(USER_A)}::uuid)`,
+  );
+  await waitChange(ca, 'INSERT while-away');
+  await psqlInsert({ title: 'after-away', owner: USER_A });
+  await waitChange(ca, 'INSERT after-away');
+  await sleep(GRACE_MS);
+  // each once, in order
+  assert.deepEqual(changesOf(ca).map(brief), ['INSERT before-away', 'INSERT while-away', 'INSERT after-away']);
+  await leave(ca);
+});
+
 test('broadcast: self and ack, between users and anon, from REST, from SQL and from an RPC', TEST, async () => {
   const a = client(TOKEN_A, 'A');
   const b = client(TOKEN_B, 'B');
@@ -593,6 +613,25 @@ test('private channels: joined when the SELECT policy on bknd.realtime_messages 
   assert.deepEqual(broadcastsOf(publicA), ['note:3']);
   assert.deepEqual(broadcastsOf(theirs), ['note:6']);
   await Promise.all([mine, theirs, publicA].map(leave));
+});
+
+test('private channels: a join with broadcast.replay gets the messages it missed, oldest first, as its policies allow', TEST, async () => {
+  const a = client(TOKEN_A, 'A');
+  const b = client(TOKEN_B, 'B');
+  const roomA = `room:${USER_A}`;
+  const since = Date.now();
+  await sleep(20);
+  for (const n of [11, 12, 13]) await sql(`SELECT bknd.realtime_send(${lit(roomA)}, 'missed', '{"n": ${n}}'::jsonb, true)`);
+  // the first two since then (limit 2), marked as replayed
+  const late = await joined(a, roomA, { config: { private: true, broadcast: { replay: { since, limit: 2 } } }, broadcasts: ['*'] });
+  await waitBroadcast(late, 'missed', 12);
+  await sleep(GRACE_MS);
+  assert.deepEqual(broadcastsOf(late), ['missed:11', 'missed:12']);
+  for (const m of late.log.of('broadcast')) assert.equal(m.meta?.replayed, true, JSON.stringify(m));
+  // B may not read A's room, so cannot replay it (a public channel cannot replay at all:
+  // supabase-js refuses before sending, and so does the server)
+  await refused(b, roomA, { config: { private: true, broadcast: { replay: { since, limit: 25 } } } });
+  await leave(late);
 });
 
 test('private channels: a topic one may read but not write', TEST, async () => {

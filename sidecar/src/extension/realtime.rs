@@ -16,6 +16,11 @@ calls! {
     /// the sidecar's own
     fn realtime_changes_in(xids: TextArray) =
         "SELECT bknd.realtime_changes_in(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
+    /// the sidecar's own: transactions logged after a change id, to catch up after a reconnect
+    fn realtime_changes_after(after_id: i64) = "SELECT bknd.realtime_changes_after($1::text::bigint)::text";
+    /// a private channel's missed broadcasts, as the caller may read them
+    fn realtime_replay(topic: String, since_ms: i64, limit: i64) =
+        "SELECT bknd.realtime_replay($1::text, to_timestamp($2::text::bigint / 1000.0), $3::text::integer)::text";
     fn realtime_send(topic: String, event: String, payload: &Value, private: bool) =
         "SELECT to_jsonb(bknd.realtime_send($1::text, $2::text, $3::text::jsonb, $4::text::boolean))::text";
     /// a client's broadcast: `origin` names the sending channel, so it can skip its own

@@ -24,6 +24,9 @@ pub struct Joining {
     pub subscriber: Subscriber,
     /// may send on a private channel (its INSERT policies); public ones: anyone
     pub may_send: bool,
+    /// `config.broadcast.replay`: the private channel's broadcasts since this time (ms since
+    /// the epoch), at most this many, are sent after the join
+    pub replay: Option<(i64, i64)>,
 }
 
 /// Why a join is refused: the reason the join reply carries.
@@ -141,6 +144,18 @@ pub async fn join(hub: &Hub, name: &str, payload: &Value, fallback_token: Option
         bindings.push(Binding { id, event, schema, table, filter });
     }
 
+    let replay = match &config["broadcast"]["replay"] {
+        Value::Null => None,
+        Value::Object(r) if private => {
+            let since = r
+                .get("since")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| Refused("UnableToReplayMessages: replay.since is a time in milliseconds".into()))?;
+            Some((since, r.get("limit").and_then(Value::as_i64).unwrap_or(25).clamp(1, 25)))
+        }
+        Value::Object(_) => return Err(Refused("UnableToReplayMessages: Replay is not allowed for public channels".into())),
+        _ => return Err(Refused("UnableToReplayMessages: replay is {since, limit}".into())),
+    };
     let presence = &config["presence"];
     let presence_key =
         presence["key"].as_str().filter(|k| !k.is_empty()).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -155,5 +170,6 @@ pub async fn join(hub: &Hub, name: &str, payload: &Value, fallback_token: Option
         echoed,
         subscriber,
         may_send,
+        replay,
     })
 }

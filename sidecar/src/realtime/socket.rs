@@ -126,6 +126,7 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                 }
             };
             let has_bindings = !joining.bindings.is_empty();
+            let replay = joining.replay;
             let presence_enabled = joining.presence_enabled;
             let (private, exp, token) = (joining.private, joining.subscriber.exp, joining.subscriber.token.clone());
             let id = hub.add(Channel {
@@ -166,6 +167,21 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
             }
             if presence_enabled {
                 outbox.send(&from_channel("presence_state", hub.presence_state(private, &name)));
+            }
+            if let Some((since, limit)) = replay {
+                let token = joined.get(&frame.topic).and_then(|j| j.token.clone());
+                let caller = Caller::new(token, "GET", "/realtime/v1/websocket");
+                match hub.engine().call(caller, Access::Read, ext::realtime_replay(name.clone(), since, limit)).await {
+                    Ok(Value::Array(messages)) => {
+                        for m in messages {
+                            let payload = json!({"type": "broadcast", "event": m["event"], "payload": m["payload"],
+                                "meta": {"id": m["id"].to_string(), "replayed": true}});
+                            outbox.send(&frame::push(&frame.topic, "broadcast", payload));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("realtime: replaying {name} failed: {e:?}"),
+                }
             }
         }
         event => {
