@@ -115,11 +115,12 @@ for n in 1 100 1000; do
   read -r P50 P99 < <("${RT[@]}" "$n" latency 200)
   printf '  %5d subscribers: commit-to-client latency p50 %6.2f ms   p99 %6.2f ms   (200 changes, one at a time)\n' "$n" "$P50" "$P99"
 done
-read -r INS DELIVERED MISSING < <("${RT[@]}" 500 throughput "$SECONDS_EACH")
+read -r INS DELIVERED QUEUED < <("${RT[@]}" 500 throughput "$SECONDS_EACH")
+read -r LOGGED _ _ < <("${RT[@]}" 0 throughput "$SECONDS_EACH")
 "${PSQL[@]}" -d bench -c "SELECT bknd.disable_realtime('rt_items')" >/dev/null
 read -r PLAIN _ _ < <("${RT[@]}" 0 throughput "$SECONDS_EACH")
-printf '  500 subscribers, two writers: %s inserts/s, %s changes/s delivered (%s not delivered)\n' "$INS" "$DELIVERED" "$MISSING"
-printf '  the same inserts without realtime: %s inserts/s: realtime keeps %s of the write rate\n' "$PLAIN" "$(ratio "$INS" "$PLAIN")"
+printf '  500 subscribers, two writers as fast as they can: %s inserts/s, %s changes/s delivered (%s still queued at the end)\n' "$INS" "$DELIVERED" "$QUEUED"
+printf '  inserts/s with no subscriber: %s published (the trigger and its log), %s not published: ratio %s\n' "$LOGGED" "$PLAIN" "$(ratio "$LOGGED" "$PLAIN")"
 echo "  goal: >= 300 changes/s delivered at 500 subscribers (10x Supabase's documented 30)"
 fi
 

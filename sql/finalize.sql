@@ -56,14 +56,15 @@ GRANT EXECUTE ON FUNCTION bknd.run_as(text, text, text, text, text, text[]) TO a
 -- realtime: subscribers' checks and sending run as the caller, under the policies; only the
 -- sidecar reads the change log and messages; publishing a table is service_role's (CREATE
 -- TRIGGER needs EXECUTE on the trigger function)
-GRANT EXECUTE ON FUNCTION bknd.realtime_topic(), bknd.realtime_visible(text, text, jsonb),
+GRANT EXECUTE ON FUNCTION bknd.realtime_topic(), bknd.realtime_visible(text, text, jsonb), bknd.realtime_visibility_sql(text, text),
   bknd.realtime_send(text, text, jsonb, boolean), bknd.realtime_send_from(text, text, text, jsonb, boolean),
   bknd.realtime_authorize(text, text), bknd.realtime_probe(text, text), bknd.realtime_replay(text, timestamptz, integer)
 TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text), bknd.realtime_table(text),
   bknd.realtime_capture() TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.realtime_changes_in(text[]), bknd.realtime_message(bigint), bknd.realtime_prune(interval),
-  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_after(bigint, integer) TO authenticator;
+  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_after(bigint, integer),
+  bknd.realtime_visible_to(text, text, jsonb, jsonb) TO authenticator;
 -- (run_as_row: the same for a whole row, for the sidecar's REST statements)
 GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;

@@ -160,55 +160,74 @@ AS $$
   FROM changes c JOIN tables t USING (schema_name, table_name)
 $$;
 
--- Which of `changes` (a JSON array of {"key": primary key} for rows that exist, or {"deleted":
--- row as it was} for deleted ones, all of one table) the caller may SELECT now, under RLS:
--- their positions, from 1. Run as each subscriber (after bknd.authenticate). A row that
--- exists is looked up; a deleted one is checked against the table's SELECT policies that
--- apply to the caller, as RLS would have checked it.
-CREATE FUNCTION bknd.realtime_visible(schema_name text, table_name text, changes jsonb) RETURNS int[]
+-- The statement that tells which changes of one table the current role may SELECT now, under
+-- RLS. $1: the changed rows' primary keys, a JSON array in the changes' order (a key's value,
+-- or an object of them when the key has several columns; null for a deleted row); $2: the
+-- deleted rows as they were, [{"ord": position, "row": {...}}]. Answers the visible positions
+-- (from 1) as an int[] in text. A row that exists is looked up; a deleted one is checked against
+-- the table's SELECT policies that apply to the role, as RLS would have checked it. NULL when
+-- the role may not read the table. The text depends only on the table and the role, so one
+-- kept plan serves every subscriber of a role.
+CREATE FUNCTION bknd.realtime_visibility_sql(schema_name text, table_name text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   rel regclass := to_regclass(format('%I.%I', schema_name, table_name));
+  key_columns int;
   matches text;
   permissive text;
   restrictive text;
-  seen int[];
-  gone int[];
+  existing text := 'SELECT NULL::bigint WHERE false';
+  deleted text := 'SELECT NULL::bigint WHERE false';
 BEGIN
   IF rel IS NULL OR NOT has_table_privilege(rel, 'SELECT') THEN
-    RETURN '{}';
+    RETURN NULL;
   END IF;
-  SELECT string_agg(format('t.%I = (k.ch -> ''key'' ->> %L)::%s', a.attname, a.attname, format_type(a.atttypid, a.atttypmod)), ' AND ')
-    INTO matches
+  SELECT count(*), string_agg(format('t.%I = (k.key ->> %L)::%s', a.attname, a.attname, format_type(a.atttypid, a.atttypmod)), ' AND '),
+         min(format('t.%I = (k.key #>> ''{}'')::%s', a.attname, format_type(a.atttypid, a.atttypmod)))
+    INTO key_columns, matches, existing
   FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
   WHERE i.indrelid = rel AND i.indisprimary;
-  IF matches IS NOT NULL THEN
-    EXECUTE format('SELECT array_agg(k.ord::int) FROM jsonb_array_elements($1) WITH ORDINALITY AS k(ch, ord)
-                    WHERE k.ch ? ''key'' AND EXISTS (SELECT 1 FROM %s t WHERE %s)', rel, matches)
-      INTO seen USING changes;
+  IF key_columns = 0 THEN
+    existing := 'SELECT NULL::bigint WHERE false';
+  ELSE
+    existing := format('SELECT k.ord FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS k(key, ord)
+                        JOIN %s t ON k.key <> ''null''::jsonb AND %s', rel, CASE WHEN key_columns = 1 THEN existing ELSE matches END);
   END IF;
-  IF changes @? '$[*].deleted' THEN
-    IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = rel)
-       OR (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN
-      permissive := 'true';
-      restrictive := 'true';
-    ELSE
-      SELECT string_agg('(' || coalesce(pg_get_expr(p.polqual, p.polrelid), 'true') || ')', ' OR ') FILTER (WHERE p.polpermissive),
-             string_agg('(' || coalesce(pg_get_expr(p.polqual, p.polrelid), 'true') || ')', ' AND ') FILTER (WHERE NOT p.polpermissive)
-        INTO permissive, restrictive
-      FROM pg_policy p
-      WHERE p.polrelid = rel AND p.polcmd IN ('r', '*')
-        AND (p.polroles = '{0}' OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r WHERE pg_has_role(current_user, r, 'MEMBER')));
-    END IF;
-    IF permissive IS NOT NULL THEN
-      EXECUTE format('SELECT array_agg(k.ord::int) FROM jsonb_array_elements($1) WITH ORDINALITY AS k(ch, ord)
-                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%s, k.ch -> ''deleted'') AS %I
-                      WHERE k.ch ? ''deleted'' AND (%s) AND (%s)', rel, table_name, permissive, coalesce(restrictive, 'true'))
-        INTO gone USING changes;
-    END IF;
+  IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = rel)
+     OR (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user) THEN
+    permissive := 'true';
+    restrictive := 'true';
+  ELSE
+    SELECT string_agg('(' || coalesce(pg_get_expr(p.polqual, p.polrelid), 'true') || ')', ' OR ') FILTER (WHERE p.polpermissive),
+           string_agg('(' || coalesce(pg_get_expr(p.polqual, p.polrelid), 'true') || ')', ' AND ') FILTER (WHERE NOT p.polpermissive)
+      INTO permissive, restrictive
+    FROM pg_policy p
+    WHERE p.polrelid = rel AND p.polcmd IN ('r', '*')
+      AND (p.polroles = '{0}' OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r WHERE pg_has_role(current_user, r, 'MEMBER')));
   END IF;
-  RETURN coalesce(seen, '{}') || coalesce(gone, '{}');
+  IF permissive IS NOT NULL THEN
+    deleted := format('SELECT (d.item ->> ''ord'')::bigint FROM jsonb_array_elements($2::jsonb) AS d(item)
+                       CROSS JOIN LATERAL jsonb_populate_record(NULL::%s, d.item -> ''row'') AS %I
+                       WHERE (%s) AND (%s)', rel, table_name, permissive, coalesce(restrictive, 'true'));
+  END IF;
+  RETURN format('SELECT coalesce(array_agg(v.ord::int ORDER BY v.ord), ''{}'')::text FROM (%s UNION ALL %s) AS v(ord)', existing, deleted);
+END $$;
+
+-- Which changes of one table the caller may SELECT now: `changes` is {"keys": $1, "deleted": $2}
+-- as realtime_visibility_sql takes them; their positions.
+CREATE FUNCTION bknd.realtime_visible(schema_name text, table_name text, changes jsonb) RETURNS int[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  statement text := bknd.realtime_visibility_sql(schema_name, table_name);
+  seen text;
+BEGIN
+  IF statement IS NULL THEN
+    RETURN '{}';
+  END IF;
+  EXECUTE statement INTO seen USING coalesce(changes -> 'keys', '[]'), coalesce(changes -> 'deleted', '[]');
+  RETURN seen::int[];
 END $$;
 
 -- The tables that publish, as 'schema.table' (the sidecar checks joins against it).

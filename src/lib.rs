@@ -14,6 +14,7 @@ mod identity;
 mod jwt;
 mod plans;
 mod policy;
+mod realtime;
 mod secrets;
 mod statement_error;
 mod storage;

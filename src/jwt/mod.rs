@@ -169,7 +169,7 @@ pub(crate) fn authenticate(
 }
 
 /// A role may be assumed if it exists, is not a superuser, and the session user is a member.
-fn check_assumable(role: &str) {
+pub(crate) fn check_assumable(role: &str) {
     let refuse = |why: String| -> ! { errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, why) };
     let Ok(name) = CString::new(role) else { refuse("JWT role claim contains a NUL byte".into()) };
     let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };

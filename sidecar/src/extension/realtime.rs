@@ -9,8 +9,9 @@ calls! {
     /// the caller's claims, once bknd.authenticate has accepted its token
     fn claims() = "SELECT bknd.claims()::text";
     fn realtime_authorize(topic: String) = "SELECT bknd.realtime_authorize($1::text)::text";
-    fn realtime_visible(schema: String, table: String, changes: &Value) =
-        "SELECT to_jsonb(bknd.realtime_visible($1::text, $2::text, $3::text::jsonb))::text";
+    /// the sidecar's own: each subscriber's visible changes, in one call
+    fn realtime_visible_to(schema: String, table: String, changes: &Value, subscribers: &Value) =
+        "SELECT bknd.realtime_visible_to($1::text, $2::text, $3::text::jsonb, $4::text::jsonb)::text";
     /// the sidecar's own
     fn realtime_tables() = "SELECT to_jsonb(bknd.realtime_tables())::text";
     /// the sidecar's own

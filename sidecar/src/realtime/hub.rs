@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::filter::{Event, Filter};
 use super::frame::{self, Vsn};
-use crate::engine::{Access, Caller, Engine};
+use crate::engine::Engine;
 use crate::extension::realtime as ext;
 
 /// One `postgres_changes` binding of a channel.
@@ -32,6 +32,8 @@ pub struct Binding {
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub token: Option<String>,
+    /// the claims as `bknd.authenticate` set them (with the role it chose)
+    pub claims: Value,
     /// the claims that decide what RLS shows (without iat, exp, nbf, jti): channels whose
     /// claims are equal are checked together
     pub claims_key: String,
@@ -308,8 +310,8 @@ impl Hub {
     }
 
     async fn table_changes(&self, schema: &str, table: &str, changes: &[Value]) {
-        // the subscribers of this table, grouped by their claims
-        let mut groups: HashMap<String, (Option<String>, Option<i64>)> = HashMap::new();
+        // the subscribers of this table, grouped by their claims (one check per group)
+        let mut groups: Vec<(String, Value)> = vec![];
         {
             let registry = self.registry();
             for channel in registry.channels.values() {
@@ -317,41 +319,51 @@ impl Hub {
                     continue;
                 }
                 let s = &channel.subscriber;
-                let entry = groups.entry(s.claims_key.clone()).or_insert((s.token.clone(), s.exp));
-                // the token that lasts longest speaks for the group
-                if s.exp.unwrap_or(i64::MAX) > entry.1.unwrap_or(i64::MAX) {
-                    *entry = (s.token.clone(), s.exp);
+                if !groups.iter().any(|(key, _)| *key == s.claims_key) {
+                    let role = s.claims["role"].as_str().unwrap_or("anon");
+                    groups.push((s.claims_key.clone(), json!({"role": role, "claims": s.claims})));
                 }
             }
         }
         if groups.is_empty() {
             return;
         }
-        let probes: Value = changes
+        // the rows to look for (a key's one value, or its object when it has several columns),
+        // and the deleted rows to check against the policies
+        let mut keys = vec![];
+        let mut deleted = vec![];
+        for (i, c) in changes.iter().enumerate() {
+            if c["type"] == "DELETE" {
+                keys.push(Value::Null);
+                deleted.push(json!({"ord": i + 1, "row": c["deleted_row"]}));
+            } else {
+                keys.push(match &c["primary_key"] {
+                    Value::Object(k) if k.len() == 1 => k.values().next().cloned().unwrap_or(Value::Null),
+                    other => other.clone(),
+                });
+            }
+        }
+        let probes = json!({"keys": keys, "deleted": deleted});
+        // every group's check in one call: the database switches to each group's role and claims
+        let subscribers: Value = groups.iter().map(|(_, s)| s.clone()).collect();
+        let call = ext::realtime_visible_to(schema.to_string(), table.to_string(), &probes, &subscribers);
+        let answers = match self.engine.call_as_sidecar(call).await {
+            Ok(Value::Array(answers)) => answers,
+            Ok(_) => vec![],
+            Err(e) => {
+                tracing::warn!("realtime: checking who may see changes of {schema}.{table} failed: {e:?}");
+                vec![]
+            }
+        };
+        let visible: HashMap<String, Vec<usize>> = groups
             .iter()
-            .map(|c| match c["type"].as_str() {
-                Some("DELETE") => json!({"deleted": c["deleted_row"]}),
-                _ => json!({"key": c["primary_key"]}),
+            .zip(answers.iter())
+            .map(|((key, _), seen)| {
+                let positions =
+                    seen.as_array().map(|p| p.iter().filter_map(Value::as_u64).map(|p| p as usize - 1).collect()).unwrap_or_default();
+                (key.clone(), positions)
             })
             .collect();
-        // one check per distinct claims for the whole batch, concurrently
-        let checks = groups.into_iter().map(|(claims_key, (token, _))| {
-            let probes = &probes;
-            async move {
-                let caller = Caller::new(token, "GET", "/realtime/v1/websocket");
-                let call = ext::realtime_visible(schema.to_string(), table.to_string(), probes);
-                let seen: Vec<usize> = match self.engine.call(caller, Access::Read, call).await {
-                    Ok(Value::Array(positions)) => positions.iter().filter_map(|p| p.as_u64()).map(|p| p as usize - 1).collect(),
-                    Ok(_) => vec![],
-                    Err(e) => {
-                        tracing::debug!("realtime: visibility check failed for a subscriber: {e:?}");
-                        vec![]
-                    }
-                };
-                (claims_key, seen)
-            }
-        });
-        let visible: HashMap<String, Vec<usize>> = futures_util::future::join_all(checks).await.into_iter().collect();
 
         let registry = self.registry();
         for (position, change) in changes.iter().enumerate() {

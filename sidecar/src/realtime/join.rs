@@ -44,14 +44,15 @@ fn flag(v: &Value) -> bool {
 pub async fn subscriber(hub: &Hub, token: Option<String>) -> Result<Subscriber, Refused> {
     let caller = Caller::new(token.clone(), "GET", "/realtime/v1/websocket");
     match hub.engine().call(caller, Access::Read, ext::claims()).await {
-        Ok(Value::Object(mut claims)) => {
+        Ok(Value::Object(claims)) => {
             let exp = claims.get("exp").and_then(Value::as_i64);
+            let mut key = claims.clone();
             for transient in ["iat", "exp", "nbf", "jti"] {
-                claims.remove(transient);
+                key.remove(transient);
             }
-            Ok(Subscriber { token, claims_key: Value::Object(claims).to_string(), exp })
+            Ok(Subscriber { token, claims: Value::Object(claims), claims_key: Value::Object(key).to_string(), exp })
         }
-        Ok(_) => Ok(Subscriber { token, claims_key: "{}".into(), exp: None }),
+        Ok(_) => Ok(Subscriber { token, claims: json!({"role": "anon"}), claims_key: "{}".into(), exp: None }),
         Err(Failure::Token(why)) => Err(Refused(format!("InvalidJWTToken: {why}"))),
         Err(e) => Err(Refused(format!("Unable to check the token: {}", describe(&e)))),
     }
