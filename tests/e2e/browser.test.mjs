@@ -135,3 +135,34 @@ test("a TOTP factor's QR code renders as an image, with the issuer the app names
   assert.ok(result.width >= 200, `QR code ${result.width} px wide`);
   assert.match(result.uri, /^otpauth:\/\/totp\/My%20App:/);
 });
+
+test('realtime: a channel hears the signed-in user\'s inserts and a broadcast sent over HTTP from the page', async () => {
+  const result = await page.evaluate(async ({ bknd, anon }) => {
+    // the join carries the session's token once setAuth has resolved it
+    await app.realtime.setAuth();
+    const { data: { session } } = await app.auth.getSession();
+    const changes = [];
+    const pings = [];
+    const channel = app
+      .channel('browser-notes')
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'notes' }, (change) => changes.push(change.new.title))
+      .on('broadcast', { event: 'ping' }, (message) => pings.push(message.payload.n));
+    const status = await new Promise((resolve) => channel.subscribe((s, e) => s !== 'CLOSED' && resolve(e ? `${s} ${e.message}` : s)));
+    const inserted = await app.from('notes').insert({ title: 'live from the browser' });
+    // the broadcast endpoint from the page: another origin, so it needs CORS too
+    const sent = await fetch(`${bknd}/realtime/v1/api/broadcast`, {
+      method: 'POST',
+      headers: { apikey: anon, authorization: `Bearer ${session.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ topic: 'browser-notes', event: 'ping', payload: { n: 1 } }] }),
+    });
+    const deadline = Date.now() + 10000;
+    while ((changes.length < 1 || pings.length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await app.removeChannel(channel);
+    return { status, insertError: inserted.error?.message ?? null, sent: sent.status, changes, pings };
+  }, { bknd: BKND, anon: ANON });
+  assert.equal(result.status, 'SUBSCRIBED');
+  assert.equal(result.insertError, null);
+  assert.equal(result.sent, 202);
+  assert.deepEqual(result.changes, ['live from the browser']);
+  assert.deepEqual(result.pings, [1]);
+});

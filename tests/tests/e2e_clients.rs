@@ -325,7 +325,7 @@ fn mcp_with_the_python_sdk_and_the_inspector() {
 }
 
 /// supabase-js and tus-js-client in Debian's chromium, on a page from another origin than the
-/// API (CORS): sign up and in, rows under RLS, upload, download, a resumable upload.
+/// API (CORS): sign up and in, rows under RLS, upload, download, a resumable upload, realtime.
 #[test]
 fn supabase_js_in_a_browser_on_another_origin() {
     let dir = std::env::temp_dir().join(format!("bknd-browser-{}-{}", std::process::id(), rand_suffix()));
@@ -333,6 +333,7 @@ fn supabase_js_in_a_browser_on_another_origin() {
     let db = TestDb::new("e2e_browser");
     db.admin().batch_execute(FIXTURE).unwrap();
     db.admin().batch_execute(STORAGE_FIXTURE).unwrap();
+    db.admin().batch_execute("SELECT bknd.enable_realtime('notes')").unwrap();
     let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--storage", &storage]);
     let vars = vec![("BKND_URL".to_string(), sidecar.base.clone()), ("ANON_KEY".into(), db.token(json!({"role": "anon"})))];
     let env = Env { sidecar, db, vars };
