@@ -71,6 +71,12 @@ async def scenario(open_session, table):
 
         await ok(admin, "create_table", table=table, columns={"title": {"type": "text", "required": True}})
         await ok(admin, "allow", table=table, operations="all", role="authenticated", rule="owner")
+        # realtime on and off, as describe_table tells
+        await ok(admin, "enable_realtime", table=table)
+        assert (await ok(admin, "describe_table", table=table))["realtime"] is True
+        await ok(admin, "disable_realtime", table=table)
+        assert (await ok(admin, "describe_table", table=table))["realtime"] is False
+        await ok(admin, "enable_realtime", table=table)
         # a bad argument is a tool error with a message, not a protocol error
         why = await refused(admin, "create_table", table="bad name!", columns={"x": {"type": "text"}})
         assert "name" in why.lower(), why
@@ -103,6 +109,7 @@ async def scenario(open_session, table):
         # schema, user and SQL tools are service_role's
         for name, args in [("create_table", {"table": "mine", "columns": {"x": {"type": "text"}}}),
                            ("drop_table", {"table": table}), ("list_tables", {}),
+                           ("enable_realtime", {"table": table}), ("disable_realtime", {"table": table}),
                            ("execute_sql", {"query": "select 1"}), ("list_users", {})]:
             await refused(alice, name, **args)
 

@@ -6,6 +6,8 @@ use serde_json::Value;
 use super::{calls, Call, TextArray};
 
 calls! {
+    fn enable_realtime(table: String) = "SELECT bknd.enable_realtime($1::text)::text";
+    fn disable_realtime(table: String) = "SELECT bknd.disable_realtime($1::text)::text";
     /// the caller's claims, once bknd.authenticate has accepted its token
     fn claims() = "SELECT bknd.claims()::text";
     fn realtime_authorize(topic: String) = "SELECT bknd.realtime_authorize($1::text)::text";

@@ -68,6 +68,9 @@ pub fn tools() -> Vec<Tool> {
             json!({"table": table, "operations": s("comma list or all"), "role": s("anon, authenticated, ... (default authenticated)"), "rule": s("true, owner, authenticated")}), &["table", "operations"]),
         tool("revoke", "Remove policies made by allow (service_role). role (or to_role) defaults to authenticated.", DESTROY,
             json!({"table": table, "operations": s("comma list or all"), "role": s("role (default authenticated)"), "rule": s("the rule, or omit for all")}), &["table", "operations"]),
+        tool("enable_realtime", "Publish a table's inserts, updates and deletes to realtime subscribers, each of whom receives only the rows its policies let it read (service_role). The table needs a primary key.", WRITE,
+            json!({"table": table}), &["table"]),
+        tool("disable_realtime", "Stop publishing a table's changes to realtime subscribers (service_role).", WRITE, json!({"table": table}), &["table"]),
         tool("schema_history", "The most recent schema changes: when, by whom, what DDL (service_role).", READ, json!({"limit": i("at most this many, default 50")}), &[]),
         // data (any token; RLS applies)
         tool("select", "Read rows through the REST engine under your token's RLS. columns uses PostgREST select syntax, including embedding (e.g. \"title,author:authors(name)\").", READ,

@@ -9,7 +9,7 @@ use crate::engine::failure::Failure;
 use crate::engine::sqlstate::Kind;
 use crate::engine::{Access, Call, Caller};
 use crate::extension::auth as users;
-use crate::extension::{schema, storage, TextArray};
+use crate::extension::{realtime, schema, storage, TextArray};
 use crate::state::AppState;
 
 type Outcome = Result<Value, String>;
@@ -120,6 +120,8 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
             let role = opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into());
             sql(state, t, schema::revoke(text(args, "table")?, text(args, "operations")?, role, opt_text(args, "rule")?)).await
         }
+        "enable_realtime" => sql(state, t, realtime::enable_realtime(text(args, "table")?)).await,
+        "disable_realtime" => sql(state, t, realtime::disable_realtime(text(args, "table")?)).await,
         "schema_history" => sql(state, t, schema::schema_history(int(args, "limit", 50)?.min(1000))).await,
         "select" | "count" | "insert" | "update" | "delete" => data(state, t, name, args).await,
         "list_users" => {
