@@ -722,6 +722,35 @@ test('joins to missing or unpublished tables and bad filters fail; the socket an
   await Promise.all([good, fresh, ...failed.filter((c) => c.failure.kind === 'system')].map(leave));
 });
 
+test('malformed frames, unknown events and unjoined topics get an error reply; the socket keeps working', TEST, async () => {
+  const ws = new WebSocket(`${BKND_URL.replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${ANON_KEY}&vsn=${VSN}`);
+  await new Promise((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('error', reject);
+  });
+  const received = [];
+  ws.on('message', (data, isBinary) => received.push(isBinary ? { binary: true } : JSON.parse(data.toString())));
+  const frame = (ref, topic, event, payload) =>
+    VSN === '2.0.0' ? JSON.stringify([null, ref, topic, event, payload]) : JSON.stringify({ ref, topic, event, payload });
+  const fields = (m) => (Array.isArray(m) ? { ref: m[1], topic: m[2], event: m[3], payload: m[4] } : m);
+  ws.send('not json');
+  ws.send(VSN === '2.0.0' ? '{"an": "object"}' : '[1, 2, 3]');
+  ws.send(Buffer.from([9, 1, 2])); // a binary kind the server does not take
+  ws.send(Buffer.from([3, 5, 5])); // a kind-3 broadcast cut short
+  ws.send(frame('7', 'realtime:nowhere', 'broadcast', { type: 'broadcast', event: 'x', payload: {} }));
+  ws.send(frame('8', 'phoenix', 'dance', {}));
+  ws.send(frame('9', 'phoenix', 'heartbeat', {}));
+  await until(() => received.map(fields).find((m) => m.ref === '9'), 'the heartbeat reply');
+  const replies = received.map(fields);
+  const errors = replies.filter((m) => m.event === 'phx_reply' && m.payload?.status === 'error');
+  assert.equal(errors.length, 6, JSON.stringify(replies));
+  assert.equal(replies.find((m) => m.ref === '7').payload.response.reason, 'unmatched topic');
+  assert.match(replies.find((m) => m.ref === '8').payload.response.reason, /unknown event/);
+  assert.equal(replies.find((m) => m.ref === '9').payload.status, 'ok');
+  assert.ok(!received.some((m) => m.binary), 'the server sent a binary frame');
+  ws.close();
+});
+
 test('enable_realtime and disable_realtime take effect for new joins, without a restart', TEST, async () => {
   const a = client(TOKEN_A, 'A');
   const later = { event: '*', schema: 'public', table: 'later' };
