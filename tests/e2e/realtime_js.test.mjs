@@ -751,6 +751,53 @@ test('malformed frames, unknown events and unjoined topics get an error reply; t
   ws.close();
 });
 
+test('limits: 100 channels per socket and 100 messages a second, each refused with a reason; a frame over 1 MiB closes the socket', TEST, async () => {
+  const connect = async () => {
+    const ws = new WebSocket(`${BKND_URL.replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${ANON_KEY}&vsn=2.0.0`);
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    ws.received = [];
+    ws.on('message', (data) => ws.received.push(JSON.parse(data.toString())));
+    return ws;
+  };
+  const reply = (ws, ref) => until(() => ws.received.find((m) => m[1] === ref && m[3] === 'phx_reply'), `reply ${ref}`);
+  // joins, paced under the message limit: the 101st is refused
+  const joins = await connect();
+  for (let i = 1; i <= 101; i++) {
+    joins.send(JSON.stringify([String(i), String(i), `realtime:limit-${i}`, 'phx_join', { config: {} }]));
+    if (i % 50 === 0) await sleep(1100);
+  }
+  assert.equal((await reply(joins, '100'))[4].status, 'ok');
+  const refusedJoin = await reply(joins, '101');
+  assert.equal(refusedJoin[4].status, 'error');
+  assert.match(refusedJoin[4].response.reason, /Too many channels/);
+  joins.close();
+  // 150 heartbeats at once: the ones past 100 in that second are refused, and say why
+  const busy = await connect();
+  for (let i = 1; i <= 150; i++) busy.send(JSON.stringify([null, `h${i}`, 'phoenix', 'heartbeat', {}]));
+  const last = await reply(busy, 'h150');
+  assert.equal(last[4].status, 'error');
+  assert.match(last[4].response.reason, /Too many messages per second/);
+  assert.equal((await reply(busy, 'h1'))[4].status, 'ok');
+  busy.close();
+  // a frame over the limit ends the connection: the server sends close code 1009 (message too
+  // big), which the client sees unless the rest of the 1.1 MB it was still sending makes the
+  // server's TCP stack reset the connection first (then 1006)
+  const big = await connect();
+  const closed = new Promise((resolve) => big.on('close', (code) => resolve(code)));
+  big.on('error', () => {});
+  big.send(JSON.stringify([null, 'big', 'phoenix', 'heartbeat', { pad: 'x'.repeat(1100 * 1024) }]));
+  const code = await Promise.race([closed, atMost(WAIT_MS).then(() => 'still open')]);
+  assert.ok([1009, 1006].includes(code), `close code ${code}`);
+  // and nobody else noticed
+  const other = await connect();
+  other.send(JSON.stringify([null, 'ok', 'phoenix', 'heartbeat', {}]));
+  assert.equal((await reply(other, 'ok'))[4].status, 'ok');
+  other.close();
+});
+
 test('enable_realtime and disable_realtime take effect for new joins, without a restart', TEST, async () => {
   const a = client(TOKEN_A, 'A');
   const later = { event: '*', schema: 'public', table: 'later' };

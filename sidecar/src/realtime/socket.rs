@@ -62,7 +62,14 @@ pub async fn serve(ws: WebSocket, hub: Arc<Hub>, vsn: Vsn, apikey: Option<String
             _ = tick.tick() => expire(&hub, &outbox, &mut joined).await,
             message = stream.next() => {
                 let frame = match message {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    None | Some(Ok(Message::Close(_))) => break,
+                    Some(Err(e)) => {
+                        // say why before closing: a frame over the limit is 1009, anything else 1002
+                        let too_big = e.to_string().contains("too long");
+                        let (code, reason) = if too_big { (1009, "message too big (at most 1 MiB)") } else { (1002, "malformed WebSocket frame") };
+                        let _ = outbox.queue.try_send(Message::Close(Some(axum::extract::ws::CloseFrame { code, reason: reason.into() })));
+                        break;
+                    }
                     Some(Ok(Message::Text(text))) => frame::decode_text(&text, vsn),
                     Some(Ok(Message::Binary(bytes))) => frame::decode_binary(&bytes),
                     Some(Ok(_)) => continue, // ping and pong: the library answers
@@ -91,8 +98,13 @@ pub async fn serve(ws: WebSocket, hub: Arc<Hub>, vsn: Vsn, apikey: Option<String
     for (_, channel) in joined.drain() {
         hub.remove(channel.id).await;
     }
-    closed.cancel();
-    writer.abort();
+    // the hub holds no copy of the queue now: dropping ours lets the writer send what is queued
+    // (a close frame, say) and end; a reader that does not take it is not waited for long
+    drop(outbox);
+    let stop = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(1), writer).await.is_err() {
+        stop.abort();
+    }
 }
 
 async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Joined>, frame: Frame, apikey: &Option<String>) {
