@@ -173,3 +173,16 @@ pub fn first_row_as_text(sql: &str, args: &[Option<String>]) -> SpiResult<Option
         Ok(Some(columns))
     })
 }
+
+/// `text` as a jsonb value, made with jsonb's input function in the current memory context
+/// (a bad document raises jsonb's own error).
+pub fn jsonb_from_text(text: &str) -> pg_sys::Datum {
+    let Ok(text) = std::ffi::CString::new(text) else {
+        crate::errors::invalid("a JSON document contains a NUL byte");
+    };
+    unsafe {
+        let (mut input, mut param) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+        pg_sys::getTypeInputInfo(pg_sys::JSONBOID, &mut input, &mut param);
+        pg_sys::OidInputFunctionCall(input, text.as_ptr() as *mut _, param, -1)
+    }
+}

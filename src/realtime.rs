@@ -6,7 +6,6 @@
 //! runs through a plan kept for the backend's life, so subscribers of one role share it.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -15,18 +14,6 @@ use serde_json::Value;
 
 use crate::errors;
 use crate::jwt::{check_assumable, set_local};
-
-/// A jsonb value made once (in the call's memory), to pass to every subscriber's statement.
-fn jsonb_datum(value: &Value) -> pg_sys::Datum {
-    let Ok(text) = CString::new(value.to_string()) else {
-        errors::invalid("changes contain a NUL byte");
-    };
-    unsafe {
-        let (mut input, mut param) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
-        pg_sys::getTypeInputInfo(pg_sys::JSONBOID, &mut input, &mut param);
-        pg_sys::OidInputFunctionCall(input, text.as_ptr() as *mut _, param, -1)
-    }
-}
 
 /// `changes`: `{"keys": [...], "deleted": [...]}` as `bknd.realtime_visibility_sql` takes them;
 /// `subscribers`: `[{"role": ..., "claims": {...}}, ...]`. Answers, in that order, each one's
@@ -39,8 +26,8 @@ fn realtime_visible_to(schema_name: &str, table_name: &str, changes: JsonB, subs
     };
     let empty = Value::Array(vec![]);
     // parsed once, for every subscriber's statement
-    let keys = jsonb_datum(changes.0.get("keys").unwrap_or(&empty));
-    let deleted = jsonb_datum(changes.0.get("deleted").unwrap_or(&empty));
+    let keys = crate::plans::jsonb_from_text(&changes.0.get("keys").unwrap_or(&empty).to_string());
+    let deleted = crate::plans::jsonb_from_text(&changes.0.get("deleted").unwrap_or(&empty).to_string());
     let mut statements: HashMap<String, Option<String>> = HashMap::new();
     let mut answers = Vec::with_capacity(subscribers.len());
     for subscriber in &subscribers {

@@ -88,12 +88,7 @@ pub unsafe extern "C-unwind" fn jwt_verify_jsonb(fcinfo: pg_sys::FunctionCallInf
     };
     let verified = verified(token);
     let bytes = verified.jsonb.get_or_init(|| {
-        let Ok(text) = CString::new(verified.payload.as_str()) else {
-            errors::invalid("JWT claims contain a NUL byte");
-        };
-        let (mut input, mut param) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
-        pg_sys::getTypeInputInfo(pg_sys::JSONBOID, &mut input, &mut param);
-        let datum = pg_sys::OidInputFunctionCall(input, text.as_ptr() as *mut _, param, -1);
+        let datum = crate::plans::jsonb_from_text(&verified.payload);
         let value = datum.cast_mut_ptr::<pg_sys::varlena>();
         let length = pgrx::varlena::varsize_any(value);
         std::slice::from_raw_parts(value as *const u8, length).into()

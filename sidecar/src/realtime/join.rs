@@ -54,15 +54,7 @@ pub async fn subscriber(hub: &Hub, token: Option<String>) -> Result<Subscriber, 
         }
         Ok(_) => Ok(Subscriber { token, claims: json!({"role": "anon"}), claims_key: "{}".into(), exp: None }),
         Err(Failure::Token(why)) => Err(Refused(format!("InvalidJWTToken: {why}"))),
-        Err(e) => Err(Refused(format!("Unable to check the token: {}", describe(&e)))),
-    }
-}
-
-fn describe(e: &Failure) -> String {
-    match e {
-        Failure::Database(db) if db.status < 500 => db.message.clone(),
-        Failure::Unavailable => "the database is busy; try again".into(),
-        _ => "internal error".into(),
+        Err(e) => Err(Refused(format!("Unable to check the token: {}", super::reason(&e)))),
     }
 }
 
@@ -98,7 +90,7 @@ pub async fn join(hub: &Hub, name: &str, payload: &Value, fallback_token: Option
             .engine()
             .call(caller, Access::Write, ext::realtime_authorize(name.to_string()))
             .await
-            .map_err(|e| Refused(format!("Unauthorized: {}", describe(&e))))?;
+            .map_err(|e| Refused(format!("Unauthorized: {}", super::reason(&e))))?;
         if !flag(&verdict["read"]) {
             return Err(Refused(format!("Unauthorized: You do not have permissions to read from this Channel topic: {name}")));
         }

@@ -34,6 +34,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/websocket", get(websocket)).route("/api/broadcast", post(broadcast))
 }
 
+/// What a client reads of a failed database call: its mistake in the database's words, else a
+/// fixed text (the details of a server-side failure are in the log).
+pub fn reason(e: &Failure) -> String {
+    match e {
+        Failure::Token(why) => format!("InvalidJWTToken: {why}"),
+        Failure::Database(db) if db.status < 500 => db.message.clone(),
+        Failure::Unavailable => "the database is busy; try again".into(),
+        _ => "internal error".into(),
+    }
+}
+
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message, "message": message}))).into_response()
 }
@@ -84,14 +95,17 @@ async fn broadcast(State(state): State<AppState>, headers: HeaderMap, body: axum
     }
     for call in calls {
         if let Err(e) = state.engine.call(caller.clone(), Access::Write, call).await {
-            return match e {
-                Failure::Token(why) => error(StatusCode::UNAUTHORIZED, &why),
-                Failure::Database(db) if db.status < 500 => {
-                    error(StatusCode::from_u16(db.status).unwrap_or(StatusCode::BAD_REQUEST), &db.message)
-                }
-                Failure::Unavailable => error(StatusCode::SERVICE_UNAVAILABLE, "the database is busy; try again"),
-                _ => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+            let status = match &e {
+                Failure::Token(_) => StatusCode::UNAUTHORIZED,
+                Failure::Database(db) if db.status < 500 => StatusCode::from_u16(db.status).unwrap_or(StatusCode::BAD_REQUEST),
+                Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
+            let message = match &e {
+                Failure::Token(why) => why.clone(),
+                other => reason(other),
+            };
+            return error(status, &message);
         }
     }
     StatusCode::ACCEPTED.into_response()

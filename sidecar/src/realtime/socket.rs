@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::frame::{self, Frame, Vsn};
 use super::hub::{Channel, Hub, Outbox};
 use super::join;
-use crate::engine::{Access, Caller, Failure};
+use crate::engine::{Access, Caller};
 use crate::extension::realtime as ext;
 
 /// Messages waiting for a slow reader; past this the socket is dropped.
@@ -249,7 +249,7 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                     if ack {
                         match sent {
                             Ok(_) => outbox.send(&frame::reply(&frame, true, json!({}))),
-                            Err(e) => refuse(failure_reason(&e)),
+                            Err(e) => refuse(super::reason(&e)),
                         }
                     }
                 }
@@ -281,15 +281,6 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                 other => refuse(format!("unknown event {other:?}")),
             }
         }
-    }
-}
-
-fn failure_reason(e: &Failure) -> String {
-    match e {
-        Failure::Database(db) if db.status == 401 || db.status == 403 => "Unauthorized: the channel's policies refuse this".into(),
-        Failure::Database(db) if db.status < 500 => db.message.clone(),
-        Failure::Token(why) => format!("InvalidJWTToken: {why}"),
-        _ => "the message could not be sent; try again".into(),
     }
 }
 
