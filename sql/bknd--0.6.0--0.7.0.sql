@@ -335,14 +335,16 @@ AS $$
   INSERT INTO bknd.realtime_messages (topic, extension, private) VALUES (topic, extension, true) RETURNING id
 $$;
 
--- The changes logged after change `after_id`, in the order made (at most `max_changes`): what a
--- sidecar whose listener was away catches up on; for the sidecar alone.
-CREATE FUNCTION bknd.realtime_changes_after(after_id bigint, max_changes integer DEFAULT 1000) RETURNS jsonb
+-- The transactions with logged changes whose id is `since` or later, lowest first (at most
+-- `max_changes`): what a sidecar whose listener was away catches up on, `since` being the oldest
+-- transaction that was still running when it last knew it had heard everything. Ids, not the
+-- order of the log: a transaction that began early and committed late has an early change id.
+-- For the sidecar alone.
+CREATE FUNCTION bknd.realtime_changes_since(since xid8, max_changes integer DEFAULT 1000) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT coalesce(jsonb_agg(x.xid ORDER BY x.first), '[]')
-  FROM (SELECT c.xid::text AS xid, min(c.id) AS first FROM bknd.realtime_changes c
-        WHERE c.id > after_id GROUP BY c.xid ORDER BY min(c.id) LIMIT max_changes) x
+  SELECT coalesce(jsonb_agg(x.xid::text ORDER BY x.xid), '[]')
+  FROM (SELECT DISTINCT c.xid FROM bknd.realtime_changes c WHERE c.xid >= since ORDER BY c.xid LIMIT max_changes) x
 $$;
 
 -- A private channel's broadcasts since `since` (at most `max_messages`, 25 at most, oldest
@@ -402,7 +404,7 @@ REVOKE EXECUTE ON FUNCTION bknd.realtime_topic(),
   bknd.realtime_message(bigint),
   bknd.realtime_authorize(text, text),
   bknd.realtime_probe(text, text),
-  bknd.realtime_changes_after(bigint, integer),
+  bknd.realtime_changes_since(xid8, integer),
   bknd.realtime_replay(text, timestamptz, integer),
   bknd.realtime_prune(interval),
   bknd.realtime_visible_to(text, text, jsonb, jsonb) FROM PUBLIC;
@@ -413,5 +415,5 @@ TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text), bknd.realtime_table(text),
   bknd.realtime_capture() TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.realtime_changes_in(text[]), bknd.realtime_message(bigint), bknd.realtime_prune(interval),
-  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_after(bigint, integer),
+  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_since(xid8, integer),
   bknd.realtime_visible_to(text, text, jsonb, jsonb) TO authenticator;

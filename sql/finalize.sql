@@ -63,7 +63,7 @@ TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text), bknd.realtime_table(text),
   bknd.realtime_capture() TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.realtime_changes_in(text[]), bknd.realtime_message(bigint), bknd.realtime_prune(interval),
-  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_after(bigint, integer),
+  bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_since(xid8, integer),
   bknd.realtime_visible_to(text, text, jsonb, jsonb) TO authenticator;
 -- (run_as_row: the same for a whole row, for the sidecar's REST statements)
 GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;

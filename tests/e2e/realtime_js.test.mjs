@@ -475,20 +475,26 @@ test('postgres_changes: commit order, including a transaction that began first a
 test('postgres_changes: what is committed while the sidecar is not listening is delivered once it listens again', TEST, async () => {
   const a = client(TOKEN_A, 'A');
   const ca = await joined(a, 'notes-away', { changes: [ALL_NOTES] });
+  // only this database's sidecar: other suites run beside this one
+  const endListeners = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = 'bknd realtime listener'`;
+  // a transaction that begins first (its change has the lowest id of the three), and later ends
+  // the listener's session and commits in the same breath: the listener is away when it commits
+  const early = sql(`BEGIN; INSERT INTO public.notes (title, owner_id) VALUES ('early-away', ${lit(USER_A)}::uuid);
+    SELECT pg_sleep(1.5); ${endListeners}; COMMIT;`);
+  await sleep(300);
   await psqlInsert({ title: 'before-away', owner: USER_A });
   await waitChange(ca, 'INSERT before-away');
-  // end the sidecar's LISTEN session, and commit a change in the same breath: the listener is
-  // away (it reconnects after a pause) when the change's notification is sent
-  await sql(
-    `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN bknd_realtime%'`,
-    `INSERT INTO public.notes (title, owner_id) VALUES ('while-away', ${lit(USER_A)}::uuid)`,
-  );
+  await early;
+  await waitChange(ca, 'INSERT early-away');
+  // end the listener's session again, and commit a change just after, from another session
+  await sql(endListeners, `INSERT INTO public.notes (title, owner_id) VALUES ('while-away', ${lit(USER_A)}::uuid)`);
   await waitChange(ca, 'INSERT while-away');
   await psqlInsert({ title: 'after-away', owner: USER_A });
   await waitChange(ca, 'INSERT after-away');
   await sleep(GRACE_MS);
   // each once, in order
-  assert.deepEqual(changesOf(ca).map(brief), ['INSERT before-away', 'INSERT while-away', 'INSERT after-away']);
+  assert.deepEqual(changesOf(ca).map(brief), ['INSERT before-away', 'INSERT early-away', 'INSERT while-away', 'INSERT after-away']);
   await leave(ca);
 });
 

@@ -19,8 +19,8 @@ calls! {
     /// the sidecar's own
     fn realtime_changes_in(xids: TextArray) =
         "SELECT bknd.realtime_changes_in(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
-    /// the sidecar's own: transactions logged after a change id, to catch up after a reconnect
-    fn realtime_changes_after(after_id: i64) = "SELECT bknd.realtime_changes_after($1::text::bigint)::text";
+    /// the sidecar's own: transactions logged from a transaction id on, to catch up after a reconnect
+    fn realtime_changes_since(since: String) = "SELECT bknd.realtime_changes_since($1::text::xid8)::text";
     /// a private channel's missed broadcasts, as the caller may read them
     fn realtime_replay(topic: String, since_ms: i64, limit: i64) =
         "SELECT bknd.realtime_replay($1::text, to_timestamp($2::text::bigint / 1000.0), $3::text::integer)::text";

@@ -2,11 +2,17 @@
 //! `bknd_realtime` (a transaction that changed a table that publishes, once, at commit: so in
 //! commit order), `bknd_realtime_message` (a broadcast was sent: its id and origin) and
 //! `bknd_realtime_presence` (another sidecar's presence change). One task handles them in the
-//! order they came, so a channel sees a table's changes in commit order. After a reconnect the
-//! listener first catches up on the changes logged while it was away (those after the last it
-//! delivered), and a transaction is never delivered twice.
+//! order they came, so a channel sees a table's changes in commit order.
+//!
+//! A notification sent while the listener is away is lost, so after a reconnect the listener
+//! catches up from the log: every transaction from its horizon on that it has not delivered.
+//! The horizon is the oldest transaction still running at a check made on the listening
+//! connection, once a later check there has answered: everything older had committed (or
+//! aborted) before, and its notification had arrived before that later answer. Transaction ids,
+//! not change ids: a transaction that began first and committed while the listener was away has
+//! the lower change id. A transaction is never delivered twice.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,33 +23,51 @@ use tokio_postgres::AsyncMessage;
 use super::hub::Hub;
 use crate::extension::{realtime as ext, TextArray};
 
+/// The listening connection's application_name.
+pub const LISTENER_NAME: &str = "bknd realtime listener";
 /// At most this many transactions' changes are fetched and checked together.
 const BATCH: usize = 256;
-/// Transactions remembered as delivered (a catch-up and the notifications after it overlap).
-const REMEMBERED: usize = 10_000;
+/// How often the listening connection checks which transactions are still running.
+const CHECK_EVERY: Duration = Duration::from_secs(2);
+/// Delivered transactions remembered at most (a long-running transaction elsewhere holds the
+/// horizon back; past this, the oldest are forgotten and could be delivered again).
+const REMEMBERED: usize = 1_000_000;
+/// Transactions a catch-up asks for at a time (`bknd.realtime_changes_since`'s default).
+const CATCH_UP_PAGE: usize = 1000;
 
 /// Where delivery stands, across reconnects.
 #[derive(Default)]
 struct Cursor {
-    /// the highest change id delivered
-    last_id: Option<i64>,
-    delivered: HashSet<String>,
-    order: VecDeque<String>,
+    /// every transaction below this had ended, and been heard of, while the listener listened
+    horizon: Option<u64>,
+    /// the last check's oldest running transaction, made the horizon by the next check
+    checked: Option<u64>,
+    /// transactions delivered, from the horizon on
+    delivered: BTreeSet<u64>,
 }
 
 impl Cursor {
-    /// Note `xid` as delivered; false if it was already.
-    fn first_time(&mut self, xid: &str) -> bool {
-        if !self.delivered.insert(xid.to_string()) {
-            return false;
-        }
-        self.order.push_back(xid.to_string());
-        if self.order.len() > REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.delivered.remove(&old);
+    fn is_delivered(&self, xid: &str) -> bool {
+        xid.parse().is_ok_and(|x: u64| self.delivered.contains(&x))
+    }
+
+    fn note_delivered(&mut self, xid: &str) {
+        if let Ok(x) = xid.parse::<u64>() {
+            self.delivered.insert(x);
+            if self.delivered.len() > REMEMBERED {
+                self.delivered.pop_first();
             }
         }
-        true
+    }
+
+    /// A check on the listening connection answered `oldest_running`: the previous check's
+    /// answer becomes the horizon, and what lies below it need not be remembered.
+    fn checked(&mut self, oldest_running: u64) {
+        if let Some(previous) = self.checked.replace(oldest_running) {
+            let horizon = self.horizon.map_or(previous, |h| h.max(previous));
+            self.horizon = Some(horizon);
+            self.delivered = self.delivered.split_off(&horizon);
+        }
     }
 }
 
@@ -61,8 +85,16 @@ pub async fn watch(database_url: String, hub: Arc<Hub>) {
     }
 }
 
+/// The oldest transaction still running, as the connection sees it now.
+async fn oldest_running(client: &tokio_postgres::Client) -> anyhow::Result<u64> {
+    let row = client.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[]).await?;
+    Ok(row.get::<_, String>(0).parse()?)
+}
+
 async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) -> anyhow::Result<()> {
-    let (config, tls) = crate::tls::connector_for(database_url)?;
+    let (mut config, tls) = crate::tls::connector_for(database_url)?;
+    // named, so an operator (or a test) can tell it in pg_stat_activity
+    config.application_name(LISTENER_NAME);
     let (client, mut connection) = config.connect(tls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
     let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -82,20 +114,30 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
             }
         }
     });
+    // the first time, what ended before listening began is not this sidecar's to deliver
+    if cursor.horizon.is_none() {
+        cursor.horizon = Some(oldest_running(&client).await?);
+    }
+    // a check from an earlier connection is not one whose notifications have all arrived
+    cursor.checked = None;
     client.batch_execute("LISTEN bknd_realtime; LISTEN bknd_realtime_message; LISTEN bknd_realtime_presence").await?;
     tracing::info!("realtime: listening");
-    // what was committed while this sidecar was not listening (none on the first connection)
-    if let Some(after) = cursor.last_id {
-        match hub.engine().call_as_sidecar(ext::realtime_changes_after(after)).await {
-            Ok(Value::Array(xids)) => {
-                let mut xids: Vec<String> = xids.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
-                changes(hub, &mut xids, cursor).await;
+    catch_up(hub, cursor).await?;
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    loop {
+        let first = tokio::select! {
+            n = rx.recv() => match n {
+                Some(n) => n,
+                None => break,
+            },
+            _ = check.tick() => {
+                // a failed check means the connection is gone: what it heard is drained first
+                if let Ok(oldest) = oldest_running(&client).await {
+                    cursor.checked(oldest);
+                }
+                continue;
             }
-            Ok(_) => {}
-            Err(e) => anyhow::bail!("catching up on changes failed: {e:?}"),
-        }
-    }
-    while let Some(first) = rx.recv().await {
+        };
         // what has arrived meanwhile joins the batch (changes of many transactions are checked
         // together); the order is kept
         let mut batch = vec![first];
@@ -132,19 +174,36 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
     Ok(())
 }
 
+/// Deliver what was logged from the horizon on and not delivered: the transactions that
+/// committed while this sidecar was not listening (and, harmlessly, some it heard of).
+async fn catch_up(hub: &Hub, cursor: &mut Cursor) -> anyhow::Result<()> {
+    let Some(mut since) = cursor.horizon else { return Ok(()) };
+    loop {
+        let page = match hub.engine().call_as_sidecar(ext::realtime_changes_since(since.to_string())).await {
+            Ok(Value::Array(xids)) => xids,
+            Ok(_) => return Ok(()),
+            Err(e) => anyhow::bail!("catching up on changes failed: {e:?}"),
+        };
+        let mut xids: Vec<String> = page.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+        let last = xids.iter().filter_map(|x| x.parse::<u64>().ok()).max();
+        changes(hub, &mut xids, cursor).await;
+        match last {
+            Some(last) if page.len() >= CATCH_UP_PAGE => since = last + 1,
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// Fetch and deliver the changes of `xids` (taken), those not delivered before.
 async fn changes(hub: &Hub, xids: &mut Vec<String>, cursor: &mut Cursor) {
-    let taken: Vec<String> = std::mem::take(xids).into_iter().filter(|x| !cursor.delivered.contains(x)).collect();
+    let taken: Vec<String> = std::mem::take(xids).into_iter().filter(|x| !cursor.is_delivered(x)).collect();
     if taken.is_empty() {
         return;
     }
     match hub.engine().call_as_sidecar(ext::realtime_changes_in(TextArray(&taken))).await {
         Ok(Value::Array(changes)) => {
             for xid in &taken {
-                cursor.first_time(xid);
-            }
-            if let Some(max) = changes.iter().filter_map(|c| c["id"].as_i64()).max() {
-                cursor.last_id = Some(cursor.last_id.map_or(max, |last| last.max(max)));
+                cursor.note_delivered(xid);
             }
             hub.changes(changes).await
         }
@@ -160,5 +219,30 @@ pub async fn prune(hub: Arc<Hub>) {
         if let Err(e) = hub.engine().call_as_sidecar(ext::realtime_prune()).await {
             tracing::warn!("realtime: pruning failed: {e:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    #[test]
+    fn the_horizon_is_the_check_before_the_last_and_what_is_below_it_is_forgotten() {
+        let mut cursor = Cursor { horizon: Some(100), ..Cursor::default() };
+        for xid in ["100", "105", "120", "not a number"] {
+            cursor.note_delivered(xid);
+        }
+        assert!(cursor.is_delivered("105") && !cursor.is_delivered("106") && !cursor.is_delivered("x"));
+        // one check is not yet a horizon: its notifications may still be on the way
+        cursor.checked(110);
+        assert_eq!(cursor.horizon, Some(100));
+        cursor.checked(130);
+        assert_eq!(cursor.horizon, Some(110));
+        assert!(!cursor.is_delivered("105") && cursor.is_delivered("120"));
+        // the horizon never moves back (a check may see an older transaction than before)
+        cursor.checked(90);
+        assert_eq!(cursor.horizon, Some(130));
+        cursor.checked(95);
+        assert_eq!(cursor.horizon, Some(130));
     }
 }
