@@ -65,6 +65,15 @@ GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text
 GRANT EXECUTE ON FUNCTION bknd.realtime_changes_in(text[]), bknd.realtime_message(bigint), bknd.realtime_prune(interval),
   bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_since(xid8, integer),
   bknd.realtime_visible_to(text, text, jsonb, jsonb) TO authenticator;
+-- webhooks: endpoints are service_role's; claiming, reporting and pruning deliveries the
+-- sidecar's (which is handed signatures, never a secret)
+GRANT EXECUTE ON FUNCTION bknd.create_webhook(text, text, text[], jsonb), bknd.list_webhooks(),
+  bknd.update_webhook(text, jsonb), bknd.delete_webhook(text), bknd.rotate_webhook_secret(text),
+  bknd.test_webhook(text), bknd.resend_webhook_delivery(bigint), bknd.webhook_deliveries_of(text, text, integer)
+TO service_role;
+GRANT EXECUTE ON FUNCTION bknd.webhook_claim(text, integer, integer, integer),
+  bknd.webhook_result(bigint, text, integer, text, integer, integer), bknd.webhook_prune(interval)
+TO authenticator;
 -- (run_as_row: the same for a whole row, for the sidecar's REST statements)
 GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;

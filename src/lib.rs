@@ -19,6 +19,7 @@ mod secrets;
 mod statement_error;
 mod storage;
 mod subtransaction;
+mod webhooks;
 
 pgrx::pg_module_magic!();
 
@@ -29,6 +30,7 @@ extension_sql_file!("../sql/auth.sql", name = "auth_tables", requires = ["bootst
 extension_sql_file!("../sql/oauth.sql", name = "oauth_tables", requires = ["auth_tables"]);
 extension_sql_file!("../sql/storage.sql", name = "storage_tables", requires = ["oauth_tables"]);
 extension_sql_file!("../sql/realtime.sql", name = "realtime_tables", requires = ["storage_tables"]);
+extension_sql_file!("../sql/webhooks.sql", name = "webhook_tables", requires = ["realtime_tables", webhook_new_secret, webhook_signature]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -119,6 +119,13 @@ pub struct ServeArgs {
     /// Largest file anyone may upload to storage, in bytes (default 50 GiB; buckets may set less).
     #[arg(long, env = "BKND_MAX_UPLOAD_BYTES", default_value_t = 50 * 1024 * 1024 * 1024)]
     pub max_upload_bytes: u64,
+    /// Hosts, IPs and networks (CIDR) webhooks may reach besides public https targets (private,
+    /// loopback, plain http), comma-separated (default: none).
+    #[arg(long, env = "BKND_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+    pub webhook_allow_hosts: Vec<String>,
+    /// How long delivered and dead webhook deliveries stay in bknd.webhook_deliveries, in hours.
+    #[arg(long, env = "BKND_WEBHOOK_RETENTION_HOURS", default_value_t = 168)]
+    pub webhook_retention_hours: u32,
 }
 
 #[derive(clap::Args, Debug, Clone)]

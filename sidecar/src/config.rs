@@ -26,6 +26,8 @@ pub struct Config {
     pub cors: Arc<Origins>,
     /// run the storage sweeper (the HTTP server does; a stdio MCP process does not)
     pub sweep_storage: bool,
+    /// deliver webhooks (the HTTP server does; a stdio MCP process does not)
+    pub webhooks: Option<crate::webhooks::WebhookConfig>,
 }
 
 fn schemas(list: &[String]) -> Vec<String> {
@@ -72,6 +74,10 @@ impl Config {
             mcp: McpConfig { allow_origins: args.mcp_allow_origin.clone(), allow_hosts: args.mcp_allow_host.clone() },
             cors: Arc::new(Origins::parse(&args.cors_allow_origin)?),
             sweep_storage: true,
+            webhooks: Some(crate::webhooks::WebhookConfig {
+                allow: Arc::new(crate::webhooks::guard::Allow::parse(&args.webhook_allow_hosts)?),
+                retention_hours: i64::from(args.webhook_retention_hours),
+            }),
         })
     }
 
@@ -99,6 +105,7 @@ impl Config {
             mcp: McpConfig::default(),
             cors: Arc::new(Origins::Any),
             sweep_storage: false,
+            webhooks: None,
         })
     }
 }

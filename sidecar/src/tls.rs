@@ -113,7 +113,7 @@ pub fn check_at_start(config: &tokio_postgres::Config, tls: &MakeRustlsConnect, 
                     let _ = connection.await;
                     Ok(())
                 }
-                Err(e) => Err(describe(&e)),
+                Err(e) => Err(crate::error_chain::describe(&e)),
             }
         })
     })
@@ -136,20 +136,6 @@ pub fn check_at_start(config: &tokio_postgres::Config, tls: &MakeRustlsConnect, 
             Ok(())
         }
     }
-}
-
-/// A driver error with its causes (rustls's reason for refusing a certificate is one).
-fn describe(e: &tokio_postgres::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text = format!("{text}: {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[derive(Debug, Default)]

@@ -208,6 +208,8 @@ fn finish(
     }
     // the bound version, or what the same owner's upload bound to it put there meanwhile (two
     // tabs, a retry: last writer wins); never another's object
+    // (the replaced object's removal is no object.deleted webhook event: this is its new version)
+    errors::spi(Spi::run("SELECT pg_catalog.set_config('bknd.object_replacing', 'on', true)"));
     let replaced = match row["replaces"].as_str() {
         Some(version) => errors::spi_or(
             Spi::get_one_with_args::<String>(
@@ -220,6 +222,7 @@ fn finish(
         ),
         None => None,
     };
+    errors::spi(Spi::run("SELECT pg_catalog.set_config('bknd.object_replacing', '', true)"));
     // any other object holding the name (one finished first, or one this upload may not
     // replace) makes this a unique violation (409)
     errors::spi(Spi::run_with_args(

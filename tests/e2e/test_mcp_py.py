@@ -42,18 +42,19 @@ async def over_stdio(token):
             yield session
 
 
-async def call(session, name, **arguments):
+# the tool's name is positional-only: tools take a `name` argument of their own
+async def call(session, name, /, **arguments):
     result = await session.call_tool(name, arguments)
     return result.is_error, result.structured_content
 
 
-async def ok(session, name, **arguments):
+async def ok(session, name, /, **arguments):
     is_error, content = await call(session, name, **arguments)
     assert not is_error, f"{name} failed: {content}"
     return content["result"]
 
 
-async def refused(session, name, **arguments):
+async def refused(session, name, /, **arguments):
     is_error, content = await call(session, name, **arguments)
     assert is_error, f"{name} was allowed: {content}"
     return content["error"]
@@ -77,6 +78,22 @@ async def scenario(open_session, table):
         await ok(admin, "disable_realtime", table=table)
         assert (await ok(admin, "describe_table", table=table))["realtime"] is False
         await ok(admin, "enable_realtime", table=table)
+        # webhooks: the secret once, at creation; the log as service_role reads it
+        hook = f"{table}-hook"
+        made = await ok(admin, "create_webhook", name=hook, url="https://hooks.example.com/in", events=[f"{table}.insert"])
+        assert made["secret"].startswith("whsec_"), made
+        listed = await ok(admin, "list_webhooks")
+        assert [h["name"] for h in listed if h["name"] == hook] == [hook] and made["secret"] not in str(listed), listed
+        assert (await ok(admin, "update_webhook", name=hook, changes={"events": [f"{table}.*"]}))["events"] == [f"{table}.*"]
+        assert (await ok(admin, "rotate_webhook_secret", name=hook))["secret"] != made["secret"]
+        sent = await ok(admin, "test_webhook", name=hook)
+        log = await ok(admin, "list_webhook_deliveries", name=hook)
+        assert [(d["id"], d["event_type"]) for d in log] == [(sent["delivery_id"], "webhook.test")], log
+        again = await ok(admin, "resend_webhook_delivery", delivery_id=sent["delivery_id"])
+        assert again["event_id"] == sent["event_id"], again
+        assert "not found" in await refused(admin, "delete_webhook", name="no-such-hook")
+        assert "unknown webhook event" in await refused(admin, "create_webhook", name="x", url="https://a.example", events=["nope"])
+        await ok(admin, "delete_webhook", name=hook)
         # a bad argument is a tool error with a message, not a protocol error
         why = await refused(admin, "create_table", table="bad name!", columns={"x": {"type": "text"}})
         assert "name" in why.lower(), why
@@ -110,6 +127,8 @@ async def scenario(open_session, table):
         for name, args in [("create_table", {"table": "mine", "columns": {"x": {"type": "text"}}}),
                            ("drop_table", {"table": table}), ("list_tables", {}),
                            ("enable_realtime", {"table": table}), ("disable_realtime", {"table": table}),
+                           ("create_webhook", {"name": "w", "url": "https://a.example", "events": [f"{table}.insert"]}),
+                           ("list_webhooks", {}), ("list_webhook_deliveries", {}),
                            ("execute_sql", {"query": "select 1"}), ("list_users", {})]:
             await refused(alice, name, **args)
 

@@ -91,6 +91,11 @@ fn upgrade_from_0_6_0_keeps_data_and_matches_a_fresh_install() {
     upgrade_keeps_data_and_matches_a_fresh_install("0.6.0");
 }
 
+#[test]
+fn upgrade_from_0_7_0_keeps_data_and_matches_a_fresh_install() {
+    upgrade_keeps_data_and_matches_a_fresh_install("0.7.0");
+}
+
 fn upgrade_keeps_data_and_matches_a_fresh_install(from: &str) {
     let name = format!("upgrade_old_{}", from.replace('.', "_"));
     let old = TestDb::at_version(&name, from);

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod realtime;
 pub mod schema;
 pub mod storage;
+pub mod webhooks;
 
 pub use crate::engine::Call;
 

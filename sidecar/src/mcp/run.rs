@@ -9,7 +9,7 @@ use crate::engine::failure::Failure;
 use crate::engine::sqlstate::Kind;
 use crate::engine::{Access, Call, Caller};
 use crate::extension::auth as users;
-use crate::extension::{realtime, schema, storage, TextArray};
+use crate::extension::{realtime, schema, storage, webhooks, TextArray};
 use crate::state::AppState;
 
 type Outcome = Result<Value, String>;
@@ -122,6 +122,30 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
         }
         "enable_realtime" => sql(state, t, realtime::enable_realtime(text(args, "table")?)).await,
         "disable_realtime" => sql(state, t, realtime::disable_realtime(text(args, "table")?)).await,
+        "create_webhook" => {
+            let events = text_list(args, "events")?;
+            let call = webhooks::create_webhook(
+                text(args, "name")?,
+                text(args, "url")?,
+                TextArray(&events),
+                &json_arg(args, "options", json!({})),
+            );
+            sql(state, t, call).await
+        }
+        "list_webhooks" => sql(state, t, webhooks::list_webhooks()).await,
+        "update_webhook" => sql(state, t, webhooks::update_webhook(text(args, "name")?, &json_arg(args, "changes", json!({})))).await,
+        "delete_webhook" => sql(state, t, webhooks::delete_webhook(text(args, "name")?)).await,
+        "rotate_webhook_secret" => sql(state, t, webhooks::rotate_webhook_secret(text(args, "name")?)).await,
+        "test_webhook" => sql(state, t, webhooks::test_webhook(text(args, "name")?)).await,
+        "resend_webhook_delivery" => {
+            let id = args["delivery_id"].as_i64().ok_or("delivery_id must be an integer")?;
+            sql(state, t, webhooks::resend_webhook_delivery(id)).await
+        }
+        "list_webhook_deliveries" => {
+            let call =
+                webhooks::webhook_deliveries(opt_text(args, "name")?, opt_text(args, "status")?, int(args, "limit", 50)?.clamp(1, 200));
+            sql(state, t, call).await
+        }
         "schema_history" => sql(state, t, schema::schema_history(int(args, "limit", 50)?.min(1000))).await,
         "select" | "count" | "insert" | "update" | "delete" => data(state, t, name, args).await,
         "list_users" => {

@@ -1,0 +1,738 @@
+-- bknd 0.7.0 -> 0.8.0: webhooks (issue 18: endpoints, the delivery log and its triggers;
+-- sql/webhooks.sql). storage_finish_upload's replaced object is no object.deleted event (the
+-- same C symbol, a new library).
+-- The same objects a fresh 0.8.0 install creates (tests/tests/upgrade.rs compares the two).
+\echo Use "ALTER EXTENSION bknd UPDATE TO '0.8.0'" to load this file. \quit
+
+-- src/webhooks.rs
+CREATE FUNCTION bknd."webhook_new_secret"() RETURNS TEXT
+STRICT VOLATILE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'webhook_new_secret_wrapper';
+
+CREATE FUNCTION bknd."webhook_signature"(
+	"secrets" TEXT[],
+	"content" TEXT
+) RETURNS TEXT
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'webhook_signature_wrapper';
+
+-- == webhooks == (as sql/webhooks.sql)
+-- bknd webhooks (since 0.8.0): endpoints (bknd.webhooks, managed by service_role through the
+-- functions below) and a durable delivery log (bknd.webhook_deliveries) written by triggers in
+-- the same transaction as the change: on tables an endpoint names, on bknd.users and
+-- bknd.sessions (user.*), on bknd.objects (object.*). The sidecar claims due deliveries
+-- (bknd.webhook_claim), sends them as Standard Webhooks signed here (so it never holds a
+-- secret) and reports each attempt (bknd.webhook_result), which schedules the retries.
+-- Keep sql/bknd--0.7.0--0.8.0.sql in step with this file.
+
+CREATE TABLE bknd.webhooks (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  name text NOT NULL UNIQUE CONSTRAINT webhooks_name_check CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
+  url text NOT NULL,
+  -- normalised: user.*, object.* as given; <table>.<op> for public tables, <schema>.<table>.<op>
+  events text[] NOT NULL,
+  format text NOT NULL DEFAULT 'standard' CONSTRAINT webhooks_format_check CHECK (format IN ('standard', 'supabase')),
+  headers jsonb NOT NULL DEFAULT '{}',
+  enabled boolean NOT NULL DEFAULT true,
+  -- why it is off, when bknd turned it off (the endpoint answered 410)
+  disabled_reason text,
+  -- whsec_<base64>; readable by no API role
+  secret text NOT NULL,
+  -- the secret before the last rotation, signed with too until previous_secret_until
+  previous_secret text,
+  previous_secret_until timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per event and endpoint: an attempt group. event_id is the webhook-id header, the same
+-- across retries and resends (and across the endpoints one event goes to).
+CREATE TABLE bknd.webhook_deliveries (
+  id bigserial PRIMARY KEY,
+  event_id text NOT NULL,
+  webhook_id uuid NOT NULL REFERENCES bknd.webhooks (id) ON DELETE CASCADE,
+  event_type text NOT NULL,
+  payload jsonb NOT NULL,
+  -- pending: not yet tried; failed: tried, to be retried at next_attempt_at; delivered; dead
+  status text NOT NULL DEFAULT 'pending'
+    CONSTRAINT webhook_deliveries_status_check CHECK (status IN ('pending', 'delivered', 'failed', 'dead')),
+  attempts integer NOT NULL DEFAULT 0,
+  last_status integer,
+  last_error text,
+  latency_ms integer,
+  next_attempt_at timestamptz DEFAULT now(),
+  last_attempt_at timestamptz,
+  delivered_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  -- the sidecar sending it now, and until when its claim holds (a sidecar that is gone loses
+  -- its claims at once: see bknd.webhook_claim)
+  claimed_by text,
+  claimed_until timestamptz
+);
+CREATE INDEX webhook_deliveries_due_idx ON bknd.webhook_deliveries (webhook_id, next_attempt_at, id)
+  WHERE status IN ('pending', 'failed');
+CREATE INDEX webhook_deliveries_claimed_idx ON bknd.webhook_deliveries (webhook_id) WHERE claimed_by IS NOT NULL;
+CREATE INDEX webhook_deliveries_created_idx ON bknd.webhook_deliveries (created_at);
+CREATE INDEX webhook_deliveries_event_idx ON bknd.webhook_deliveries (event_id);
+
+ALTER TABLE bknd.webhooks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bknd.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON bknd.webhooks, bknd.webhook_deliveries FROM PUBLIC;
+-- service_role reads the log (RLS is on, so a policy says so); nobody writes it but bknd
+GRANT SELECT ON bknd.webhook_deliveries TO service_role;
+CREATE POLICY webhook_deliveries_service_read ON bknd.webhook_deliveries FOR SELECT TO service_role USING (true);
+
+SELECT pg_catalog.pg_extension_config_dump('bknd.webhooks', '');
+SELECT pg_catalog.pg_extension_config_dump('bknd.webhook_deliveries', '');
+SELECT pg_catalog.pg_extension_config_dump('bknd.webhook_deliveries_id_seq', '');
+
+-- Event names -----------------------------------------------------------------------------
+
+-- One event name as given to create_webhook, normalised (public tables without their schema),
+-- or an error (22023 for a name that is no event, 42P01 for a table that does not exist).
+CREATE FUNCTION bknd.webhook_event_name(event text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  parts text[] := string_to_array(event, '.');
+  n integer := coalesce(array_length(parts, 1), 0);
+  op text := lower(parts[n]);
+  schema_name text;
+  table_name text;
+  rel regclass;
+BEGIN
+  IF event IN ('user.created', 'user.signed_in', 'user.updated', 'user.deleted', 'object.created', 'object.deleted') THEN
+    RETURN event;
+  END IF;
+  IF n NOT IN (2, 3) OR op NOT IN ('insert', 'update', 'delete', '*') OR '' = ANY (parts) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown webhook event %L', event),
+      HINT = 'events are <table>.<insert|update|delete|*> (the table optionally schema-qualified), user.created, '
+             'user.signed_in, user.updated, user.deleted, object.created, object.deleted';
+  END IF;
+  schema_name := CASE WHEN n = 3 THEN parts[1] ELSE 'public' END;
+  table_name := parts[n - 1];
+  IF schema_name IN ('bknd', 'pg_catalog', 'information_schema') OR schema_name LIKE 'pg\_%' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('webhook event %L: tables in schema %s cannot be watched', event, schema_name);
+  END IF;
+  rel := to_regclass(format('%I.%I', schema_name, table_name));
+  IF rel IS NULL OR (SELECT relkind FROM pg_class WHERE oid = rel) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION USING ERRCODE = '42P01', MESSAGE = format('webhook event %L: table %I.%I does not exist', event, schema_name, table_name);
+  END IF;
+  RETURN CASE WHEN schema_name = 'public' THEN '' ELSE schema_name || '.' END || table_name || '.' || op;
+END $$;
+
+-- The tables `events` name, as regclass.
+CREATE FUNCTION bknd.webhook_event_tables(events text[]) RETURNS SETOF regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT DISTINCT to_regclass(format('%I.%I', CASE WHEN cardinality(p) = 3 THEN p[1] ELSE 'public' END, p[cardinality(p) - 1]))
+  FROM (SELECT string_to_array(e, '.') AS p FROM unnest(events) e
+        WHERE e NOT IN ('user.created', 'user.signed_in', 'user.updated', 'user.deleted', 'object.created', 'object.deleted')) x
+$$;
+
+-- Put the capture trigger on every table an endpoint names and take it off the others.
+CREATE FUNCTION bknd.webhook_sync_triggers() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t regclass;
+BEGIN
+  FOR t IN
+    SELECT DISTINCT x FROM bknd.webhooks w, LATERAL bknd.webhook_event_tables(w.events) x WHERE x IS NOT NULL
+    EXCEPT
+    SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'bknd_webhooks' AND NOT tgisinternal
+  LOOP
+    EXECUTE format('CREATE TRIGGER bknd_webhooks AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION bknd.webhook_capture()', t);
+  END LOOP;
+  FOR t IN
+    SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'bknd_webhooks' AND NOT tgisinternal
+      AND tgfoid = 'bknd.webhook_capture()'::regprocedure
+    EXCEPT
+    SELECT DISTINCT x FROM bknd.webhooks w, LATERAL bknd.webhook_event_tables(w.events) x WHERE x IS NOT NULL
+  LOOP
+    EXECUTE format('DROP TRIGGER bknd_webhooks ON %s', t);
+  END LOOP;
+END $$;
+
+-- Capture ---------------------------------------------------------------------------------
+
+-- When an event happened, as payloads say it.
+CREATE FUNCTION bknd.webhook_timestamp() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
+
+-- A new event id (the webhook-id header).
+CREATE FUNCTION bknd.webhook_event_id() RETURNS text
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'msg_' || replace(gen_random_uuid()::text, '-', '') $$;
+
+-- Log `event_type` for every enabled endpoint subscribed to one of `names`, with the payload for
+-- its format (`supabase` NULL: the standard one for all). Answers whether any was.
+CREATE FUNCTION bknd.webhook_log(names text[], event_type text, standard jsonb, supabase jsonb) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  -- one event, one id, whichever endpoints it goes to
+  event_id text := bknd.webhook_event_id();
+BEGIN
+  INSERT INTO bknd.webhook_deliveries (event_id, webhook_id, event_type, payload)
+  SELECT event_id, w.id, event_type,
+         CASE WHEN w.format = 'supabase' AND supabase IS NOT NULL THEN supabase ELSE standard END
+  FROM bknd.webhooks w WHERE w.enabled AND w.events && names;
+  RETURN FOUND;
+END $$;
+
+-- A payload over 256 KiB is sent thin: the rows' primary keys only, and "thin": true.
+CREATE FUNCTION bknd.webhook_thin(rel regclass, row_json jsonb) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN row_json IS NULL THEN NULL ELSE (
+    SELECT coalesce(jsonb_object_agg(a.attname, row_json -> a.attname::text), '{}')
+    FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+    WHERE i.indrelid = rel AND i.indisprimary) END
+$$;
+
+-- The trigger on a table an endpoint names (bknd_webhooks).
+CREATE FUNCTION bknd.webhook_capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  prefix text := CASE WHEN TG_TABLE_SCHEMA = 'public' THEN '' ELSE TG_TABLE_SCHEMA || '.' END || TG_TABLE_NAME;
+  op text := lower(TG_OP);
+  names text[] := ARRAY[prefix || '.' || op, prefix || '.*'];
+  new_row jsonb;
+  old_row jsonb;
+  standard jsonb;
+  supabase jsonb;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM bknd.webhooks w WHERE w.enabled AND w.events && names) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN new_row := to_jsonb(NEW); END IF;
+  IF TG_OP <> 'INSERT' THEN old_row := to_jsonb(OLD); END IF;
+  standard := jsonb_build_object('type', prefix || '.' || op, 'timestamp', bknd.webhook_timestamp(),
+    'data', jsonb_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'record', new_row, 'old_record', old_row));
+  supabase := jsonb_build_object('type', TG_OP, 'table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA, 'record', new_row, 'old_record', old_row);
+  IF octet_length(standard::text) > 262144 THEN
+    new_row := bknd.webhook_thin(TG_RELID, new_row);
+    old_row := bknd.webhook_thin(TG_RELID, old_row);
+    standard := jsonb_set(jsonb_set(jsonb_set(standard, '{data,record}', coalesce(new_row, 'null')), '{data,old_record}',
+      coalesce(old_row, 'null')), '{data,thin}', 'true');
+    supabase := supabase || jsonb_build_object('record', new_row, 'old_record', old_row, 'thin', true);
+  END IF;
+  IF bknd.webhook_log(names, prefix || '.' || op, standard, supabase) THEN
+    PERFORM pg_notify('bknd_webhook', '');
+  END IF;
+  RETURN NULL;
+END $$;
+
+-- A user as webhooks show it: never a password hash, a token or a factor.
+CREATE FUNCTION bknd.webhook_user(u bknd.users) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object('id', u.id, 'email', u.email, 'role', u.role, 'email_confirmed_at', u.email_confirmed_at,
+    'app_metadata', u.app_metadata, 'user_metadata', u.user_metadata, 'banned_until', u.banned_until,
+    'last_sign_in_at', u.last_sign_in_at, 'is_anonymous', u.is_anonymous, 'created_at', u.created_at,
+    'updated_at', u.updated_at)
+$$;
+
+-- Log a user or object event whose data is `data` (sent thin past 256 KiB: its id only).
+CREATE FUNCTION bknd.webhook_emit(event_type text, data jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  payload jsonb := jsonb_build_object('type', event_type, 'timestamp', bknd.webhook_timestamp(), 'data', data);
+BEGIN
+  IF octet_length(payload::text) > 262144 THEN
+    payload := jsonb_set(payload, '{data}', jsonb_strip_nulls(jsonb_build_object(
+      'user', CASE WHEN data ? 'user' THEN jsonb_build_object('id', data #> '{user,id}') END,
+      'object', CASE WHEN data ? 'object' THEN jsonb_build_object('id', data #> '{object,id}') END,
+      'thin', true)));
+  END IF;
+  IF bknd.webhook_log(ARRAY[event_type], event_type, payload, NULL) THEN
+    PERFORM pg_notify('bknd_webhook', '');
+  END IF;
+END $$;
+
+-- user.created, user.updated, user.deleted (bknd.users) and user.signed_in (bknd.sessions).
+CREATE FUNCTION bknd.webhook_capture_user() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  event_type text := CASE
+    WHEN TG_TABLE_NAME = 'sessions' THEN 'user.signed_in'
+    WHEN TG_OP = 'INSERT' THEN 'user.created'
+    WHEN TG_OP = 'UPDATE' THEN 'user.updated'
+    ELSE 'user.deleted' END;
+  u bknd.users;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM bknd.webhooks w WHERE w.enabled AND event_type = ANY (w.events)) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_TABLE_NAME = 'sessions' THEN
+    SELECT * INTO u FROM bknd.users WHERE id = NEW.user_id;
+    PERFORM bknd.webhook_emit(event_type, jsonb_build_object('user', bknd.webhook_user(u), 'session',
+      jsonb_build_object('id', NEW.id, 'aal', NEW.aal, 'amr', NEW.amr, 'created_at', NEW.created_at)));
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM bknd.webhook_emit(event_type, jsonb_build_object('user', bknd.webhook_user(OLD)));
+  ELSE
+    PERFORM bknd.webhook_emit(event_type, jsonb_build_object('user', bknd.webhook_user(NEW)));
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bknd_webhooks_insert_delete AFTER INSERT OR DELETE ON bknd.users
+  FOR EACH ROW EXECUTE FUNCTION bknd.webhook_capture_user();
+-- what a user is, not when they last signed in or asked for a code
+CREATE TRIGGER bknd_webhooks_update AFTER UPDATE ON bknd.users FOR EACH ROW
+  WHEN ((OLD.email, OLD.email_confirmed_at, OLD.role, OLD.app_metadata, OLD.user_metadata, OLD.banned_until,
+         OLD.is_anonymous, OLD.password_hash)
+        IS DISTINCT FROM
+        (NEW.email, NEW.email_confirmed_at, NEW.role, NEW.app_metadata, NEW.user_metadata, NEW.banned_until,
+         NEW.is_anonymous, NEW.password_hash))
+  EXECUTE FUNCTION bknd.webhook_capture_user();
+CREATE TRIGGER bknd_webhooks_signed_in AFTER INSERT ON bknd.sessions
+  FOR EACH ROW EXECUTE FUNCTION bknd.webhook_capture_user();
+
+-- object.created (an upload finished: the row became ready) and object.deleted (a ready
+-- object went, except the one an upload replaced: that is the new object's creation).
+CREATE FUNCTION bknd.webhook_capture_object() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  o bknd.objects;
+  event_type text := CASE WHEN TG_OP = 'DELETE' THEN 'object.deleted' ELSE 'object.created' END;
+BEGIN
+  IF TG_OP = 'DELETE' THEN o := OLD; ELSE o := NEW; END IF;
+  IF TG_OP = 'DELETE' AND coalesce(current_setting('bknd.object_replacing', true), '') = 'on' THEN
+    RETURN NULL;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM bknd.webhooks w WHERE w.enabled AND event_type = ANY (w.events)) THEN
+    RETURN NULL;
+  END IF;
+  PERFORM bknd.webhook_emit(event_type, jsonb_build_object('object', jsonb_build_object('id', o.id,
+    'bucket_id', o.bucket_id, 'name', o.name, 'owner_id', o.owner_id, 'size', o.size, 'mime_type', o.mime_type,
+    'etag', o.etag, 'user_metadata', o.user_metadata, 'created_at', o.created_at, 'updated_at', o.updated_at)));
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bknd_webhooks_inserted AFTER INSERT ON bknd.objects FOR EACH ROW
+  WHEN (NEW.status = 'ready') EXECUTE FUNCTION bknd.webhook_capture_object();
+CREATE TRIGGER bknd_webhooks_ready AFTER UPDATE OF status ON bknd.objects FOR EACH ROW
+  WHEN (OLD.status <> 'ready' AND NEW.status = 'ready') EXECUTE FUNCTION bknd.webhook_capture_object();
+CREATE TRIGGER bknd_webhooks_deleted AFTER DELETE ON bknd.objects FOR EACH ROW
+  WHEN (OLD.status = 'ready') EXECUTE FUNCTION bknd.webhook_capture_object();
+
+-- Managing endpoints (service_role) ---------------------------------------------------------
+
+-- An endpoint as list_webhooks shows it: never its secret.
+CREATE FUNCTION bknd.webhook_json(w bknd.webhooks) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object('id', w.id, 'name', w.name, 'url', w.url, 'events', to_jsonb(w.events), 'format', w.format,
+    'headers', w.headers, 'enabled', w.enabled, 'disabled_reason', w.disabled_reason,
+    'previous_secret_until', CASE WHEN w.previous_secret_until > now() THEN w.previous_secret_until END,
+    'created_at', w.created_at, 'updated_at', w.updated_at)
+$$;
+
+-- Check a URL: http or https, a host, no spaces or fragment, at most 2048 characters. Whether
+-- the sidecar may reach it (https, no private address unless allowed) is decided when it sends.
+CREATE FUNCTION bknd.webhook_check_url(url text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF url IS NULL OR length(url) > 2048 OR url !~ '^https?://[^/?#@[:space:][:cntrl:]]+(:[0-9]{1,5})?([/?][^#[:space:][:cntrl:]]*)?$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('invalid webhook url %L', url),
+      HINT = 'an http:// or https:// URL with a host, without credentials, spaces or a #fragment, at most 2048 characters';
+  END IF;
+  RETURN url;
+END $$;
+
+CREATE FUNCTION bknd.webhook_check_events(events text[]) RETURNS text[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  checked text[];
+BEGIN
+  IF events IS NULL OR cardinality(events) = 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a webhook needs at least one event';
+  END IF;
+  SELECT array_agg(DISTINCT bknd.webhook_event_name(e) ORDER BY bknd.webhook_event_name(e)) INTO checked FROM unnest(events) e;
+  RETURN checked;
+END $$;
+
+-- Extra headers: names as HTTP has them, values without line breaks; never the ones bknd sets.
+CREATE FUNCTION bknd.webhook_check_headers(headers jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k text;
+  v jsonb;
+BEGIN
+  IF headers IS NULL OR jsonb_typeof(headers) <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'webhook option "headers" must be an object of header names and string values';
+  END IF;
+  FOR k, v IN SELECT * FROM jsonb_each(headers) LOOP
+    IF k !~ '^[A-Za-z0-9!#$%&''*+.^_`|~-]{1,64}$' OR jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > 4096
+       OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('invalid webhook header %L', k),
+        HINT = 'a header name is a token of at most 64 characters; its value a string without control characters, at most 4096';
+    END IF;
+    IF lower(k) IN ('webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-type', 'content-length', 'host',
+                    'transfer-encoding', 'connection', 'user-agent') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('webhook header %L is set by bknd', k);
+    END IF;
+  END LOOP;
+  RETURN headers;
+END $$;
+
+CREATE FUNCTION bknd.webhook_by_name(name text) RETURNS bknd.webhooks
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  w bknd.webhooks;
+BEGIN
+  SELECT * INTO w FROM bknd.webhooks x WHERE x.name = webhook_by_name.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = format('webhook %L not found', name);
+  END IF;
+  RETURN w;
+END $$;
+
+CREATE FUNCTION bknd.create_webhook(name text, url text, events text[], options jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  w bknd.webhooks;
+  unknown text;
+BEGIN
+  IF name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('invalid webhook name %L', name),
+      HINT = 'letters, digits, _ . - (starting with a letter or digit), at most 63 characters';
+  END IF;
+  options := coalesce(options, '{}');
+  IF jsonb_typeof(options) <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'webhook options must be a JSON object';
+  END IF;
+  SELECT k INTO unknown FROM jsonb_object_keys(options) k WHERE k NOT IN ('format', 'headers', 'enabled') LIMIT 1;
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown webhook option %L', unknown),
+      HINT = 'options: format (standard or supabase), headers (an object), enabled (a boolean)';
+  END IF;
+  IF options ? 'format' AND coalesce(options ->> 'format', '') NOT IN ('standard', 'supabase') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown webhook format %s', options -> 'format'),
+      HINT = 'format is "standard" (Standard Webhooks) or "supabase" (as Supabase database webhooks)';
+  END IF;
+  IF options ? 'enabled' AND jsonb_typeof(options -> 'enabled') <> 'boolean' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'webhook option "enabled" must be true or false';
+  END IF;
+  IF EXISTS (SELECT 1 FROM bknd.webhooks x WHERE x.name = create_webhook.name) THEN
+    RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = format('a webhook named %L already exists', name);
+  END IF;
+  INSERT INTO bknd.webhooks (name, url, events, format, headers, enabled, secret)
+  VALUES (name, bknd.webhook_check_url(url), bknd.webhook_check_events(events), coalesce(options ->> 'format', 'standard'),
+          bknd.webhook_check_headers(coalesce(options -> 'headers', '{}')), coalesce((options ->> 'enabled')::boolean, true),
+          bknd.webhook_new_secret())
+  RETURNING * INTO w;
+  PERFORM bknd.webhook_sync_triggers();
+  RETURN bknd.webhook_json(w) || jsonb_build_object('secret', w.secret);
+END $$;
+
+CREATE FUNCTION bknd.list_webhooks() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(bknd.webhook_json(w) || jsonb_build_object(
+      'pending', (SELECT count(*) FROM bknd.webhook_deliveries d WHERE d.webhook_id = w.id AND d.status IN ('pending', 'failed')))
+    ORDER BY w.name), '[]')
+  FROM bknd.webhooks w
+$$;
+
+CREATE FUNCTION bknd.update_webhook(name text, changes jsonb) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  w bknd.webhooks := bknd.webhook_by_name(name);
+  unknown text;
+BEGIN
+  IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'webhook changes must be a JSON object';
+  END IF;
+  SELECT k INTO unknown FROM jsonb_object_keys(changes) k WHERE k NOT IN ('name', 'url', 'events', 'format', 'headers', 'enabled') LIMIT 1;
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('webhook field %L cannot be changed', unknown),
+      HINT = 'changeable: name, url, events, format, headers, enabled (the secret: bknd.rotate_webhook_secret)';
+  END IF;
+  IF changes ? 'name' THEN
+    IF coalesce(changes ->> 'name', '') !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('invalid webhook name %s', changes -> 'name');
+    END IF;
+    IF changes ->> 'name' <> w.name AND EXISTS (SELECT 1 FROM bknd.webhooks x WHERE x.name = changes ->> 'name') THEN
+      RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = format('a webhook named %L already exists', changes ->> 'name');
+    END IF;
+    w.name := changes ->> 'name';
+  END IF;
+  IF changes ? 'url' THEN w.url := bknd.webhook_check_url(changes ->> 'url'); END IF;
+  IF changes ? 'events' THEN
+    IF jsonb_typeof(changes -> 'events') <> 'array' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'webhook "events" must be an array of event names';
+    END IF;
+    w.events := bknd.webhook_check_events(ARRAY(SELECT jsonb_array_elements_text(changes -> 'events')));
+  END IF;
+  IF changes ? 'format' THEN
+    IF coalesce(changes ->> 'format', '') NOT IN ('standard', 'supabase') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown webhook format %s', changes -> 'format');
+    END IF;
+    w.format := changes ->> 'format';
+  END IF;
+  IF changes ? 'headers' THEN w.headers := bknd.webhook_check_headers(changes -> 'headers'); END IF;
+  IF changes ? 'enabled' THEN
+    IF jsonb_typeof(changes -> 'enabled') <> 'boolean' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'webhook "enabled" must be true or false';
+    END IF;
+    w.enabled := (changes ->> 'enabled')::boolean;
+    IF w.enabled THEN w.disabled_reason := NULL; END IF;
+  END IF;
+  UPDATE bknd.webhooks x SET name = w.name, url = w.url, events = w.events, format = w.format, headers = w.headers,
+    enabled = w.enabled, disabled_reason = w.disabled_reason, updated_at = now()
+  WHERE x.id = w.id RETURNING * INTO w;
+  PERFORM bknd.webhook_sync_triggers();
+  RETURN bknd.webhook_json(w);
+END $$;
+
+CREATE FUNCTION bknd.delete_webhook(name text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  DELETE FROM bknd.webhooks w WHERE w.id = (bknd.webhook_by_name(delete_webhook.name)).id;
+  PERFORM bknd.webhook_sync_triggers();
+  RETURN true;
+END $$;
+
+-- A new secret; the one before is signed with too for 24 hours, so receivers can switch.
+CREATE FUNCTION bknd.rotate_webhook_secret(name text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  w bknd.webhooks := bknd.webhook_by_name(name);
+BEGIN
+  UPDATE bknd.webhooks x SET previous_secret = x.secret, previous_secret_until = now() + interval '24 hours',
+    secret = bknd.webhook_new_secret(), updated_at = now()
+  WHERE x.id = w.id RETURNING * INTO w;
+  RETURN jsonb_build_object('name', w.name, 'secret', w.secret, 'previous_secret_until', w.previous_secret_until);
+END $$;
+
+-- Send a webhook.test event to one endpoint (whatever events it is subscribed to).
+CREATE FUNCTION bknd.test_webhook(name text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  w bknd.webhooks := bknd.webhook_by_name(name);
+  d bknd.webhook_deliveries;
+BEGIN
+  IF NOT w.enabled THEN
+    RAISE EXCEPTION USING ERRCODE = '55000', MESSAGE = format('webhook %L is disabled', name),
+      HINT = coalesce(w.disabled_reason || '; ', '') || 'enable it with bknd.update_webhook(name, ''{"enabled": true}'')';
+  END IF;
+  INSERT INTO bknd.webhook_deliveries (event_id, webhook_id, event_type, payload)
+  VALUES (bknd.webhook_event_id(), w.id, 'webhook.test', jsonb_build_object('type', 'webhook.test',
+    'timestamp', bknd.webhook_timestamp(), 'data', jsonb_build_object('webhook', w.name)))
+  RETURNING * INTO d;
+  PERFORM pg_notify('bknd_webhook', '');
+  RETURN jsonb_build_object('delivery_id', d.id, 'event_id', d.event_id);
+END $$;
+
+-- Send an event again, as a new attempt group with the same event id.
+CREATE FUNCTION bknd.resend_webhook_delivery(delivery_id bigint) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  d bknd.webhook_deliveries;
+BEGIN
+  INSERT INTO bknd.webhook_deliveries (event_id, webhook_id, event_type, payload)
+  SELECT x.event_id, x.webhook_id, x.event_type, x.payload FROM bknd.webhook_deliveries x WHERE x.id = delivery_id
+  RETURNING * INTO d;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = format('webhook delivery %s not found', delivery_id);
+  END IF;
+  PERFORM pg_notify('bknd_webhook', '');
+  RETURN jsonb_build_object('delivery_id', d.id, 'event_id', d.event_id);
+END $$;
+
+-- The delivery log, newest first: one endpoint's (by name) or all, one status or all, at most
+-- `max_rows` (200 at most). What service_role reads in MCP and, later, the console.
+CREATE FUNCTION bknd.webhook_deliveries_of(name text DEFAULT NULL, status text DEFAULT NULL, max_rows integer DEFAULT 50) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  hook uuid;
+BEGIN
+  IF name IS NOT NULL THEN hook := (bknd.webhook_by_name(name)).id; END IF;
+  IF status IS NOT NULL AND status NOT IN ('pending', 'delivered', 'failed', 'dead') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown delivery status %L', status),
+      HINT = 'pending, delivered, failed or dead';
+  END IF;
+  RETURN (
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', d.id, 'event_id', d.event_id, 'webhook', w.name,
+        'event_type', d.event_type, 'status', d.status, 'attempts', d.attempts, 'last_status', d.last_status,
+        'last_error', d.last_error, 'latency_ms', d.latency_ms, 'next_attempt_at', d.next_attempt_at,
+        'last_attempt_at', d.last_attempt_at, 'delivered_at', d.delivered_at, 'created_at', d.created_at,
+        'payload', d.payload) ORDER BY d.id DESC), '[]')
+    FROM (SELECT * FROM bknd.webhook_deliveries x
+          WHERE (hook IS NULL OR x.webhook_id = hook) AND (webhook_deliveries_of.status IS NULL OR x.status = webhook_deliveries_of.status)
+          ORDER BY x.id DESC LIMIT least(greatest(coalesce(max_rows, 50), 1), 200)) d
+    JOIN bknd.webhooks w ON w.id = d.webhook_id);
+END $$;
+
+-- The sidecar's ------------------------------------------------------------------------------
+
+-- Claim up to `max_total` due deliveries for `worker` (at most `per_endpoint` in flight per
+-- endpoint, counting those already out), for `lease_seconds`. A claim is free again when its
+-- lease ran out or its worker is gone: each sidecar keeps a connection named
+-- 'bknd webhooks <worker>' open while it lives, so a killed sidecar's deliveries are taken up
+-- at once by the next claim, with the same event id. Answers what to send, signed now.
+CREATE FUNCTION bknd.webhook_claim(worker text, max_total integer, per_endpoint integer, lease_seconds integer) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  alive text[] := ARRAY(SELECT substr(a.application_name, 15) FROM pg_stat_activity a
+                        WHERE a.application_name LIKE 'bknd webhooks %');
+  ts bigint := extract(epoch FROM now())::bigint;
+  claimed jsonb;
+BEGIN
+  WITH picked AS (
+    SELECT d.id FROM bknd.webhooks w
+    CROSS JOIN LATERAL (
+      SELECT x.id FROM bknd.webhook_deliveries x
+      WHERE x.webhook_id = w.id AND x.status IN ('pending', 'failed') AND x.next_attempt_at <= now()
+        AND (x.claimed_by IS NULL OR x.claimed_until < now() OR NOT x.claimed_by = ANY (alive))
+      ORDER BY x.next_attempt_at, x.id
+      LIMIT greatest(per_endpoint - (SELECT count(*) FROM bknd.webhook_deliveries b
+                                     WHERE b.webhook_id = w.id AND b.claimed_by IS NOT NULL
+                                       AND b.claimed_until >= now() AND b.claimed_by = ANY (alive)), 0)
+      FOR UPDATE OF x SKIP LOCKED
+    ) d
+    WHERE w.enabled
+    ORDER BY d.id
+    LIMIT greatest(max_total, 0)
+  ), taken AS (
+    UPDATE bknd.webhook_deliveries d SET claimed_by = worker, claimed_until = now() + make_interval(secs => lease_seconds),
+      last_attempt_at = now()
+    FROM picked WHERE d.id = picked.id
+    RETURNING d.*
+  )
+  SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'event_id', t.event_id, 'url', w.url, 'headers', w.headers,
+      'body', t.payload::text, 'timestamp', ts, 'attempt', t.attempts + 1,
+      'signature', bknd.webhook_signature(
+        CASE WHEN w.previous_secret_until > now() THEN ARRAY[w.secret, w.previous_secret] ELSE ARRAY[w.secret] END,
+        t.event_id || '.' || ts || '.' || t.payload::text)) ORDER BY t.id), '[]')
+  INTO claimed
+  FROM taken t JOIN bknd.webhooks w ON w.id = t.webhook_id;
+  RETURN claimed;
+END $$;
+
+-- The Standard Webhooks retry schedule after the n-th failed attempt (then dead).
+CREATE FUNCTION bknd.webhook_retry_delay(failed_attempts integer) RETURNS interval
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT (ARRAY[interval '5 seconds', interval '5 minutes', interval '30 minutes', interval '2 hours',
+                interval '5 hours', interval '10 hours', interval '10 hours'])[failed_attempts]
+$$;
+
+-- Record an attempt of `worker`'s: the HTTP status (NULL when none came: `error` says why), how
+-- long it took, and the receiver's Retry-After in seconds if it sent one. A 2xx delivers; 410
+-- disables the endpoint; anything else is retried on the schedule (or after Retry-After, at
+-- most a day), with jitter, and the eighth failure is the last. Answers the new status.
+CREATE FUNCTION bknd.webhook_result(delivery_id bigint, worker text, http_status integer, error text, latency_ms integer,
+                                    retry_after_seconds integer DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  d bknd.webhook_deliveries;
+  failures integer;
+  delay interval;
+BEGIN
+  SELECT * INTO d FROM bknd.webhook_deliveries x WHERE x.id = delivery_id FOR UPDATE;
+  -- a claim that was taken over (this worker was thought gone) is the new holder's to report
+  IF NOT FOUND OR d.status NOT IN ('pending', 'failed') OR d.claimed_by IS DISTINCT FROM worker THEN
+    RETURN coalesce(d.status, 'unknown');
+  END IF;
+  failures := d.attempts + 1;
+  IF http_status BETWEEN 200 AND 299 THEN
+    UPDATE bknd.webhook_deliveries SET status = 'delivered', attempts = failures, last_status = http_status,
+      last_error = NULL, latency_ms = webhook_result.latency_ms, delivered_at = now(), next_attempt_at = NULL,
+      claimed_by = NULL, claimed_until = NULL
+    WHERE id = delivery_id;
+    RETURN 'delivered';
+  END IF;
+  IF http_status = 410 THEN
+    UPDATE bknd.webhooks SET enabled = false, updated_at = now(),
+      disabled_reason = format('the endpoint answered 410 Gone at %s', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'))
+    WHERE id = d.webhook_id;
+  END IF;
+  delay := CASE
+    WHEN http_status = 410 OR failures >= 8 THEN NULL
+    WHEN retry_after_seconds IS NOT NULL THEN make_interval(secs => least(greatest(retry_after_seconds, 1), 86400))
+    ELSE bknd.webhook_retry_delay(failures) * (0.9 + random() * 0.2) END;
+  UPDATE bknd.webhook_deliveries SET status = CASE WHEN delay IS NULL THEN 'dead' ELSE 'failed' END, attempts = failures,
+    last_status = http_status, last_error = left(coalesce(error, format('HTTP %s', http_status)), 1000),
+    latency_ms = webhook_result.latency_ms, next_attempt_at = now() + delay, claimed_by = NULL, claimed_until = NULL
+  WHERE id = delivery_id;
+  RETURN CASE WHEN delay IS NULL THEN 'dead' ELSE 'failed' END;
+END $$;
+
+-- Forget delivered and dead deliveries older than `keep` (the sidecar's sweeper).
+CREATE FUNCTION bknd.webhook_prune(keep interval DEFAULT '7 days') RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  n bigint;
+BEGIN
+  DELETE FROM bknd.webhook_deliveries WHERE status IN ('delivered', 'dead') AND created_at < now() - keep;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION
+  bknd.webhook_event_name(text),
+  bknd.webhook_event_tables(text[]),
+  bknd.webhook_sync_triggers(),
+  bknd.webhook_timestamp(),
+  bknd.webhook_event_id(),
+  bknd.webhook_log(text[], text, jsonb, jsonb),
+  bknd.webhook_thin(regclass, jsonb),
+  bknd.webhook_capture(),
+  bknd.webhook_user(bknd.users),
+  bknd.webhook_emit(text, jsonb),
+  bknd.webhook_capture_user(),
+  bknd.webhook_capture_object(),
+  bknd.webhook_json(bknd.webhooks),
+  bknd.webhook_check_url(text),
+  bknd.webhook_check_events(text[]),
+  bknd.webhook_check_headers(jsonb),
+  bknd.webhook_by_name(text),
+  bknd.create_webhook(text, text, text[], jsonb),
+  bknd.list_webhooks(),
+  bknd.update_webhook(text, jsonb),
+  bknd.delete_webhook(text),
+  bknd.rotate_webhook_secret(text),
+  bknd.test_webhook(text),
+  bknd.resend_webhook_delivery(bigint),
+  bknd.webhook_deliveries_of(text, text, integer),
+  bknd.webhook_claim(text, integer, integer, integer),
+  bknd.webhook_retry_delay(integer),
+  bknd.webhook_result(bigint, text, integer, text, integer, integer),
+  bknd.webhook_prune(interval),
+  bknd.webhook_new_secret(),
+  bknd.webhook_signature(text[], text)
+FROM PUBLIC;
+-- webhooks: endpoints are service_role's; claiming, reporting and pruning deliveries the
+-- sidecar's (which is handed signatures, never a secret)
+GRANT EXECUTE ON FUNCTION bknd.create_webhook(text, text, text[], jsonb), bknd.list_webhooks(),
+  bknd.update_webhook(text, jsonb), bknd.delete_webhook(text), bknd.rotate_webhook_secret(text),
+  bknd.test_webhook(text), bknd.resend_webhook_delivery(bigint), bknd.webhook_deliveries_of(text, text, integer)
+TO service_role;
+GRANT EXECUTE ON FUNCTION bknd.webhook_claim(text, integer, integer, integer),
+  bknd.webhook_result(bigint, text, integer, text, integer, integer), bknd.webhook_prune(interval)
+TO authenticator;
