@@ -41,5 +41,5 @@ check: setup
 	@cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 
 bench: install build
-	@cargo build --release -p bknd-tests --bin argon2_rate --bin http_file --bin sign_in_share --bin realtime_bench --quiet
+	@cargo build --release -p bknd-tests --bin argon2_rate --bin http_file --bin sign_in_share --bin realtime_bench --bin webhook_bench --quiet
 	@scripts/bench.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: figures as ratios against a baseline measured in the same run.
-# `scripts/bench.sh jwt|rest|realtime|auth|storage`: those figures alone.
+# `scripts/bench.sh jwt|rest|realtime|webhooks|auth|storage`: those figures alone.
 #   JWT: pgbench `SELECT bknd.jwt_verify(:token)` against `SELECT 1`, same clients and duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +62,29 @@ printf '    %-58s %9.0f tps\n' "SELECT token FROM bench_tokens WHERE id = :i" "$
 echo "    ratio $(ratio "$VERIFY_MANY" "$BASE_MANY")"
 fi
 
-if want rest || want realtime || want auth; then
+if want webhooks; then
+# Webhooks, the cost of capture: inserts/s into a table one webhook watches against the same
+# table unwatched (pgbench as the superuser, one row per transaction, alternating rounds). No
+# sidecar runs yet, so the log only grows: what is measured is the trigger and the log.
+for t in wh_items wh_plain; do
+  "${PSQL[@]}" -d bench -c "SELECT bknd.create_table('$t', '{\"n\": {\"type\": \"bigint\"}}', '{\"id\": \"bigint\"}')" >/dev/null
+  echo "INSERT INTO $t (n) VALUES (1);" > "$WORK/$t.sql"
+done
+"${PSQL[@]}" -d bench -c "SELECT bknd.create_webhook('bench-capture', 'http://127.0.0.1:9/', '{wh_items.insert}')" >/dev/null
+su_tps() { "$PGBENCH" -n -M prepared -h 127.0.0.1 -p "$PORT" -U postgres -c "$CLIENTS" -j "$CLIENTS" -T "$1" -f "$2" bench 2>/dev/null | sed -nE 's/^tps = ([0-9.]+).*/\1/p'; }
+ROUND_S=$(( (SECONDS_EACH + 1) / 2 )); WATCHED=0; PLAIN=0
+for round in 1 2; do
+  W=$(su_tps "$ROUND_S" "$WORK/wh_items.sql"); P=$(su_tps "$ROUND_S" "$WORK/wh_plain.sql")
+  WATCHED=$(awk -v a="$WATCHED" -v b="$W" 'BEGIN { print a + b / 2 }'); PLAIN=$(awk -v a="$PLAIN" -v b="$P" 'BEGIN { print a + b / 2 }')
+done
+"${PSQL[@]}" -d bench -c "SELECT bknd.delete_webhook('bench-capture')" -c "TRUNCATE wh_items, wh_plain" >/dev/null
+echo
+echo "Webhooks ($CLIENTS clients, 2 alternating rounds of ${ROUND_S}s each)"
+printf '  %-58s %9.0f tps\n' "INSERT, a table no webhook watches" "$PLAIN" "INSERT, a table one webhook watches (trigger and log)" "$WATCHED"
+echo "  ratio $(ratio "$WATCHED" "$PLAIN")"
+fi
+
+if want rest || want realtime || want auth || want webhooks; then
 
 # REST: wrk against the sidecar, pgbench running the same statements the sidecar runs
 REST_CLIENTS=${BENCH_REST_CLIENTS:-8}
@@ -72,7 +94,7 @@ command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y
 "${PSQL[@]}" -d bench -c "SELECT bknd.allow('items', 'select,insert', 'anon')" >/dev/null
 "${PSQL[@]}" -d bench -c "INSERT INTO items (name, price) SELECT 'item ' || g, g FROM generate_series(1, 10000) g" -c "VACUUM ANALYZE items" >/dev/null
 BKND_LOG=warn target/release/bknd serve --database-url "postgres://authenticator@127.0.0.1:$PORT/bench" \
-  --listen "127.0.0.1:$REST_PORT" --pool-size "$REST_CLIENTS" &
+  --listen "127.0.0.1:$REST_PORT" --pool-size "$REST_CLIENTS" --webhook-allow-hosts 127.0.0.1 &
 SIDECAR_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$REST_PORT/rest/v1/items?limit=1" >/dev/null && break; sleep 0.1; done
 
@@ -122,6 +144,16 @@ read -r PLAIN _ _ < <("${RT[@]}" 0 throughput "$SECONDS_EACH")
 printf '  500 subscribers, two writers as fast as they can: %s inserts/s, %s changes/s delivered (%s still queued at the end)\n' "$INS" "$DELIVERED" "$QUEUED"
 printf '  inserts/s with no subscriber: %s published (the trigger and its log), %s not published: ratio %s\n' "$LOGGED" "$PLAIN" "$(ratio "$LOGGED" "$PLAIN")"
 echo "  goal: >= 300 changes/s delivered at 500 subscribers (10x Supabase's documented 30)"
+fi
+
+if want webhooks; then
+# Webhooks, delivery: one transaction logs the events, the sidecar sends them to a receiver on
+# 127.0.0.1 that answers at once; beside it the same receiver posted to directly (8 connections)
+WH_EVENTS=${BENCH_WEBHOOK_EVENTS:-5000}
+read -r DELIVERIES DIRECT < <(target/release/webhook_bench "postgres://postgres@127.0.0.1:$PORT/bench" "$WH_EVENTS")
+echo; echo "Webhooks, delivery"
+printf '  %s events to a local receiver: %s deliveries/s (signed, logged, 8 in flight); the receiver posted to directly: %s/s; ratio %s\n' \
+  "$WH_EVENTS" "$DELIVERIES" "$DIRECT" "$(ratio "$DELIVERIES" "$DIRECT")"
 fi
 
 if want auth; then
