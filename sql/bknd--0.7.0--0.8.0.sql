@@ -1,5 +1,6 @@
 -- bknd 0.7.0 -> 0.8.0: webhooks (issue 18: endpoints, the delivery log and its triggers;
--- sql/webhooks.sql). storage_finish_upload's replaced object is no object.deleted event (the
+-- sql/webhooks.sql); realtime's capture trigger runs as the writer; the console's team
+-- (sql/console.sql, src/auth/console.rs). storage_finish_upload's replaced object is no object.deleted event (the
 -- same C symbol, a new library).
 -- The same objects a fresh 0.8.0 install creates (tests/tests/upgrade.rs compares the two).
 \echo Use "ALTER EXTENSION bknd UPDATE TO '0.8.0'" to load this file. \quit
@@ -17,6 +18,47 @@ CREATE FUNCTION bknd."webhook_signature"(
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'webhook_signature_wrapper';
+
+-- == realtime == the capture trigger runs as the writer (as sql/realtime.sql)
+-- The trigger on a table that publishes. Arguments: its primary key columns. It runs as whoever
+-- wrote the row (since 0.8.0), so to_jsonb, which calls any cast to json a column's type has,
+-- runs with the writer's rights and never the extension owner's; bknd.realtime_log_change
+-- writes the log.
+CREATE OR REPLACE FUNCTION bknd.realtime_capture() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  new_row jsonb := to_jsonb(NEW);
+  old_row jsonb := to_jsonb(OLD);
+  keys jsonb;
+  old_keys jsonb;
+BEGIN
+  SELECT jsonb_object_agg(k, coalesce(new_row, old_row) -> k), jsonb_object_agg(k, old_row -> k)
+    INTO keys, old_keys FROM unnest(TG_ARGV) AS k;
+  PERFORM bknd.realtime_log_change(TG_RELID, TG_OP, new_row, CASE WHEN old_row IS NULL THEN NULL ELSE old_keys END, keys,
+    CASE WHEN TG_OP = 'DELETE' THEN old_row END);
+  RETURN NULL;
+END $$;
+
+-- Log a change for bknd_realtime triggers only (any role's writes reach it, so it checks that
+-- it is called by a trigger, and that the table publishes).
+CREATE FUNCTION bknd.realtime_log_change(rel regclass, op text, record jsonb, old_record jsonb, primary_key jsonb,
+                                         deleted_row jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_trigger_depth() < 1 OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname = 'bknd_realtime') THEN
+    RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'bknd.realtime_log_change is for the bknd_realtime trigger';
+  END IF;
+  INSERT INTO bknd.realtime_changes (schema_name, table_name, type, record, old_record, primary_key, deleted_row)
+  SELECT n.nspname, c.relname, op, record, old_record, primary_key, deleted_row
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+  -- one notification per transaction (PostgreSQL folds equal ones), delivered at commit
+  PERFORM pg_notify('bknd_realtime', pg_current_xact_id()::text);
+END $$;
+
+REVOKE EXECUTE ON FUNCTION bknd.realtime_log_change(regclass, text, jsonb, jsonb, jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.realtime_log_change(regclass, text, jsonb, jsonb, jsonb, jsonb) TO PUBLIC;
 
 -- == webhooks == (as sql/webhooks.sql)
 -- bknd webhooks (since 0.8.0): endpoints (bknd.webhooks, managed by service_role through the
@@ -116,8 +158,16 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('webhook event %L: tables in schema %s cannot be watched', event, schema_name);
   END IF;
   rel := to_regclass(format('%I.%I', schema_name, table_name));
-  IF rel IS NULL OR (SELECT relkind FROM pg_class WHERE oid = rel) NOT IN ('r', 'p') THEN
+  IF rel IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = '42P01', MESSAGE = format('webhook event %L: table %I.%I does not exist', event, schema_name, table_name);
+  END IF;
+  IF (SELECT relkind FROM pg_class WHERE oid = rel) <> 'r' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('webhook event %L: %s is not a plain table', event, rel),
+      HINT = 'views and partitioned tables cannot be watched yet; a partition can';
+  END IF;
+  -- a webhook sends whole rows: only of tables service_role may read
+  IF NOT has_table_privilege('service_role', rel, 'SELECT') THEN
+    RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = format('webhook event %L: service_role may not read %s', event, rel);
   END IF;
   RETURN CASE WHEN schema_name = 'public' THEN '' ELSE schema_name || '.' END || table_name || '.' || op;
 END $$;
@@ -141,12 +191,12 @@ BEGIN
   FOR t IN
     SELECT DISTINCT x FROM bknd.webhooks w, LATERAL bknd.webhook_event_tables(w.events) x WHERE x IS NOT NULL
     EXCEPT
-    SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'bknd_webhooks' AND NOT tgisinternal
+    SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'bknd_webhooks' AND NOT tgisinternal AND tgparentid = 0
   LOOP
     EXECUTE format('CREATE TRIGGER bknd_webhooks AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION bknd.webhook_capture()', t);
   END LOOP;
   FOR t IN
-    SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'bknd_webhooks' AND NOT tgisinternal
+    SELECT tgrelid::regclass FROM pg_trigger WHERE tgname = 'bknd_webhooks' AND NOT tgisinternal AND tgparentid = 0
       AND tgfoid = 'bknd.webhook_capture()'::regprocedure
     EXCEPT
     SELECT DISTINCT x FROM bknd.webhooks w, LATERAL bknd.webhook_event_tables(w.events) x WHERE x IS NOT NULL
@@ -177,45 +227,58 @@ AS $$
     WHERE i.indrelid = rel AND i.indisprimary) END
 $$;
 
--- The trigger on a table an endpoint names (bknd_webhooks). One statement logs the change for
--- every endpoint that wants it (none: nothing but that statement runs); helpers are inlined,
--- as each call of a function with its own settings costs a write's worth of time.
+-- The trigger on a table an endpoint names (bknd_webhooks). It runs as whoever wrote the row,
+-- so to_jsonb, which calls any cast to json a column's type has, runs with the writer's rights
+-- and never the extension owner's; bknd.webhook_log_change logs it.
 CREATE FUNCTION bknd.webhook_capture() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM bknd.webhook_log_change(TG_RELID, TG_OP, to_jsonb(NEW), to_jsonb(OLD));
+  RETURN NULL;
+END $$;
+
+-- Log a change for every endpoint that wants it, in one statement (none: nothing but that
+-- statement runs). For bknd_webhooks triggers only: any role's writes reach it, so it checks
+-- that it is called by a trigger, and that the table is watched.
+CREATE FUNCTION bknd.webhook_log_change(rel regclass, op text, new_row jsonb, old_row jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  prefix text := CASE WHEN TG_TABLE_SCHEMA = 'public' THEN '' ELSE TG_TABLE_SCHEMA || '.' END || TG_TABLE_NAME;
-  event_type text := prefix || '.' || lower(TG_OP);
-  new_row jsonb;
-  old_row jsonb;
+  schema_name text;
+  table_name text;
+  prefix text;
+  event_type text;
   thin boolean := false;
-  logged integer;
   -- one event, one id, whichever endpoints it goes to
   event_id text := 'msg_' || replace(gen_random_uuid()::text, '-', '');
 BEGIN
-  IF TG_OP <> 'DELETE' THEN new_row := to_jsonb(NEW); END IF;
-  IF TG_OP <> 'INSERT' THEN old_row := to_jsonb(OLD); END IF;
-  -- past 256 KiB, the keys only (the size in storage is a cheap first look; text is exact)
-  IF coalesce(pg_column_size(new_row), 0) + coalesce(pg_column_size(old_row), 0) > 65536
+  IF pg_trigger_depth() < 1 OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname = 'bknd_webhooks') THEN
+    RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'bknd.webhook_log_change is for the bknd_webhooks trigger';
+  END IF;
+  SELECT n.nspname, c.relname INTO schema_name, table_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+  prefix := CASE WHEN schema_name = 'public' THEN '' ELSE schema_name || '.' END || table_name;
+  event_type := prefix || '.' || lower(op);
+  -- past 256 KiB, the keys only (the size in storage is a cheap first look, allowing for the
+  -- text's escapes; the text is exact)
+  IF coalesce(pg_column_size(new_row), 0) + coalesce(pg_column_size(old_row), 0) > 43690
      AND coalesce(octet_length(new_row::text), 0) + coalesce(octet_length(old_row::text), 0) > 261120 THEN
-    new_row := bknd.webhook_thin(TG_RELID, new_row);
-    old_row := bknd.webhook_thin(TG_RELID, old_row);
+    new_row := bknd.webhook_thin(rel, new_row);
+    old_row := bknd.webhook_thin(rel, old_row);
     thin := true;
   END IF;
   INSERT INTO bknd.webhook_deliveries (event_id, webhook_id, event_type, payload)
   SELECT event_id, w.id, event_type, CASE
-    WHEN w.format = 'supabase' THEN jsonb_build_object('type', TG_OP, 'table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA,
+    WHEN w.format = 'supabase' THEN jsonb_build_object('type', op, 'table', table_name, 'schema', schema_name,
       'record', new_row, 'old_record', old_row) || CASE WHEN thin THEN '{"thin": true}'::jsonb ELSE '{}'::jsonb END
     ELSE jsonb_build_object('type', event_type, 'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-      'data', jsonb_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'record', new_row, 'old_record', old_row)
+      'data', jsonb_build_object('schema', schema_name, 'table', table_name, 'record', new_row, 'old_record', old_row)
               || CASE WHEN thin THEN '{"thin": true}'::jsonb ELSE '{}'::jsonb END) END
   FROM bknd.webhooks w
   WHERE w.enabled AND w.events && ARRAY[event_type, prefix || '.*'];
-  GET DIAGNOSTICS logged = ROW_COUNT;
-  IF logged > 0 THEN
+  IF FOUND THEN
     PERFORM pg_notify('bknd_webhook', '');
   END IF;
-  RETURN NULL;
 END $$;
 
 -- A user as webhooks show it: never a password hash, a token or a factor.
@@ -371,9 +434,9 @@ BEGIN
   END IF;
   FOR k, v IN SELECT * FROM jsonb_each(headers) LOOP
     IF k !~ '^[A-Za-z0-9!#$%&''*+.^_`|~-]{1,64}$' OR jsonb_typeof(v) <> 'string' OR length(v #>> '{}') > 4096
-       OR (v #>> '{}') ~ '[[:cntrl:]]' THEN
+       OR (v #>> '{}') !~ '^[ -~]*$' THEN
       RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('invalid webhook header %L', k),
-        HINT = 'a header name is a token of at most 64 characters; its value a string without control characters, at most 4096';
+        HINT = 'a header name is a token of at most 64 characters; its value a string of printable ASCII, at most 4096 characters';
     END IF;
     IF lower(k) IN ('webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-type', 'content-length', 'host',
                     'transfer-encoding', 'connection', 'user-agent') THEN
@@ -544,13 +607,20 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   d bknd.webhook_deliveries;
+  w bknd.webhooks;
 BEGIN
-  INSERT INTO bknd.webhook_deliveries (event_id, webhook_id, event_type, payload)
-  SELECT x.event_id, x.webhook_id, x.event_type, x.payload FROM bknd.webhook_deliveries x WHERE x.id = delivery_id
-  RETURNING * INTO d;
+  SELECT * INTO d FROM bknd.webhook_deliveries x WHERE x.id = delivery_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = format('webhook delivery %s not found', delivery_id);
   END IF;
+  SELECT * INTO w FROM bknd.webhooks x WHERE x.id = d.webhook_id;
+  IF NOT w.enabled THEN
+    RAISE EXCEPTION USING ERRCODE = '55000', MESSAGE = format('webhook %L is disabled', w.name),
+      HINT = coalesce(w.disabled_reason || '; ', '') || 'enable it with bknd.update_webhook(name, ''{"enabled": true}'')';
+  END IF;
+  INSERT INTO bknd.webhook_deliveries (event_id, webhook_id, event_type, payload)
+  VALUES (d.event_id, d.webhook_id, d.event_type, d.payload)
+  RETURNING * INTO d;
   PERFORM pg_notify('bknd_webhook', '');
   RETURN jsonb_build_object('delivery_id', d.id, 'event_id', d.event_id);
 END $$;
@@ -598,12 +668,17 @@ DECLARE
   ts bigint := extract(epoch FROM now())::bigint;
   claimed jsonb;
 BEGIN
+  -- an eighth attempt whose sender vanished without a report: that was the last
+  UPDATE bknd.webhook_deliveries x SET status = 'dead', next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL,
+    last_error = coalesce(x.last_error || '; ', '') || 'the last attempt was never reported'
+  WHERE x.claimed_by IS NOT NULL AND x.status IN ('pending', 'failed') AND x.attempts >= 8
+    AND (x.claimed_until < now() OR NOT x.claimed_by = ANY (alive));
   WITH picked AS (
     SELECT d.id FROM bknd.webhooks w
     CROSS JOIN LATERAL (
       SELECT x.id FROM bknd.webhook_deliveries x
       WHERE x.webhook_id = w.id AND x.status IN ('pending', 'failed') AND x.next_attempt_at <= now()
-        AND (x.claimed_by IS NULL OR x.claimed_until < now() OR NOT x.claimed_by = ANY (alive))
+        AND (x.claimed_by IS NULL OR x.claimed_until < now() OR NOT x.claimed_by = ANY (alive)) AND x.attempts < 8
       ORDER BY x.next_attempt_at, x.id
       LIMIT greatest(per_endpoint - (SELECT count(*) FROM bknd.webhook_deliveries b
                                      WHERE b.webhook_id = w.id AND b.claimed_by IS NOT NULL
@@ -614,13 +689,14 @@ BEGIN
     ORDER BY d.id
     LIMIT greatest(max_total, 0)
   ), taken AS (
+    -- the attempt counts from here: a report that never comes still uses one up
     UPDATE bknd.webhook_deliveries d SET claimed_by = worker, claimed_until = now() + make_interval(secs => lease_seconds),
-      last_attempt_at = now()
+      last_attempt_at = now(), attempts = d.attempts + 1
     FROM picked WHERE d.id = picked.id
     RETURNING d.*
   )
   SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'event_id', t.event_id, 'url', w.url, 'headers', w.headers,
-      'body', t.payload::text, 'timestamp', ts, 'attempt', t.attempts + 1,
+      'body', t.payload::text, 'timestamp', ts, 'attempt', t.attempts,
       'signature', bknd.webhook_signature(
         CASE WHEN w.previous_secret_until > now() THEN ARRAY[w.secret, w.previous_secret] ELSE ARRAY[w.secret] END,
         t.event_id || '.' || ts || '.' || t.payload::text)) ORDER BY t.id), '[]')
@@ -655,9 +731,9 @@ BEGIN
   IF NOT FOUND OR d.status NOT IN ('pending', 'failed') OR d.claimed_by IS DISTINCT FROM worker THEN
     RETURN coalesce(d.status, 'unknown');
   END IF;
-  failures := d.attempts + 1;
+  failures := d.attempts;
   IF http_status BETWEEN 200 AND 299 THEN
-    UPDATE bknd.webhook_deliveries SET status = 'delivered', attempts = failures, last_status = http_status,
+    UPDATE bknd.webhook_deliveries SET status = 'delivered', last_status = http_status,
       last_error = NULL, latency_ms = webhook_result.latency_ms, delivered_at = now(), next_attempt_at = NULL,
       claimed_by = NULL, claimed_until = NULL
     WHERE id = delivery_id;
@@ -672,7 +748,7 @@ BEGIN
     WHEN http_status = 410 OR failures >= 8 THEN NULL
     WHEN retry_after_seconds IS NOT NULL THEN make_interval(secs => least(greatest(retry_after_seconds, 1), 86400))
     ELSE bknd.webhook_retry_delay(failures) * (0.9 + random() * 0.2) END;
-  UPDATE bknd.webhook_deliveries SET status = CASE WHEN delay IS NULL THEN 'dead' ELSE 'failed' END, attempts = failures,
+  UPDATE bknd.webhook_deliveries SET status = CASE WHEN delay IS NULL THEN 'dead' ELSE 'failed' END,
     last_status = http_status, last_error = left(coalesce(error, format('HTTP %s', http_status)), 1000),
     latency_ms = webhook_result.latency_ms, next_attempt_at = now() + delay, claimed_by = NULL, claimed_until = NULL
   WHERE id = delivery_id;
@@ -699,6 +775,7 @@ REVOKE EXECUTE ON FUNCTION
   bknd.webhook_event_id(),
   bknd.webhook_thin(regclass, jsonb),
   bknd.webhook_capture(),
+  bknd.webhook_log_change(regclass, text, jsonb, jsonb),
   bknd.webhook_user(bknd.users),
   bknd.webhook_emit(text, jsonb),
   bknd.webhook_capture_user(),
@@ -731,4 +808,68 @@ GRANT EXECUTE ON FUNCTION bknd.create_webhook(text, text, text[], jsonb), bknd.l
 TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.webhook_claim(text, integer, integer, integer),
   bknd.webhook_result(bigint, text, integer, text, integer, integer), bknd.webhook_prune(interval)
+TO authenticator;
+GRANT EXECUTE ON FUNCTION bknd.webhook_log_change(regclass, text, jsonb, jsonb) TO PUBLIC;
+
+-- == console == (as sql/console.sql), and src/auth/console.rs
+CREATE TABLE bknd.console_members (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  email text NOT NULL,
+  role text NOT NULL CONSTRAINT console_members_role_check CHECK (role IN ('owner', 'admin', 'developer', 'viewer')),
+  -- NULL until the member sets one through their link
+  password_hash text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  last_sign_in_at timestamptz
+);
+CREATE UNIQUE INDEX console_members_email_key ON bknd.console_members (lower(email));
+
+CREATE TABLE bknd.console_tokens (
+  token_hash bytea PRIMARY KEY,
+  member_id uuid NOT NULL REFERENCES bknd.console_members (id) ON DELETE CASCADE,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX console_tokens_member_idx ON bknd.console_tokens (member_id);
+
+CREATE TABLE bknd.console_sessions (
+  token_hash bytea PRIMARY KEY,
+  member_id uuid NOT NULL REFERENCES bknd.console_members (id) ON DELETE CASCADE,
+  ip inet,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  last_seen_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX console_sessions_member_idx ON bknd.console_sessions (member_id);
+
+ALTER TABLE bknd.console_members ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bknd.console_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bknd.console_sessions ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON bknd.console_members, bknd.console_tokens, bknd.console_sessions FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('bknd.console_members', '');
+
+CREATE FUNCTION bknd."console_add_member"("email" TEXT, "role" TEXT, "password" TEXT DEFAULT NULL) RETURNS jsonb
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_add_member_wrapper';
+CREATE FUNCTION bknd."console_set_password"("token" TEXT, "password" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_set_password_wrapper';
+CREATE FUNCTION bknd."console_sign_in"("email" TEXT, "password" TEXT, "ip" TEXT DEFAULT NULL) RETURNS jsonb
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_sign_in_wrapper';
+CREATE FUNCTION bknd."console_session"("token" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_session_wrapper';
+CREATE FUNCTION bknd."console_sign_out"("token" TEXT) RETURNS bool
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_sign_out_wrapper';
+CREATE FUNCTION bknd."console_has_members"() RETURNS bool
+STRICT STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_has_members_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.console_add_member(text, text, text), bknd.console_set_password(text, text),
+  bknd.console_sign_in(text, text, text), bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members()
+FROM PUBLIC;
+-- console: signing members in and checking their sessions are the sidecar's; adding members
+-- stays with superusers (the `bknd members add` CLI)
+GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text),
+  bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members()
 TO authenticator;

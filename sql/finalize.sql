@@ -74,6 +74,16 @@ TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.webhook_claim(text, integer, integer, integer),
   bknd.webhook_result(bigint, text, integer, text, integer, integer), bknd.webhook_prune(interval)
 TO authenticator;
+-- the capture triggers run as whoever writes a watched or published table; what they log goes
+-- through these, which refuse to be called but by those triggers
+GRANT EXECUTE ON FUNCTION bknd.webhook_log_change(regclass, text, jsonb, jsonb),
+  bknd.realtime_log_change(regclass, text, jsonb, jsonb, jsonb, jsonb)
+TO PUBLIC;
+-- console: signing members in and checking their sessions are the sidecar's; adding members
+-- stays with superusers (the `bknd members add` CLI)
+GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text),
+  bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members()
+TO authenticator;
 -- (run_as_row: the same for a whole row, for the sidecar's REST statements)
 GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;

@@ -4,7 +4,8 @@
 -- notifies its transaction id once, at commit, so notifications arrive in commit order. Who may
 -- see a change is decided per subscriber under RLS (bknd.realtime_visible), who may join or send
 -- on a private channel by the policies on bknd.realtime_messages.
--- Keep sql/bknd--0.6.0--0.7.0.sql in step with this file.
+-- Keep sql/bknd--0.6.0--0.7.0.sql in step with this file (and, for realtime_capture and
+-- realtime_log_change, sql/bknd--0.7.0--0.8.0.sql).
 
 CREATE TABLE bknd.realtime_changes (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -59,26 +60,41 @@ CREATE FUNCTION bknd.realtime_topic() RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nullif(current_setting('bknd.realtime_topic', true), '') $$;
 
--- The trigger on a table that publishes. Arguments: its primary key columns.
+-- The trigger on a table that publishes. Arguments: its primary key columns. It runs as whoever
+-- wrote the row (since 0.8.0), so to_jsonb, which calls any cast to json a column's type has,
+-- runs with the writer's rights and never the extension owner's; bknd.realtime_log_change
+-- writes the log.
 CREATE FUNCTION bknd.realtime_capture() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  new_row jsonb;
-  old_row jsonb;
+  new_row jsonb := to_jsonb(NEW);
+  old_row jsonb := to_jsonb(OLD);
   keys jsonb;
   old_keys jsonb;
 BEGIN
-  IF TG_OP <> 'DELETE' THEN new_row := to_jsonb(NEW); END IF;
-  IF TG_OP <> 'INSERT' THEN old_row := to_jsonb(OLD); END IF;
   SELECT jsonb_object_agg(k, coalesce(new_row, old_row) -> k), jsonb_object_agg(k, old_row -> k)
     INTO keys, old_keys FROM unnest(TG_ARGV) AS k;
-  INSERT INTO bknd.realtime_changes (schema_name, table_name, type, record, old_record, primary_key, deleted_row)
-  VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP, new_row, CASE WHEN old_row IS NULL THEN NULL ELSE old_keys END, keys,
+  PERFORM bknd.realtime_log_change(TG_RELID, TG_OP, new_row, CASE WHEN old_row IS NULL THEN NULL ELSE old_keys END, keys,
     CASE WHEN TG_OP = 'DELETE' THEN old_row END);
+  RETURN NULL;
+END $$;
+
+-- Log a change for bknd_realtime triggers only (any role's writes reach it, so it checks that
+-- it is called by a trigger, and that the table publishes).
+CREATE FUNCTION bknd.realtime_log_change(rel regclass, op text, record jsonb, old_record jsonb, primary_key jsonb,
+                                         deleted_row jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_trigger_depth() < 1 OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = rel AND t.tgname = 'bknd_realtime') THEN
+    RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'bknd.realtime_log_change is for the bknd_realtime trigger';
+  END IF;
+  INSERT INTO bknd.realtime_changes (schema_name, table_name, type, record, old_record, primary_key, deleted_row)
+  SELECT n.nspname, c.relname, op, record, old_record, primary_key, deleted_row
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
   -- one notification per transaction (PostgreSQL folds equal ones), delivered at commit
   PERFORM pg_notify('bknd_realtime', pg_current_xact_id()::text);
-  RETURN NULL;
 END $$;
 
 -- Publish a table's changes to realtime subscribers (service_role or the table's owner).

@@ -31,6 +31,7 @@ extension_sql_file!("../sql/oauth.sql", name = "oauth_tables", requires = ["auth
 extension_sql_file!("../sql/storage.sql", name = "storage_tables", requires = ["oauth_tables"]);
 extension_sql_file!("../sql/realtime.sql", name = "realtime_tables", requires = ["storage_tables"]);
 extension_sql_file!("../sql/webhooks.sql", name = "webhook_tables", requires = ["realtime_tables", webhook_new_secret, webhook_signature]);
+extension_sql_file!("../sql/console.sql", name = "console_tables", requires = ["webhook_tables"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

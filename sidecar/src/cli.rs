@@ -22,6 +22,34 @@ pub enum Command {
     Keys(KeysArgs),
     /// Serve MCP over stdin/stdout for AI tools that start a process; every call uses --token.
     Mcp(McpArgs),
+    /// The console's team: `bknd members add EMAIL --role ROLE`.
+    #[command(subcommand)]
+    Members(MembersCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum MembersCommand {
+    /// Add a console member, or change a member's role (and password). Without --password, prints
+    /// a one-time link, valid 24 hours, where the member sets one.
+    Add(MembersAddArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MembersAddArgs {
+    /// The member's email: their name when signing in to the console.
+    pub email: String,
+    /// owner, admin, developer or viewer.
+    #[arg(long)]
+    pub role: String,
+    /// The password (8 characters at least); better left out, for the member to choose it.
+    #[arg(long, env = "BKND_MEMBER_PASSWORD")]
+    pub password: Option<String>,
+    /// PostgreSQL URL of a superuser.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The sidecar's URL as browsers reach it, for the link.
+    #[arg(long, env = "BKND_PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub public_url: String,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -124,7 +152,7 @@ pub struct ServeArgs {
     #[arg(long, env = "BKND_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
     pub webhook_allow_hosts: Vec<String>,
     /// How long delivered and dead webhook deliveries stay in bknd.webhook_deliveries, in hours.
-    #[arg(long, env = "BKND_WEBHOOK_RETENTION_HOURS", default_value_t = 168)]
+    #[arg(long, env = "BKND_WEBHOOK_RETENTION_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=87_600))]
     pub webhook_retention_hours: u32,
 }
 
@@ -152,6 +180,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(args) => crate::serve::serve(args).await,
             Command::Keys(args) => crate::keys::print(args).await,
             Command::Mcp(args) => crate::mcp::stdio::serve(args).await,
+            Command::Members(MembersCommand::Add(args)) => crate::members::add(args).await,
         }
     });
     match result {

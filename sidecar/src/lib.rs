@@ -12,6 +12,7 @@ pub mod extension;
 pub mod health;
 pub mod keys;
 pub mod mcp;
+pub mod members;
 pub mod realtime;
 pub mod request_id;
 pub mod rest;

@@ -95,6 +95,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
                 "jwt_verify_text",
                 "list_buckets",
                 "realtime_authorize",
+                "realtime_log_change",
                 "realtime_probe",
                 "realtime_replay",
                 "realtime_send",
@@ -121,6 +122,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
                 "uid",
                 "verify_email_code",
                 "verify_email_link",
+                "webhook_log_change",
             ],
         ),
         (
@@ -145,6 +147,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
                 "mfa_unenroll",
                 "mfa_verify",
                 "realtime_authorize",
+                "realtime_log_change",
                 "realtime_probe",
                 "realtime_replay",
                 "realtime_send",
@@ -173,6 +176,7 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
                 "update_user",
                 "verify_email_code",
                 "verify_email_link",
+                "webhook_log_change",
             ],
         ),
     ] {

@@ -4,6 +4,7 @@
 //! SQL, so one prepared statement serves every value. Each call answers JSON text (or NULL).
 
 pub mod auth;
+pub mod console;
 pub mod realtime;
 pub mod schema;
 pub mod storage;
@@ -99,7 +100,14 @@ mod tests {
     /// Every call names a bknd function that the install SQL or the extension's Rust defines.
     #[test]
     fn every_call_names_a_function_the_extension_has() {
-        let sources = [include_str!("auth.rs"), include_str!("realtime.rs"), include_str!("schema.rs"), include_str!("storage.rs")];
+        let sources = [
+            include_str!("auth.rs"),
+            include_str!("console.rs"),
+            include_str!("realtime.rs"),
+            include_str!("schema.rs"),
+            include_str!("storage.rs"),
+            include_str!("webhooks.rs"),
+        ];
         let mut defined = String::new();
         for dir in ["../sql", "../src"] {
             let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);

@@ -44,6 +44,8 @@ struct Cursor {
     checked: Option<u64>,
     /// transactions delivered, from the horizon on
     delivered: BTreeSet<u64>,
+    /// transactions heard of whose changes could not be read yet
+    unread: Vec<String>,
 }
 
 impl Cursor {
@@ -126,14 +128,19 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {
         let first = tokio::select! {
+            // what has arrived goes first: a check made while notifications wait would move the
+            // horizon past transactions that are heard of but not yet delivered
+            biased;
             n = rx.recv() => match n {
                 Some(n) => n,
                 None => break,
             },
             _ = check.tick() => {
                 // a failed check means the connection is gone: what it heard is drained first
-                if let Ok(oldest) = oldest_running(&client).await {
-                    cursor.checked(oldest);
+                if rx.is_empty() {
+                    if let Ok(oldest) = oldest_running(&client).await {
+                        cursor.checked(oldest);
+                    }
                 }
                 continue;
             }
@@ -150,7 +157,7 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
         let mut xids: Vec<String> = vec![];
         for (channel, payload) in batch {
             if channel != "bknd_realtime" {
-                changes(hub, &mut xids, cursor).await;
+                changes(hub, &mut xids, cursor).await?;
             }
             match channel.as_str() {
                 "bknd_realtime" => xids.push(payload),
@@ -168,7 +175,7 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
                 _ => {}
             }
         }
-        changes(hub, &mut xids, cursor).await;
+        changes(hub, &mut xids, cursor).await?;
     }
     pump.abort();
     Ok(())
@@ -186,7 +193,7 @@ async fn catch_up(hub: &Hub, cursor: &mut Cursor) -> anyhow::Result<()> {
         };
         let mut xids: Vec<String> = page.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
         let last = xids.iter().filter_map(|x| x.parse::<u64>().ok()).max();
-        changes(hub, &mut xids, cursor).await;
+        changes(hub, &mut xids, cursor).await?;
         match last {
             Some(last) if page.len() >= CATCH_UP_PAGE => since = last + 1,
             _ => return Ok(()),
@@ -194,21 +201,29 @@ async fn catch_up(hub: &Hub, cursor: &mut Cursor) -> anyhow::Result<()> {
     }
 }
 
-/// Fetch and deliver the changes of `xids` (taken), those not delivered before.
-async fn changes(hub: &Hub, xids: &mut Vec<String>, cursor: &mut Cursor) {
-    let taken: Vec<String> = std::mem::take(xids).into_iter().filter(|x| !cursor.is_delivered(x)).collect();
+/// Fetch and deliver the changes of `xids` (taken), those not delivered before. When they
+/// cannot be read, they are kept for the next try and the listener starts over (a failed
+/// read must not let the horizon pass them).
+async fn changes(hub: &Hub, xids: &mut Vec<String>, cursor: &mut Cursor) -> anyhow::Result<()> {
+    let mut wanted = std::mem::take(&mut cursor.unread);
+    wanted.append(xids);
+    let taken: Vec<String> = wanted.into_iter().filter(|x| !cursor.is_delivered(x)).collect();
     if taken.is_empty() {
-        return;
+        return Ok(());
     }
     match hub.engine().call_as_sidecar(ext::realtime_changes_in(TextArray(&taken))).await {
         Ok(Value::Array(changes)) => {
             for xid in &taken {
                 cursor.note_delivered(xid);
             }
-            hub.changes(changes).await
+            hub.changes(changes).await;
+            Ok(())
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!("realtime: reading changes failed: {e:?}"),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            cursor.unread = taken;
+            anyhow::bail!("reading changes failed: {e:?}")
+        }
     }
 }
 

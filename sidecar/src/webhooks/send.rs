@@ -83,7 +83,10 @@ impl Sender {
             Err(e) => return failed(describe(&e)),
         };
         let status = response.status();
-        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(retry_after_seconds);
+        // (at most a day: the database would take no more, and a report it refused would let the
+        // claim run out and the delivery go again and again)
+        let retry_after =
+            response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(retry_after_seconds).map(|s| s.min(86_400));
         let error = if status.is_success() {
             None
         } else {
@@ -96,7 +99,9 @@ impl Sender {
                 }
             }
             said.truncate(ERROR_BODY);
-            let said = String::from_utf8_lossy(&said).trim().to_string();
+            // text the database stores: no NUL, no control characters
+            let said: String =
+                String::from_utf8_lossy(&said).chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string();
             Some(if said.is_empty() { format!("HTTP {}", status.as_u16()) } else { format!("HTTP {}: {said}", status.as_u16()) })
         };
         Outcome { status: Some(status.as_u16()), error, retry_after }
@@ -108,7 +113,12 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return format!("no answer within {} seconds", TIMEOUT.as_secs());
     }
-    crate::error_chain::describe(e)
+    let text = crate::error_chain::describe(e);
+    // the guard's refusal, several layers down, is the whole story
+    match text.find("refused: ") {
+        Some(at) => text[at..].to_string(),
+        None => text,
+    }
 }
 
 /// Retry-After as seconds from now: a number, or an HTTP date.
@@ -129,5 +139,6 @@ mod tests {
         assert_eq!(super::retry_after_seconds(" 7 "), Some(7));
         assert_eq!(super::retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
         assert_eq!(super::retry_after_seconds("soon"), None);
+        assert_eq!(super::retry_after_seconds("99999999999"), Some(99_999_999_999));
     }
 }
