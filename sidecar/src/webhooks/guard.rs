@@ -100,7 +100,10 @@ fn canonical(ip: IpAddr) -> IpAddr {
                 return IpAddr::V4(v4);
             }
             let s = v6.segments();
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+            // NAT64's well-known prefix and the old IPv4-compatible form ::a.b.c.d (not :: or
+            // ::1) carry an IPv4 address in their last 32 bits
+            let compatible = s[..6] == [0, 0, 0, 0, 0, 0] && (s[6] != 0 || s[7] > 1);
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || compatible {
                 let [a, b] = s[6].to_be_bytes();
                 let [c, d] = s[7].to_be_bytes();
                 return IpAddr::V4(Ipv4Addr::new(a, b, c, d));
@@ -154,7 +157,10 @@ fn kind_v4(ip: Ipv4Addr) -> &'static str {
 
 fn kind_v6(ip: Ipv6Addr) -> &'static str {
     let first = ip.segments()[0];
-    if ip.is_loopback() {
+    // NAT64 for local use (64:ff9b:1::/48)
+    if first == 0x64 && ip.segments()[1] == 0xff9b && ip.segments()[2] == 1 {
+        "private"
+    } else if ip.is_loopback() {
         "loopback"
     } else if ip.is_unspecified() {
         "unspecified"
@@ -224,6 +230,10 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::7f00:1",
+            "::127.0.0.1",
+            "::7f00:1",
+            "::a00:1",
+            "64:ff9b:1::a00:1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
