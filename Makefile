@@ -8,7 +8,7 @@ export BKND_DATA_DIR BKND_PG_PORT BKND_LISTEN
 # make test T=storage (one file of tests/tests) or T=storage/moving (its tests named so)
 export T
 
-.PHONY: run test check bench setup install sidecar build clients
+.PHONY: run test check bench setup install sidecar build clients console
 
 setup:
 	@scripts/setup.sh
@@ -16,7 +16,11 @@ setup:
 install: setup
 	@scripts/install-extension.sh
 
-sidecar: setup
+# the web console's assets, embedded in the sidecar (console/, pinned lockfile)
+console:
+	@scripts/build-console.sh
+
+sidecar: setup console
 	@echo "build: sidecar (release)"
 	@cargo build --release -p bknd-sidecar --bins --quiet
 
@@ -35,7 +39,7 @@ test: install build clients
 	@scripts/test.sh
 
 # formatting (rustfmt.toml) and lints, warnings as errors, over the whole workspace
-check: setup
+check: setup console
 	@echo "check: rustfmt and clippy"
 	@cargo fmt --all -- --check
 	@cargo clippy --workspace --all-targets --release --quiet -- -D warnings

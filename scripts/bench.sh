@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: figures as ratios against a baseline measured in the same run.
-# `scripts/bench.sh jwt|rest|realtime|webhooks|auth|storage`: those figures alone.
+# `scripts/bench.sh jwt|rest|realtime|webhooks|console|auth|storage`: those figures alone.
 #   JWT: pgbench `SELECT bknd.jwt_verify(:token)` against `SELECT 1`, same clients and duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,7 +84,7 @@ printf '  %-58s %9.0f tps\n' "INSERT, a table no webhook watches" "$PLAIN" "INSE
 echo "  ratio $(ratio "$WATCHED" "$PLAIN")"
 fi
 
-if want rest || want realtime || want auth || want webhooks; then
+if want rest || want realtime || want auth || want webhooks || want console; then
 
 # REST: wrk against the sidecar, pgbench running the same statements the sidecar runs
 REST_CLIENTS=${BENCH_REST_CLIENTS:-8}
@@ -144,6 +144,39 @@ read -r PLAIN _ _ < <("${RT[@]}" 0 throughput "$SECONDS_EACH")
 printf '  500 subscribers, two writers as fast as they can: %s inserts/s, %s changes/s delivered (%s still queued at the end)\n' "$INS" "$DELIVERED" "$QUEUED"
 printf '  inserts/s with no subscriber: %s published (the trigger and its log), %s not published: ratio %s\n' "$LOGGED" "$PLAIN" "$(ratio "$LOGGED" "$PLAIN")"
 echo "  goal: >= 300 changes/s delivered at 500 subscribers (10x Supabase's documented 30)"
+fi
+
+if want console; then
+# Console: the data grid on a 1,000,000-row table. Opening it is describe_table and the first
+# keyset page with the planner's estimate (never count(*)); paging is compared with the same
+# request through /rest/v1 as service_role, which the console's REST path wraps.
+"${PSQL[@]}" -d bench -c "SELECT bknd.create_table('big', '{\"name\": {\"type\": \"text\"}, \"price\": {\"type\": \"numeric\"}}', '{\"id\": \"bigint\"}')" \
+  -c "INSERT INTO big (name, price) SELECT 'row ' || g, g FROM generate_series(1, 1000000) g" -c "VACUUM ANALYZE big" >/dev/null
+target/release/bknd members add bench-owner@example.com --role owner --password "bench owner password" \
+  --database-url "postgres://postgres@127.0.0.1:$PORT/bench" >/dev/null
+CONSOLE="http://127.0.0.1:$REST_PORT/console/api"
+PAGE_HEADERS=(-H 'content-type: application/json' -H 'x-bknd-console: 1')
+SESSION=$(curl -sf -D - -o /dev/null "${PAGE_HEADERS[@]}" -d '{"email": "bench-owner@example.com", "password": "bench owner password"}' \
+  "$CONSOLE/sign-in" | sed -nE 's/^set-cookie: bknd_console=([^;]*).*/\1/Ip')
+[ -n "$SESSION" ] || { echo "bench: the console sign-in failed" >&2; exit 1; }
+CONSOLE_KEY=$("${PSQL[@]}" -d bench -tAc "SELECT bknd.jwt_sign('{\"role\": \"service_role\"}', 3600)")
+ms() { # curl args -> milliseconds, median of 5
+  for _ in 1 2 3 4 5; do curl -sf -o /dev/null -w '%{time_total}\n' "$@"; done | sort -n | sed -n 3p | awk '{ printf "%.1f", $1 * 1000 }'
+}
+COOKIE=(-H "cookie: bknd_console=$SESSION")
+DESCRIBE=$(ms "${COOKIE[@]}" "${PAGE_HEADERS[@]}" -d '{"table": "big"}' "$CONSOLE/tools/describe_table")
+FIRST=$(ms "${COOKIE[@]}" -H 'prefer: count=estimated' "$CONSOLE/rest/big?select=*&order=id.asc&limit=101")
+EXACT=$(ms "${COOKIE[@]}" -H 'prefer: count=exact' "$CONSOLE/rest/big?select=*&order=id.asc&limit=101")
+grid_rps() { BENCH_PATH="$1" BENCH_SESSION="${2:-}" BENCH_KEY="${3:-}" rps bench/console_page.lua; }
+grid_rps /console/api/rest "$SESSION" >/dev/null # warm up
+CONSOLE_RPS=$(grid_rps /console/api/rest "$SESSION")
+REST_RPS=$(grid_rps /rest/v1 "" "$CONSOLE_KEY")
+echo
+echo "Console data grid on a 1,000,000-row table (median of 5 requests; wrk $REST_CLIENTS connections, ${SECONDS_EACH}s each)"
+printf '  opening it: describe_table %s ms + the first page of 100 with an estimated total %s ms   (goal: < 1000 ms together)\n' "$DESCRIBE" "$FIRST"
+printf '  the same first page with count=exact (what a mandatory count(*) costs): %s ms\n' "$EXACT"
+printf '  keyset pages at random keys: console %7.0f req/s   /rest/v1 as service_role %7.0f req/s   ratio %s   (goal >= 0.90)\n' \
+  "$CONSOLE_RPS" "$REST_RPS" "$(ratio "$CONSOLE_RPS" "$REST_RPS")"
 fi
 
 if want webhooks; then

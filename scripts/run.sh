@@ -22,6 +22,13 @@ ADMIN_URL="postgres://postgres@127.0.0.1:$PG_PORT/bknd"
 KEYS=$(target/release/bknd keys --database-url "$ADMIN_URL")
 ANON=$(printf '%s' "$KEYS" | sed -E 's/.*"anon":"([^"]+)".*/\1/')
 SERVICE=$(printf '%s' "$KEYS" | sed -E 's/.*"service_role":"([^"]+)".*/\1/')
+# the console is never open: until a member has set a password, a new one-time link for the
+# first owner at each start (BKND_OWNER_EMAIL, default owner@example.com)
+OWNER_LINK=""
+if [ "$("${PSQL[@]}" -d bknd -tAc "SELECT EXISTS (SELECT 1 FROM bknd.console_members WHERE password_hash IS NOT NULL)")" != t ]; then
+  OWNER_LINK=$(target/release/bknd members add "${BKND_OWNER_EMAIL:-owner@example.com}" --role owner \
+    --database-url "$ADMIN_URL" --public-url "http://$LISTEN" | sed -n 's/.*open: //p')
+fi
 
 cat <<INFO
 
@@ -32,7 +39,9 @@ cat <<INFO
     database         $ADMIN_URL
     anon key         $ANON
     service_role key $SERVICE
-
+    console          http://$LISTEN/console/  (members: target/release/bknd members add EMAIL --role ROLE --database-url $ADMIN_URL)
+${OWNER_LINK:+    first owner      ${BKND_OWNER_EMAIL:-owner@example.com}: set a password within 24 hours at $OWNER_LINK
+}
   Ctrl-C stops the sidecar and PostgreSQL.
 
 INFO

@@ -840,12 +840,73 @@ CREATE TABLE bknd.console_sessions (
 );
 CREATE INDEX console_sessions_member_idx ON bknd.console_sessions (member_id);
 
+-- Each member's saved SQL, reached only through the console_*snippet* functions with the
+-- member's session.
+CREATE TABLE bknd.console_snippets (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  member_id uuid NOT NULL REFERENCES bknd.console_members (id) ON DELETE CASCADE,
+  name text NOT NULL,
+  sql text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (member_id, name)
+);
+
+-- What members changed through the console, after it succeeded (schema changes are also in
+-- bknd.schema_history): written by the sidecar through bknd.console_record, read by the
+-- console's roles.
+CREATE TABLE bknd.console_audit (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT now(),
+  member_id uuid REFERENCES bknd.console_members (id) ON DELETE SET NULL,
+  email text NOT NULL,
+  role text NOT NULL,
+  action text NOT NULL,
+  target text,
+  detail jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX console_audit_at_idx ON bknd.console_audit (at DESC);
+
 ALTER TABLE bknd.console_members ENABLE ROW LEVEL SECURITY;
 ALTER TABLE bknd.console_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE bknd.console_sessions ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON bknd.console_members, bknd.console_tokens, bknd.console_sessions FROM PUBLIC;
+ALTER TABLE bknd.console_snippets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bknd.console_audit ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON bknd.console_members, bknd.console_tokens, bknd.console_sessions, bknd.console_snippets, bknd.console_audit FROM PUBLIC;
+
+-- The database enforces what a member may do: console work runs as one role per member role
+-- (bknd.authenticate takes them only from a console session). Each is a member of service_role,
+-- so it builds and reads through the same bknd.* functions, and bypasses RLS as service_role
+-- does; a viewer's transactions are read-only, and only admins and owners may sign keys
+-- (bknd.jwt_sign, bknd.console_api_keys). Roles are cluster-wide and may exist already.
+DO $console_roles$
+DECLARE
+  r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['bknd_console_owner', 'bknd_console_admin', 'bknd_console_developer', 'bknd_console_viewer'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I NOLOGIN BYPASSRLS', r);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;
+      END;
+    END IF;
+    IF NOT (SELECT rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+      EXECUTE format('ALTER ROLE %I BYPASSRLS', r);
+    END IF;
+    IF NOT pg_catalog.pg_has_role(r, 'service_role', 'MEMBER') THEN
+      EXECUTE format('GRANT service_role TO %I', r);
+    END IF;
+    IF NOT pg_catalog.pg_has_role('authenticator', r, 'MEMBER') THEN
+      EXECUTE format('GRANT %I TO authenticator', r);
+    END IF;
+  END LOOP;
+END
+$console_roles$;
 
 SELECT pg_catalog.pg_extension_config_dump('bknd.console_members', '');
+SELECT pg_catalog.pg_extension_config_dump('bknd.console_snippets', '');
+SELECT pg_catalog.pg_extension_config_dump('bknd.console_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('bknd.console_audit_id_seq', '');
 
 CREATE FUNCTION bknd."console_add_member"("email" TEXT, "role" TEXT, "password" TEXT DEFAULT NULL) RETURNS jsonb
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
@@ -865,11 +926,37 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'console_sign_out_wrapper';
 CREATE FUNCTION bknd."console_has_members"() RETURNS bool
 STRICT STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'console_has_members_wrapper';
+CREATE FUNCTION bknd."console_claims"("session" TEXT, "view_as" TEXT DEFAULT NULL, "anon_role" TEXT DEFAULT 'anon') RETURNS jsonb
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_claims_wrapper';
+CREATE FUNCTION bknd."console_api_keys"("with_service_role" bool DEFAULT false) RETURNS jsonb
+STRICT VOLATILE PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_api_keys_wrapper';
+CREATE FUNCTION bknd."console_snippets"("session" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_snippets_wrapper';
+CREATE FUNCTION bknd."console_save_snippet"("session" TEXT, "name" TEXT, "sql" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_save_snippet_wrapper';
+CREATE FUNCTION bknd."console_record"("session" TEXT, "action" TEXT, "target" TEXT DEFAULT NULL, "detail" jsonb DEFAULT NULL) RETURNS bool
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_record_wrapper';
+CREATE FUNCTION bknd."console_delete_snippet"("session" TEXT, "id" uuid) RETURNS bool
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_delete_snippet_wrapper';
 REVOKE EXECUTE ON FUNCTION bknd.console_add_member(text, text, text), bknd.console_set_password(text, text),
-  bknd.console_sign_in(text, text, text), bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members()
+  bknd.console_sign_in(text, text, text), bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members(),
+  bknd.console_claims(text, text, text), bknd.console_api_keys(boolean), bknd.console_snippets(text),
+  bknd.console_save_snippet(text, text, text), bknd.console_delete_snippet(text, uuid),
+  bknd.console_record(text, text, text, jsonb)
 FROM PUBLIC;
 -- console: signing members in and checking their sessions are the sidecar's; adding members
 -- stays with superusers (the `bknd members add` CLI)
 GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text),
-  bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members()
+  bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members(),
+  bknd.console_claims(text, text, text), bknd.console_snippets(text), bknd.console_save_snippet(text, text, text),
+  bknd.console_delete_snippet(text, uuid), bknd.console_record(text, text, text, jsonb)
 TO authenticator;
+GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+GRANT SELECT ON bknd.console_audit TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

@@ -82,8 +82,13 @@ TO PUBLIC;
 -- console: signing members in and checking their sessions are the sidecar's; adding members
 -- stays with superusers (the `bknd members add` CLI)
 GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text),
-  bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members()
+  bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members(),
+  bknd.console_claims(text, text, text), bknd.console_snippets(text), bknd.console_save_snippet(text, text, text),
+  bknd.console_delete_snippet(text, uuid), bknd.console_record(text, text, text, jsonb)
 TO authenticator;
+GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+GRANT SELECT ON bknd.console_audit TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
 -- (run_as_row: the same for a whole row, for the sidecar's REST statements)
 GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;

@@ -10,6 +10,7 @@
 use std::ffi::{CStr, CString};
 
 use pgrx::pg_sys;
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -24,8 +25,57 @@ fn execute_sql(query: &str, read_only: default!(bool, true)) -> pgrx::JsonB {
     if read_only {
         errors::spi(Spi::run("SET LOCAL transaction_read_only = on"));
     }
-    let answer = crate::identity::with_role_changes_refused(|| unsafe { run(&text) });
+    let answer = crate::identity::with_role_changes_refused(|| with_error_position(|| unsafe { run(&text) }));
     pgrx::JsonB(answer)
+}
+
+thread_local! {
+    /// Where in the statement the last error pointed (1-based characters), 0 for nowhere.
+    static ERROR_POSITION: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// An error context callback: SPI's own (called first) has turned a position in the statement
+/// into the "internal" one; keep it, since the error that reaches the caller loses it.
+#[pg_guard]
+unsafe extern "C-unwind" fn remember_position(_arg: *mut std::ffi::c_void) {
+    let internal = pg_sys::getinternalerrposition();
+    ERROR_POSITION.with(|p| p.set(if internal > 0 { internal } else { pg_sys::geterrposition() }));
+}
+
+/// Run `f`; an error in the statement that has a position says it (" at character N"), so a
+/// person can find it.
+fn with_error_position<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> R {
+    ERROR_POSITION.with(|p| p.set(0));
+    let mut callback = pg_sys::ErrorContextCallback {
+        previous: unsafe { pg_sys::error_context_stack },
+        callback: Some(remember_position),
+        arg: std::ptr::null_mut(),
+    };
+    unsafe { pg_sys::error_context_stack = &mut callback };
+    let previous = callback.previous;
+    let restore = || unsafe { pg_sys::error_context_stack = previous };
+    PgTryBuilder::new(f)
+        .catch_others(|caught| {
+            restore();
+            let position = ERROR_POSITION.with(|p| p.replace(0));
+            match caught {
+                CaughtError::PostgresError(report) if position > 0 => {
+                    let mut error =
+                        ErrorReport::new(report.sql_error_code(), format!("{} at character {position}", report.message()), "bknd");
+                    if let Some(detail) = report.detail() {
+                        error = error.set_detail(detail);
+                    }
+                    if let Some(hint) = report.hint() {
+                        error = error.set_hint(hint);
+                    }
+                    error.report(PgLogLevel::ERROR);
+                    unreachable!()
+                }
+                other => other.rethrow(),
+            }
+        })
+        .finally(restore)
+        .execute()
 }
 
 /// Refuse anything but one statement, and transaction control.

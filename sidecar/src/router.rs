@@ -1,6 +1,6 @@
 //! Every route, and the one middleware stack they share: the request id and its tracing span
 //! (outermost, so every log line of a request carries it), then CORS on the API areas. Each
-//! area exposes its own router.
+//! area exposes its own router. The console (`/console`) takes no CORS: it is same-origin only.
 
 use axum::routing::get;
 use axum::Router;
@@ -12,7 +12,11 @@ pub fn router(app: &App) -> Router {
     Router::new()
         .merge(crate::mcp::http::router(app.state.clone()))
         .route("/health", get(crate::health::health))
-        .route("/", get(crate::welcome::page))
+        .route("/", get(crate::console::root))
+        // where auth's email links land while no --site-url is set (the console sends them on)
+        .route("/welcome", get(crate::welcome::page))
+        .nest("/console", crate::console::router())
+        .route("/console/", get(crate::console::page))
         .nest("/rest/v1", crate::cors::wrap(crate::rest::router(), cors))
         // a nested router's "/" is `/rest/v1` alone; the OpenAPI root is asked for with the slash
         .route("/rest/v1/", crate::cors::wrap_route(axum::routing::any(crate::rest::handle), cors))

@@ -63,6 +63,7 @@ fn apply_ban(id: &str, attrs: &Value) -> Result<(), Value> {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn admin_create_user(attributes: pgrx::JsonB) -> pgrx::JsonB {
+    super::console::refuse_developers_and_viewers("create users");
     answer((|| -> Outcome {
         let a = &attributes.0;
         let email = normalize_email(a.get("email").and_then(Value::as_str).unwrap_or(""))?;
@@ -130,6 +131,7 @@ fn admin_get_user(id: &str) -> pgrx::JsonB {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn admin_update_user(id: &str, attributes: pgrx::JsonB) -> pgrx::JsonB {
+    super::console::refuse_developers_and_viewers("change users");
     answer((|| -> Outcome {
         let id = existing(id)?;
         apply_update(&id, &attributes.0, Editor::Admin)?;
@@ -148,6 +150,7 @@ fn admin_update_user(id: &str, attributes: pgrx::JsonB) -> pgrx::JsonB {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn admin_delete_user(id: &str) -> pgrx::JsonB {
+    super::console::refuse_developers_and_viewers("delete users");
     answer((|| -> Outcome {
         let id = existing(id)?;
         let user = user::json(&id);

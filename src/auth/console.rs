@@ -184,3 +184,195 @@ fn console_sign_out(token: &str) -> bool {
 fn console_has_members() -> bool {
     errors::spi(Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.console_members)")).unwrap_or(false)
 }
+
+/// What a console request's bearer token starts with: the sidecar turns a member's session
+/// cookie into `bknd-console:SESSION` (optionally `|anon`, `|authenticated` or `|user:EMAIL` to
+/// view the data as that caller), and `bknd.authenticate` hands it here.
+pub const TOKEN_PREFIX: &str = "bknd-console:";
+
+/// The PostgreSQL role of each member role: members of service_role that bypass RLS, as it
+/// does; a viewer's transaction is read-only and only admins and owners may sign keys.
+pub const CONSOLE_ROLES: [&str; 4] = ["bknd_console_owner", "bknd_console_admin", "bknd_console_developer", "bknd_console_viewer"];
+
+/// Whether `role` is a console role, which only a console session may take.
+pub fn is_console_role(role: &str) -> bool {
+    CONSOLE_ROLES.contains(&role)
+}
+
+/// Refuse console developers and viewers: they act as service_role (a member of it), but
+/// managing the app's users is for admins and owners. The role is the one the session set
+/// (the outer user), which SECURITY DEFINER functions do not hide and execute_sql may not change.
+pub fn refuse_developers_and_viewers(what: &str) {
+    let outer = unsafe { pg_sys::GetOuterUserId() };
+    let name =
+        errors::spi(Spi::get_one_with_args::<String>("SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1", &[outer.into()]))
+            .unwrap_or_default();
+    if matches!(name.as_str(), "bknd_console_developer" | "bknd_console_viewer") {
+        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("only console admins and owners may {what}"));
+    }
+}
+
+/// The role and claims a console session runs as: `{role, claims, read_only}`. Without
+/// `view_as` the member's console role, with claims naming the member (`sub` is
+/// `console:EMAIL`, so `bknd.uid()` is NULL and the schema history records who); with it, the
+/// chosen caller (`anon`, `authenticated`, `user:EMAIL`), read-only. An unknown or idle
+/// session fails with 28000. Called by `bknd.authenticate`.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_claims(session: &str, view_as: default!(Option<&str>, "NULL"), anon_role: default!(&str, "'anon'")) -> pgrx::JsonB {
+    let Some(member) = console_session(session).map(|j| j.0) else {
+        errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "the console session ended: sign in again");
+    };
+    let role = member["role"].as_str().unwrap_or("viewer");
+    let console_member = json!({"id": member["id"], "email": member["email"], "role": role});
+    let answer = match view_as.map(str::trim).filter(|v| !v.is_empty()) {
+        None => json!({
+            "role": format!("bknd_console_{role}"),
+            "claims": {"sub": format!("console:{}", member["email"].as_str().unwrap_or_default()), "console_member": console_member},
+            "read_only": role == "viewer",
+        }),
+        Some("anon") => json!({"role": anon_role, "claims": {"viewed_by": console_member}, "read_only": true}),
+        Some("authenticated") => {
+            json!({"role": "authenticated", "claims": {"role": "authenticated", "viewed_by": console_member}, "read_only": true})
+        }
+        Some(other) => {
+            let Some(email) = other.strip_prefix("user:") else {
+                errors::raise_hint(
+                    Code::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("cannot view as {other:?}"),
+                    "anon, authenticated or user:EMAIL",
+                );
+            };
+            let email = email.trim().to_lowercase();
+            let user = errors::spi_or(
+                crate::plans::get_one::<pgrx::JsonB>(
+                    "SELECT jsonb_build_object('sub', id, 'role', role, 'email', email, 'aud', 'authenticated', \
+                       'app_metadata', app_metadata, 'user_metadata', user_metadata, 'is_anonymous', false) \
+                     FROM bknd.users WHERE lower(email) = $1",
+                    &[email.as_str().into()],
+                ),
+                None,
+            );
+            let Some(pgrx::JsonB(mut claims)) = user else {
+                errors::raise(Code::ERRCODE_NO_DATA_FOUND, format!("no user has the email {email:?}"));
+            };
+            let role = claims["role"].as_str().filter(|r| !r.is_empty()).unwrap_or("authenticated").to_string();
+            claims["role"] = json!(role);
+            claims["viewed_by"] = console_member;
+            json!({"role": role, "claims": claims, "read_only": true})
+        }
+    };
+    pgrx::JsonB(answer)
+}
+
+/// The project's API keys as the console shows them: the anon key, and the service_role key
+/// only to admins and owners (the database decides, by the member's role). Signed like `bknd
+/// keys` does, valid ten years.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_api_keys(with_service_role: default!(bool, false)) -> pgrx::JsonB {
+    let caller = errors::spi(Spi::get_one::<String>("SELECT current_user::text")).unwrap_or_default();
+    if !is_console_role(&caller) {
+        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, "the console's keys are for console members");
+    }
+    const TEN_YEARS: i64 = 10 * 365 * 86400;
+    let sign = |role: &str| {
+        let mut claims = serde_json::Map::new();
+        claims.insert("role".into(), json!(role));
+        claims.insert("iss".into(), json!("bknd"));
+        crate::jwt::sign_claims(claims, Some(TEN_YEARS))
+    };
+    let mut answer = json!({"anon_key": sign("anon")});
+    if with_service_role {
+        if !matches!(caller.as_str(), "bknd_console_owner" | "bknd_console_admin") {
+            errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, "only admins and owners may see the service_role key");
+        }
+        answer["service_role_key"] = json!(sign("service_role"));
+    }
+    pgrx::JsonB(answer)
+}
+
+/// The calling member's id, from their session (snippets belong to the member whose session
+/// this is; claims could be set by any SQL, a session cannot be guessed).
+fn session_member(session: &str) -> String {
+    match console_session(session).and_then(|j| j.0["id"].as_str().map(str::to_string)) {
+        Some(id) => id,
+        None => errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "the console session ended: sign in again"),
+    }
+}
+
+/// Record a change a member made in the console, after it succeeded, in bknd.console_audit:
+/// who (from the session), what (`action`, e.g. `tool:create_table`, `rest:POST`), on what, and
+/// the details. Whether it was recorded. The sidecar's.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_record(
+    session: &str,
+    action: &str,
+    target: default!(Option<&str>, "NULL"),
+    detail: default!(Option<pgrx::JsonB>, "NULL"),
+) -> bool {
+    let member = session_member(session);
+    let detail = detail.map(|d| d.0).unwrap_or_else(|| json!({}));
+    errors::spi(Spi::run_with_args(
+        "INSERT INTO bknd.console_audit (member_id, email, role, action, target, detail) \
+         SELECT m.id, m.email, m.role, $2, $3, $4 FROM bknd.console_members m WHERE m.id = $1::uuid",
+        &[member.as_str().into(), action.into(), target.into(), pgrx::JsonB(detail).into()],
+    ));
+    true
+}
+
+/// A member's saved SQL snippets, newest first. The sidecar's.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_snippets(session: &str) -> pgrx::JsonB {
+    let member = session_member(session);
+    let list = errors::spi_or(
+        crate::plans::get_one::<pgrx::JsonB>(
+            "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', name, 'sql', sql, 'updated_at', updated_at) \
+                ORDER BY updated_at DESC), '[]') FROM bknd.console_snippets WHERE member_id = $1::uuid",
+            &[member.as_str().into()],
+        ),
+        None,
+    );
+    list.unwrap_or(pgrx::JsonB(json!([])))
+}
+
+/// Save a snippet (the same name replaces it). The sidecar's.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_save_snippet(session: &str, name: &str, sql: &str) -> pgrx::JsonB {
+    let member = session_member(session);
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors::invalid("a snippet's name is 1 to 200 characters");
+    }
+    if sql.len() > 1_000_000 {
+        errors::invalid("a snippet holds at most 1,000,000 bytes of SQL");
+    }
+    let saved = errors::spi_or(
+        crate::plans::get_one::<pgrx::JsonB>(
+            "INSERT INTO bknd.console_snippets AS s (member_id, name, sql) VALUES ($1::uuid, $2, $3) \
+             ON CONFLICT (member_id, name) DO UPDATE SET sql = EXCLUDED.sql, updated_at = now() \
+             RETURNING jsonb_build_object('id', s.id, 'name', s.name, 'sql', s.sql, 'updated_at', s.updated_at)",
+            &[member.as_str().into(), name.into(), sql.into()],
+        ),
+        None,
+    );
+    saved.unwrap_or_else(|| errors::raise(Code::ERRCODE_INTERNAL_ERROR, "the snippet was not saved"))
+}
+
+/// Delete one of the member's snippets; whether it was theirs and there. The sidecar's.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_delete_snippet(session: &str, id: pgrx::Uuid) -> bool {
+    let member = session_member(session);
+    errors::spi_or(
+        crate::plans::get_one::<bool>(
+            "WITH d AS (DELETE FROM bknd.console_snippets WHERE id = $1 AND member_id = $2::uuid RETURNING 1) SELECT EXISTS (SELECT 1 FROM d)",
+            &[id.into(), member.as_str().into()],
+        ),
+        None,
+    )
+    .unwrap_or(false)
+}

@@ -5,7 +5,7 @@
 mod admin;
 mod audit;
 mod commit;
-mod console;
+pub mod console;
 mod email_change;
 mod email_token;
 mod mfa;

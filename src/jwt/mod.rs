@@ -59,6 +59,11 @@ pub fn unix_now() -> i64 {
 /// Superusers and service_role only (EXECUTE is granted to nobody else).
 #[pg_extern(volatile, parallel_safe)]
 fn jwt_sign(claims: JsonB, expires_in: default!(Option<i32>, 3600)) -> String {
+    // console viewers and developers act as service_role but may not mint its key
+    let signer = errors::spi(Spi::get_one::<String>("SELECT current_user::text")).unwrap_or_default();
+    if matches!(signer.as_str(), "bknd_console_viewer" | "bknd_console_developer") {
+        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, "only console admins and owners may sign tokens");
+    }
     let JsonB(Value::Object(claims)) = claims else {
         errors::invalid("claims must be a JSON object");
     };
@@ -130,6 +135,9 @@ pub(crate) fn authenticate(
     anon_role: default!(Option<&str>, "'anon'"),
 ) -> JsonB {
     let anon_role = anon_role.unwrap_or("anon");
+    if let Some(console) = token.map(str::trim).and_then(|t| t.strip_prefix(crate::auth::console::TOKEN_PREFIX)) {
+        return console_session(console, method, path, headers, anon_role);
+    }
     let mut claims = match token.map(str::trim) {
         None | Some("") => Map::new(),
         Some(t) => verified(t).claims(),
@@ -145,10 +153,22 @@ pub(crate) fn authenticate(
         }
         Some(_) => errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "JWT role claim must be a string"),
     };
+    if crate::auth::console::is_console_role(&role) {
+        errors::raise(
+            Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("role \"{role}\" is taken only through a console session"),
+        );
+    }
     check_assumable(&role);
     claims.insert("role".into(), Value::String(role.clone()));
     let claims = Value::Object(claims);
 
+    become_caller(&role, &claims, method, path, headers);
+    JsonB(claims)
+}
+
+/// Transaction-locally: the claims and the request as policies read them, then the role.
+fn become_caller(role: &str, claims: &Value, method: Option<&str>, path: Option<&str>, headers: Option<JsonB>) {
     set_local("request.jwt.claims", &claims.to_string());
     if let Some(m) = method {
         set_local("request.method", m);
@@ -159,7 +179,29 @@ pub(crate) fn authenticate(
     if let Some(JsonB(h)) = headers {
         set_local("request.headers", &h.to_string());
     }
-    set_local("role", &role);
+    set_local("role", role);
+}
+
+/// `bknd.authenticate` for a console session (`bknd-console:SESSION[|VIEW_AS]`): the member's
+/// console role, or the caller they view the data as; read-only for viewers and views.
+fn console_session(token: &str, method: Option<&str>, path: Option<&str>, headers: Option<JsonB>, anon_role: &str) -> JsonB {
+    let (session, view_as) = match token.split_once('|') {
+        Some((s, v)) => (s, Some(v)),
+        None => (token, None),
+    };
+    let answer = errors::spi(Spi::get_one_with_args::<JsonB>(
+        "SELECT bknd.console_claims($1, $2, $3)",
+        &[session.into(), view_as.into(), anon_role.into()],
+    ));
+    let Some(JsonB(answer)) = answer else { errors::raise(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "no console session") };
+    let role = answer["role"].as_str().unwrap_or_default().to_string();
+    check_assumable(&role);
+    let mut claims = answer["claims"].clone();
+    claims["role"] = Value::String(role.clone());
+    become_caller(&role, &claims, method, path, headers);
+    if answer["read_only"].as_bool().unwrap_or(true) {
+        errors::spi(Spi::run("SET LOCAL transaction_read_only = on"));
+    }
     JsonB(claims)
 }
 

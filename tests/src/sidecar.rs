@@ -60,7 +60,17 @@ impl Sidecar {
 
     /// GET `path`: (status, body as JSON or a JSON string).
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = match ureq::get(&self.url(path)).timeout(Duration::from_secs(15)).call() {
+        self.answer(path, ureq::get(&self.url(path)))
+    }
+
+    /// GET `path` with a bearer token (as `Authorization` and `apikey`).
+    pub fn get_with_token(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let request = ureq::get(&self.url(path)).set("authorization", &format!("Bearer {token}")).set("apikey", token);
+        self.answer(path, request)
+    }
+
+    fn answer(&self, path: &str, request: ureq::Request) -> (u16, serde_json::Value) {
+        let response = match request.timeout(Duration::from_secs(15)).call() {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
             Err(e) => panic!("GET {path}: {e}"),

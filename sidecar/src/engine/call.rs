@@ -49,14 +49,17 @@ impl Engine {
                 let auth_refs = params.refs();
                 let args = refs(&call.args);
                 // if authenticate fails the call fails too, and COMMIT of the aborted transaction rolls back
-                let (began, authenticated, result, committed) = tokio::join!(
-                    client.batch_execute(access.begin()),
+                let (begin, then) = access.begin_for(&caller);
+                let (began, authenticated, made_read_only, result, committed) = tokio::join!(
+                    client.batch_execute(begin),
                     client.query_one(&auth, &auth_refs),
+                    super::after_authenticating(client, then),
                     client.query_one(&stmt, &args),
                     client.batch_execute("COMMIT")
                 );
                 began.map_err(|e| Failure::from_pg(&e, anonymous))?;
                 authenticated.map_err(|e| token_failure(&e, anonymous))?;
+                made_read_only.map_err(|e| Failure::from_pg(&e, anonymous))?;
                 let row = result.map_err(|e| Failure::from_pg(&e, anonymous))?;
                 committed.map_err(|e| Failure::from_pg(&e, anonymous))?;
                 json_of(&row)

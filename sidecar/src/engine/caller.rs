@@ -23,6 +23,12 @@ impl Caller {
         Caller::new(token(headers), method, path)
     }
 
+    /// A console member's session (`bknd-console:...`): `bknd.authenticate` keeps the session
+    /// alive (a write), so its transaction turns read-only only after authenticating.
+    pub fn is_console(&self) -> bool {
+        self.token.as_deref().is_some_and(|t| t.trim_start().starts_with("bknd-console:"))
+    }
+
     /// No token: a refusal means "sign in" (401), not "not you" (403).
     pub fn anonymous(&self) -> bool {
         self.token.is_none()

@@ -43,12 +43,29 @@ impl Access {
         }
     }
 
+    /// How `caller`'s transaction begins, and what follows authenticating: a console session
+    /// begins read-write (authenticating records that it is in use) and is then made read-only.
+    pub fn begin_for(self, caller: &Caller) -> (&'static str, Option<&'static str>) {
+        match self {
+            Access::Read if caller.is_console() => (Access::Write.begin(), Some("SET LOCAL transaction_read_only = on")),
+            _ => (self.begin(), None),
+        }
+    }
+
     pub fn of_method(method: &str) -> Access {
         if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
             Access::Read
         } else {
             Access::Write
         }
+    }
+}
+
+/// What runs right after `bknd.authenticate`, if anything (`Access::begin_for`).
+pub async fn after_authenticating(client: &ClientWrapper, statement: Option<&'static str>) -> Result<(), tokio_postgres::Error> {
+    match statement {
+        Some(sql) => client.batch_execute(sql).await,
+        None => Ok(()),
     }
 }
 
@@ -150,18 +167,17 @@ impl Engine {
         let auth = client.prepare_cached(AUTHENTICATE).await.map_err(|e| Failure::from_pg(&e, caller.anonymous()))?;
         let params = authenticate_params(caller, &self.anon_role);
         let auth_refs = params.refs();
-        let (began, authenticated) = tokio::join!(client.batch_execute(access.begin()), client.query_one(&auth, &auth_refs));
-        if let Err(e) = began {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(Failure::from_pg(&e, caller.anonymous()));
-        }
-        match authenticated {
-            Ok(row) => Ok(row.try_get(0).ok().flatten()),
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(token_failure(&e, caller.anonymous()))
-            }
-        }
+        let (begin, then) = access.begin_for(caller);
+        let (began, authenticated, made_read_only) =
+            tokio::join!(client.batch_execute(begin), client.query_one(&auth, &auth_refs), after_authenticating(client, then));
+        let failure = match (began, authenticated, made_read_only) {
+            (Err(e), _, _) => Failure::from_pg(&e, caller.anonymous()),
+            (_, Err(e), _) => token_failure(&e, caller.anonymous()),
+            (_, _, Err(e)) => Failure::from_pg(&e, caller.anonymous()),
+            (Ok(()), Ok(row), Ok(())) => return Ok(row.try_get(0).ok().flatten()),
+        };
+        let _ = client.batch_execute("ROLLBACK").await;
+        Err(failure)
     }
 
     /// COMMIT when the work succeeded, else ROLLBACK; the work's result either way.

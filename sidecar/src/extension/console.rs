@@ -12,4 +12,12 @@ calls! {
     fn console_session(token: String) = "SELECT bknd.console_session($1::text)::text";
     fn console_sign_out(token: String) = "SELECT to_jsonb(bknd.console_sign_out($1::text))::text";
     fn console_has_members() = "SELECT to_jsonb(bknd.console_has_members())::text";
+    fn console_snippets(session: String) = "SELECT bknd.console_snippets($1::text)::text";
+    fn console_save_snippet(session: String, name: String, sql: String) =
+        "SELECT bknd.console_save_snippet($1::text, $2::text, $3::text)::text";
+    fn console_record(session: String, action: String, target: Option<String>, detail: String) =
+        "SELECT to_jsonb(bknd.console_record($1::text, $2::text, $3::text, $4::text::jsonb))::text";
+    fn console_delete_snippet(session: String, id: String) = "SELECT to_jsonb(bknd.console_delete_snippet($1::text, $2::text::uuid))::text";
+    /// as the member's console role (the database decides who sees the service_role key)
+    fn console_api_keys(with_service_role: bool) = "SELECT bknd.console_api_keys($1::text::boolean)::text";
 }

@@ -13,6 +13,8 @@ calls! {
     fn add_column(table: String, column: String, spec: &Value) =
         "SELECT bknd.add_column($1::text, $2::text, $3::text::jsonb)::text";
     fn drop_column(table: String, column: String) = "SELECT bknd.drop_column($1::text, $2::text)::text";
+    fn rename_column(table: String, column: String, new_name: String) =
+        "SELECT bknd.rename_column($1::text, $2::text, $3::text)::text";
     fn create_index(table: String, columns: TextArray, unique: bool, method: String) =
         "SELECT bknd.create_index($1::text, ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb)), $3::text::boolean, $4::text)::text";
     fn create_relation(from_table: String, to_table: String, kind: String, options: &Value) =

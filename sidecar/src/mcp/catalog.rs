@@ -48,6 +48,21 @@ fn filters() -> Value {
            "description": "PostgREST filters by column, e.g. {\"status\": \"eq.open\", \"price\": \"lt.10\", \"or\": \"(a.eq.1,b.eq.2)\"}"})
 }
 
+/// Whether tool `name` only reads (its readOnlyHint); unknown tools do not.
+pub fn reads_only(name: &str) -> bool {
+    static READERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    READERS
+        .get_or_init(|| {
+            tools()
+                .into_iter()
+                .filter(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true))
+                .map(|t| t.name.to_string())
+                .collect()
+        })
+        .iter()
+        .any(|n| n == name)
+}
+
 pub fn tools() -> Vec<Tool> {
     let table = s("table name, optionally schema-qualified");
     vec![
@@ -58,6 +73,8 @@ pub fn tools() -> Vec<Tool> {
             json!({"table": table, "columns": {"description": "{name: {type, required, unique, default, ...}} or [{name, type, ...}]"}, "options": o("schema, id, owner, timestamps, description")}), &["table", "columns"]),
         tool("add_column", "Add a column (service_role).", WRITE, json!({"table": table, "column": s("column name"), "spec": o("{type, required, unique, default, ...}")}), &["table", "column", "spec"]),
         tool("drop_column", "Drop a column and its data (service_role).", DESTROY, json!({"table": table, "column": s("column name")}), &["table", "column"]),
+        tool("rename_column", "Rename a column; its data, constraints and policies follow it (service_role).", WRITE,
+            json!({"table": table, "column": s("column name"), "new_name": s("the new name")}), &["table", "column", "new_name"]),
         tool("create_index", "Create an index (service_role).", WRITE,
             json!({"table": table, "columns": {"type": "array", "items": {"type": "string"}}, "unique": {"type": "boolean"}, "method": s("btree, hash, gin, gist or brin")}), &["table", "columns"]),
         tool("create_relation", "Relate two tables: many_to_one, one_to_one or many_to_many (service_role).", WRITE,

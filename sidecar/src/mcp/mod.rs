@@ -7,7 +7,29 @@ mod arguments;
 mod catalog;
 pub mod http;
 mod run;
+
+pub use run::ToolError;
+
+/// One tool by name, its arguments checked against its declaration, run as `token`'s caller:
+/// what the MCP server and the console (which calls the same tools) both do.
+pub async fn call(state: &AppState, token: Option<String>, name: &str, args: Value) -> Result<Value, ToolError> {
+    let args = arguments::normalize(args)?;
+    match catalog::tools().iter().find(|t| t.name == name) {
+        Some(tool) => arguments::check(tool, &args)?,
+        None => return Err(ToolError { status: 404, message: format!("unknown tool {name:?}") }),
+    }
+    run::tool(state, token, name, &args).await
+}
 pub mod stdio;
+
+/// Whether calling tool `name` with `args` may change something: tools without readOnlyHint,
+/// and execute_sql unless it runs read-only (the console records these with the member).
+pub fn changes(name: &str, args: &Value) -> bool {
+    if name == "execute_sql" {
+        return args["read_only"] == json!(false);
+    }
+    !catalog::reads_only(name)
+}
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
@@ -62,20 +84,11 @@ impl ServerHandler for Bknd {
 
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         let token = self.token(&context);
-        let checked = arguments::normalize(Value::Object(request.arguments.unwrap_or_default())).and_then(|args| {
-            match catalog::tools().iter().find(|t| t.name == request.name) {
-                Some(tool) => arguments::check(tool, &args).map(|()| args),
-                None => Err(format!("unknown tool {:?}", request.name)),
-            }
-        });
+        let outcome = call(&self.state, token, &request.name, Value::Object(request.arguments.unwrap_or_default())).await;
         // a failure is a result the model can read and act on, not a protocol error
-        let outcome = match checked {
-            Ok(args) => run::tool(&self.state, token, &request.name, &args).await,
-            Err(why) => Err(why),
-        };
         Ok(match outcome {
             Ok(result) => CallToolResult::structured(json!({"result": result})),
-            Err(message) => CallToolResult::structured_error(json!({"error": message})),
+            Err(failure) => CallToolResult::structured_error(json!({"error": failure.message})),
         }
         .into())
     }
@@ -101,7 +114,7 @@ impl ServerHandler for Bknd {
         }
         let schema = run::tool(&self.state, self.token(&context), "list_tables", &json!({}))
             .await
-            .map_err(|m| ErrorData::invalid_request(m, None))?;
+            .map_err(|m| ErrorData::invalid_request(m.message, None))?;
         let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
         Ok(ReadResourceResult::new(vec![ResourceContents::text(text, SCHEMA_URI).with_mime_type("application/json")]).into())
     }

@@ -12,12 +12,37 @@ use crate::extension::auth as users;
 use crate::extension::{realtime, schema, storage, webhooks, TextArray};
 use crate::state::AppState;
 
-type Outcome = Result<Value, String>;
+type Outcome = Result<Value, ToolError>;
+
+/// Why a tool failed: a message for the model, and the HTTP status the same failure has on
+/// the other surfaces (the console answers with it; the MCP server sends only the message).
+#[derive(Debug, Clone)]
+pub struct ToolError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl From<String> for ToolError {
+    fn from(message: String) -> ToolError {
+        ToolError { status: 400, message }
+    }
+}
+
+impl From<&str> for ToolError {
+    fn from(message: &str) -> ToolError {
+        ToolError::from(message.to_string())
+    }
+}
+
+/// The engine's failure as a tool error.
+fn failed(failure: &Failure) -> ToolError {
+    ToolError { status: failure.status(), message: message_of(failure) }
+}
 
 /// A `bknd.*` call (crate::extension) as the caller, through the engine.
 async fn sql(state: &AppState, token: Option<String>, call: Call) -> Outcome {
     let caller = Caller::new(token, "POST", "/mcp");
-    state.engine.call(caller, Access::Write, call).await.map_err(|f| message_of(&f))
+    state.engine.call(caller, Access::Write, call).await.map_err(|f| failed(&f))
 }
 
 /// The engine's failure as a tool error a model can act on.
@@ -94,6 +119,7 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
             sql(state, t, schema::add_column(text(args, "table")?, text(args, "column")?, &json_arg(args, "spec", Value::Null))).await
         }
         "drop_column" => sql(state, t, schema::drop_column(text(args, "table")?, text(args, "column")?)).await,
+        "rename_column" => sql(state, t, schema::rename_column(text(args, "table")?, text(args, "column")?, text(args, "new_name")?)).await,
         "create_index" => {
             let columns = text_list(args, "columns")?;
             let unique = args["unique"].as_bool().unwrap_or(false);
@@ -192,7 +218,7 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
         }
         "execute_sql" => raw_sql(state, t, &text(args, "query")?, args["read_only"].as_bool().unwrap_or(true), false).await,
         "explain" => raw_sql(state, t, &text(args, "query")?, true, true).await,
-        other => Err(format!("unknown tool {other:?}")),
+        other => Err(ToolError { status: 404, message: format!("unknown tool {other:?}") }),
     }
 }
 
@@ -200,7 +226,7 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
 fn admin(outcome: Outcome) -> Outcome {
     let v = outcome?;
     match v.get("error") {
-        Some(e) => Err(e["message"].as_str().unwrap_or("refused").to_string()),
+        Some(e) => Err(e["message"].as_str().unwrap_or("refused").into()),
         None => Ok(v),
     }
 }
@@ -234,7 +260,8 @@ async fn data(state: &AppState, token: Option<String>, tool: &str, args: &Value)
     if !status.is_success() {
         let message = value["message"].as_str().unwrap_or("the request failed");
         let hint = value["hint"].as_str().map(|h| format!(" ({h})")).unwrap_or_default();
-        return Err(format!("{message}{hint} [{}]", value["code"].as_str().unwrap_or(status.as_str())));
+        let message = format!("{message}{hint} [{}]", value["code"].as_str().unwrap_or(status.as_str()));
+        return Err(ToolError { status: status.as_u16(), message });
     }
     if tool == "count" {
         let total = range.as_deref().and_then(|r| r.rsplit('/').next()).and_then(|n| n.parse::<i64>().ok());
@@ -291,14 +318,14 @@ fn data_request(tool: &str, args: &Value) -> Result<DataRequest, String> {
 /// with it. Rows come back as text, wrapped so that no one mistakes them for instructions.
 async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only: bool, explain: bool) -> Outcome {
     let engine = state.engine.clone();
-    let client = engine.connection().await.map_err(|f| message_of(&f))?;
+    let client = engine.connection().await.map_err(|f| failed(&f))?;
     let client = deadpool_postgres::Object::take(client);
     let caller = Caller::new(token, "POST", "/mcp");
     let access = if read_only { Access::Read } else { Access::Write };
     // the connection is closed afterwards whatever happens, so a database that does not answer
     // only needs the wait cut short
     let work = async {
-        let claims = engine.begin(&client, &caller, access).await.map_err(|f| message_of(&f))?;
+        let claims = engine.begin(&client, &caller, access).await.map_err(|f| failed(&f))?;
         let result = run_sql(&client, claims, query, read_only, explain).await;
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         client.batch_execute(end).await.map_err(|e| e.to_string())?;
@@ -306,7 +333,7 @@ async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only
     };
     match tokio::time::timeout(engine.work_limit(), work).await {
         Ok(result) => result,
-        Err(_) => Err(message_of(&Failure::no_answer())),
+        Err(_) => Err(failed(&Failure::no_answer())),
     }
 }
 
@@ -322,14 +349,22 @@ async fn run_sql(
         let role =
             claims.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()).and_then(|c| c["role"].as_str().map(str::to_string));
         let effective: String = client.query_one("SELECT current_user::text", &[]).await.map_err(|e| e.to_string())?.get(0);
-        if effective != "service_role" || role.as_deref().is_some_and(|r| r != "service_role") {
+        let console = effective.starts_with("bknd_console_") && role.as_deref() == Some(effective.as_str());
+        if !console && (effective != "service_role" || role.as_deref().is_some_and(|r| r != "service_role")) {
             return Err("execute_sql and explain need a service_role token".into());
         }
         let statement = if explain { format!("EXPLAIN (FORMAT JSON) {query}") } else { query.to_string() };
         let call = schema::execute_sql(statement, read_only);
         let row = client.query_one(call.sql, &call.params()).await.map_err(|e| match e.as_db_error() {
-            Some(d) => format!("{} [{}]", d.message(), d.code().code()),
-            None => e.to_string(),
+            Some(d) => {
+                let status = crate::engine::sqlstate::classify(d.code().code(), false).1;
+                let at = d.position().map(|p| match p {
+                    tokio_postgres::error::ErrorPosition::Original(n) => format!(" at character {n}"),
+                    tokio_postgres::error::ErrorPosition::Internal { position, .. } => format!(" at character {position}"),
+                });
+                ToolError { status, message: format!("{}{} [{}]", d.message(), at.unwrap_or_default(), d.code().code()) }
+            }
+            None => ToolError::from(e.to_string()),
         })?;
         let answer: Value = row.get::<_, Option<String>>(0).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
         if explain {

@@ -1,0 +1,51 @@
+//! The web console at `/console/` (`/` redirects there): a single-page app embedded in the
+//! binary (console/, built by `make`) and its JSON API under `/console/api`.
+//!
+//! A member signs in with email and password (`bknd.console_sign_in`); the session is an
+//! HttpOnly, SameSite=Strict cookie (Secure behind an https public URL). Every API call but
+//! signing in needs it, and every state change must prove it comes from the console's own page
+//! (`guard`). The work itself runs through the engine like any other surface: the cookie becomes
+//! a console bearer token that `bknd.authenticate` turns into the member's PostgreSQL role
+//! (`bknd_console_owner|admin|developer|viewer`), so the database refuses what a member may not
+//! do, and records who did what. See console/SPEC.md for the API and the screens' names.
+
+mod api;
+mod assets;
+mod error;
+mod guard;
+mod session;
+
+use axum::response::Redirect;
+use axum::routing::{any, get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The console's routes, mounted at `/console` by crate::router.
+pub fn router() -> Router<AppState> {
+    let api = Router::new()
+        .route("/sign-in", post(session::sign_in))
+        .route("/sign-out", post(session::sign_out))
+        .route("/session", get(session::current))
+        .route("/set-password", post(session::set_password))
+        .route("/project", get(api::project))
+        .route("/project/service-role-key", post(api::service_role_key))
+        .route("/tools/{name}", post(api::tool))
+        .route("/rest/{*path}", any(api::rest))
+        .route("/snippets", get(api::snippets).post(api::save_snippet))
+        .route("/snippets/{id}", axum::routing::delete(api::delete_snippet))
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn(guard::layer));
+    Router::new()
+        .nest("/api", api)
+        .route("/assets/{file}", get(assets::asset))
+        .route("/", get(assets::page))
+        .route("/{*path}", get(assets::page))
+}
+
+pub use assets::page;
+
+/// `GET /`: the console.
+pub async fn root() -> Redirect {
+    Redirect::temporary("/console/")
+}

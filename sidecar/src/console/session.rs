@@ -1,0 +1,117 @@
+//! Signing members in and out: the session cookie `bknd_console` (HttpOnly, SameSite=Strict,
+//! Path=/console, Secure behind an https public URL), and setting a password through a
+//! one-time link. The extension keeps sessions (as SHA-256), rate-limits sign-ins and ends
+//! sessions idle for 8 hours.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ConsoleError;
+use crate::extension::console as calls;
+use crate::state::AppState;
+
+const COOKIE: &str = "bknd_console";
+
+/// The session token from the request's cookie, if any.
+pub fn session_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == COOKIE && !value.is_empty())
+        .map(|(_, value)| value.to_string())
+        // a session token is URL-safe base64 or hex: anything else is not one of ours
+        .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+/// The session, or 401.
+pub fn required(headers: &HeaderMap) -> Result<String, ConsoleError> {
+    session_of(headers).ok_or_else(ConsoleError::no_session)
+}
+
+fn cookie(state: &AppState, value: &str, max_age: Option<u32>) -> HeaderValue {
+    let secure = if state.auth.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    let text = format!("{COOKIE}={value}; Path=/console; HttpOnly; SameSite=Strict{secure}{age}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("bknd_console=; Path=/console; Max-Age=0"))
+}
+
+pub fn body(bytes: &[u8]) -> Result<Value, ConsoleError> {
+    if bytes.is_empty() {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ConsoleError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(ConsoleError::bad_request(format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+fn text_field(body: &Value, key: &str) -> Result<String, ConsoleError> {
+    body[key].as_str().map(str::to_string).ok_or_else(|| ConsoleError::bad_request(format!("{key} is required")))
+}
+
+/// The member of a session, or None when it is over.
+async fn member_of(state: &AppState, session: String) -> Result<Option<Value>, ConsoleError> {
+    let member = state.engine.call_as_sidecar(calls::console_session(session)).await?;
+    Ok((!member.is_null()).then_some(member))
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    bytes: Bytes,
+) -> Result<Response, ConsoleError> {
+    let body = body(&bytes)?;
+    let (email, password) = (text_field(&body, "email")?, text_field(&body, "password")?);
+    let answer = state.engine.call_as_sidecar(calls::console_sign_in(email, password, Some(addr.ip().to_string()))).await?;
+    match answer["error"].as_str() {
+        Some("too_many_attempts") => {
+            Err(ConsoleError::new(429, "too_many_attempts", answer["message"].as_str().unwrap_or("too many sign-in attempts")))
+        }
+        Some(_) => Err(ConsoleError::new(401, "invalid_credentials", "invalid email or password")),
+        None => {
+            let session = answer["session"].as_str().unwrap_or_default();
+            let mut response = Json(json!({"member": answer["member"]})).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie(&state, session, None));
+            Ok(response)
+        }
+    }
+}
+
+pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ConsoleError> {
+    if let Some(session) = session_of(&headers) {
+        state.engine.call_as_sidecar(calls::console_sign_out(session)).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie(&state, "", Some(0)));
+    Ok(response)
+}
+
+pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
+    match member_of(&state, required(&headers)?).await? {
+        Some(member) => Ok(Json(json!({"member": member}))),
+        None => Err(ConsoleError::no_session()),
+    }
+}
+
+pub async fn set_password(State(state): State<AppState>, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
+    let body = body(&bytes)?;
+    let (token, password) = (text_field(&body, "token")?, text_field(&body, "password")?);
+    match state.engine.call_as_sidecar(calls::console_set_password(token, password)).await {
+        Ok(member) => Ok(Json(json!({"member": member}))),
+        Err(crate::engine::Failure::Database(d)) if d.sqlstate == "28000" => {
+            Err(ConsoleError::new(400, "invalid_link", "this link is not valid: it was used, or it expired"))
+        }
+        Err(crate::engine::Failure::Database(d)) if d.sqlstate == "22023" => Err(ConsoleError::new(422, "weak_password", d.message)),
+        Err(f) => Err(f.into()),
+    }
+}

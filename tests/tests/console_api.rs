@@ -1,0 +1,436 @@
+//! The console's API over HTTP (sidecar/src/console): sessions in HttpOnly SameSite=Strict
+//! cookies, state changes only from the console's own page, and work that runs as the
+//! member's PostgreSQL role, so the database refuses what a member may not do and records who
+//! did what. The browser drives the same API in console_browser.rs.
+
+use std::process::Command;
+use std::time::Duration;
+
+use bknd_tests::sidecar::{binary, Sidecar};
+use bknd_tests::*;
+use serde_json::{json, Value};
+
+struct Console {
+    sidecar: Sidecar,
+    db: TestDb,
+}
+
+fn add_member(db: &TestDb, email: &str, role: &str, password: &str) {
+    let out = Command::new(binary())
+        .args(["members", "add", email, "--role", role, "--password", password, "--database-url", &url("postgres", &db.name)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "members add: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn start(label: &str) -> Console {
+    let db = TestDb::new(label);
+    add_member(&db, "owner@example.com", "owner", "owner password 1");
+    add_member(&db, "dev@example.com", "developer", "developer password 1");
+    add_member(&db, "viewer@example.com", "viewer", "viewer password 1");
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    Console { sidecar, db }
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request as the console's page sends it (or not: `headers` replaces the defaults).
+fn send(c: &Console, method: &str, path: &str, cookie: Option<&str>, headers: &[(&str, &str)], body: Option<Value>) -> Answer {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).redirects(0).build();
+    let mut req = agent.request(method, &c.sidecar.url(path));
+    if let Some(session) = cookie {
+        req = req.set("cookie", &format!("bknd_console={session}"));
+    }
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_string(&b.to_string()),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = response.status();
+    let headers =
+        response.headers_names().iter().filter_map(|n| response.header(n).map(|v| (n.to_ascii_lowercase(), v.to_string()))).collect();
+    let text = response.into_string().unwrap_or_default();
+    Answer { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+}
+
+const PAGE: [(&str, &str); 2] = [("content-type", "application/json"), ("x-bknd-console", "1")];
+
+fn post(c: &Console, path: &str, cookie: &str, body: Value) -> Answer {
+    send(c, "POST", path, Some(cookie), &PAGE, Some(body))
+}
+
+fn sign_in(c: &Console, email: &str, password: &str) -> String {
+    let a = send(c, "POST", "/console/api/sign-in", None, &PAGE, Some(json!({"email": email, "password": password})));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let cookie = a.header("set-cookie").unwrap().to_string();
+    let session = cookie.split(';').next().unwrap().strip_prefix("bknd_console=").unwrap().to_string();
+    assert!(!session.is_empty());
+    session
+}
+
+#[test]
+fn members_sign_in_with_a_strict_cookie_and_cross_site_requests_change_nothing() {
+    let c = start("console_api_session");
+    // never open: the page loads, the API answers nothing without a session
+    let root = send(&c, "GET", "/", None, &[], None);
+    assert_eq!((root.status, root.header("location")), (307, Some("/console/")));
+    let page = send(&c, "GET", "/console/", None, &[("accept-encoding", "gzip")], None);
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-encoding"), Some("gzip"));
+    assert!(page.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(send(&c, "GET", "/console/tables/notes", None, &[], None).status, 200, "every console path is the app");
+    let script = send(&c, "GET", "/console/assets/app.js", None, &[], None);
+    assert_eq!((script.status, script.header("content-type")), (200, Some("text/javascript; charset=utf-8")));
+    assert_eq!(send(&c, "GET", "/console/assets/../../etc/passwd", None, &[], None).status / 100, 4);
+    assert_eq!(send(&c, "GET", "/console/api/session", None, &[], None).status, 401);
+    assert_eq!(send(&c, "POST", "/console/api/tools/list_tables", None, &PAGE, Some(json!({}))).status, 401);
+    assert_eq!(send(&c, "POST", "/console/api/tools/list_tables", Some("made-up"), &PAGE, Some(json!({}))).status, 401);
+
+    // a wrong password and an unknown member are the same refusal
+    for (email, password) in [("owner@example.com", "wrong password"), ("nobody@example.com", "owner password 1")] {
+        let a = send(&c, "POST", "/console/api/sign-in", None, &PAGE, Some(json!({"email": email, "password": password})));
+        assert_eq!((a.status, a.body["code"].as_str()), (401, Some("invalid_credentials")));
+        assert!(a.header("set-cookie").is_none());
+    }
+    let a =
+        send(&c, "POST", "/console/api/sign-in", None, &PAGE, Some(json!({"email": "owner@example.com", "password": "owner password 1"})));
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["member"]["role"], "owner");
+    let cookie = a.header("set-cookie").unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "no Secure over plain http: {cookie}");
+    let session = cookie.split(';').next().unwrap().strip_prefix("bknd_console=").unwrap().to_string();
+    let me = send(&c, "GET", "/console/api/session", Some(&session), &[], None);
+    assert_eq!((me.status, me.body["member"]["email"].as_str()), (200, Some("owner@example.com")));
+    assert_eq!(me.header("cache-control"), Some("no-store"));
+
+    // cross-site: a form post, a script elsewhere, a request the browser marks cross-site
+    let create = json!({"table": "planted", "columns": {"title": {"type": "text"}}});
+    let forms = [
+        vec![("content-type", "application/x-www-form-urlencoded")],
+        vec![("content-type", "text/plain"), ("x-bknd-console", "1")],
+        vec![("content-type", "application/json")],
+        vec![("content-type", "application/json"), ("x-bknd-console", "1"), ("origin", "https://evil.example")],
+        vec![("content-type", "application/json"), ("x-bknd-console", "1"), ("sec-fetch-site", "cross-site")],
+    ];
+    for headers in &forms {
+        let a = send(&c, "POST", "/console/api/tools/create_table", Some(&session), headers, Some(create.clone()));
+        assert_eq!((a.status, a.body["code"].as_str()), (403, Some("cross_site")), "{headers:?}");
+    }
+    let a = send(&c, "POST", "/console/api/sign-out", Some(&session), &[("content-type", "text/plain")], Some(json!({})));
+    assert_eq!(a.status, 403, "signing out is a change too");
+    assert_eq!(scalar_i64(&mut c.db.admin(), "SELECT count(*) FROM pg_tables WHERE tablename = 'planted'"), 0);
+
+    // malformed bodies are refused plainly
+    let a = send(&c, "POST", "/console/api/tools/create_table", Some(&session), &PAGE, None);
+    assert_eq!(a.status, 400);
+    let agent = ureq::AgentBuilder::new().build();
+    let raw = agent
+        .post(&c.sidecar.url("/console/api/tools/list_tables"))
+        .set("cookie", &format!("bknd_console={session}"))
+        .set("content-type", "application/json")
+        .set("x-bknd-console", "1")
+        .send_string("{not json");
+    match raw {
+        Err(ureq::Error::Status(400, r)) => assert!(r.into_string().unwrap().contains("not valid JSON")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(post(&c, "/console/api/tools/no_such_tool", &session, json!({})).status, 404);
+
+    // signing out ends the session in the database
+    let out = post(&c, "/console/api/sign-out", &session, json!({}));
+    assert_eq!(out.status, 204);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(send(&c, "GET", "/console/api/session", Some(&session), &[], None).status, 401);
+    assert_eq!(post(&c, "/console/api/tools/list_tables", &session, json!({})).status, 401);
+}
+
+#[test]
+fn the_database_enforces_each_members_role_and_records_who() {
+    let c = start("console_api_roles");
+    let owner = sign_in(&c, "owner@example.com", "owner password 1");
+    let dev = sign_in(&c, "dev@example.com", "developer password 1");
+    let viewer = sign_in(&c, "viewer@example.com", "viewer password 1");
+
+    // a developer builds: a table, a column, a policy; the history names the member
+    let created = post(
+        &c,
+        "/console/api/tools/create_table",
+        &dev,
+        json!({"table": "notes", "columns": {"title": {"type": "text", "required": true}}}),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(
+        post(&c, "/console/api/tools/add_column", &dev, json!({"table": "notes", "column": "body", "spec": {"type": "text"}})).status,
+        200
+    );
+    assert_eq!(
+        post(&c, "/console/api/tools/rename_column", &dev, json!({"table": "notes", "column": "body", "new_name": "text"})).status,
+        200
+    );
+    let by: Vec<(String, String)> =
+        c.db.admin()
+            .query("SELECT by_role, by_sub FROM bknd.schema_history ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    assert_eq!(by.len(), 3, "{by:?}");
+    assert!(by.iter().all(|(role, sub)| role == "bknd_console_developer" && sub == "console:dev@example.com"), "{by:?}");
+    let history = post(&c, "/console/api/tools/schema_history", &viewer, json!({}));
+    assert_eq!(history.status, 200, "a viewer reads the history: {}", history.body);
+
+    // rows through the REST API as the member (no RLS for the team, as service_role)
+    let insert = send(
+        &c,
+        "POST",
+        "/console/api/rest/notes",
+        Some(&dev),
+        &[PAGE[0], PAGE[1], ("prefer", "return=representation")],
+        Some(json!({"title": "first"})),
+    );
+    assert_eq!(insert.status, 201, "{}", insert.body);
+    let read = send(&c, "GET", "/console/api/rest/notes?select=title", Some(&viewer), &[], None);
+    assert_eq!((read.status, read.body.clone()), (200, json!([{"title": "first"}])));
+
+    // a viewer changes nothing, whichever way it asks; the database is what says no
+    let refused = post(&c, "/console/api/tools/create_table", &viewer, json!({"table": "viewers", "columns": {"a": {"type": "text"}}}));
+    assert_eq!((refused.status, refused.body["code"].as_str()), (403, Some("forbidden")), "{}", refused.body);
+    let refused = send(&c, "POST", "/console/api/rest/notes", Some(&viewer), &PAGE, Some(json!({"title": "no"})));
+    assert!(refused.status >= 400 && refused.status < 500, "{} {}", refused.status, refused.body);
+    let refused = post(&c, "/console/api/tools/execute_sql", &viewer, json!({"query": "DELETE FROM notes", "read_only": false}));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body["message"].as_str().unwrap().contains("read-only"), "{}", refused.body);
+    let refused = post(&c, "/console/api/tools/execute_sql", &viewer, json!({"query": "SET TRANSACTION READ WRITE", "read_only": false}));
+    assert!(refused.status >= 400, "{}", refused.body);
+    assert_eq!(scalar_i64(&mut c.db.admin(), "SELECT count(*) FROM notes"), 1);
+    assert_eq!(scalar_i64(&mut c.db.admin(), "SELECT count(*) FROM pg_tables WHERE tablename = 'viewers'"), 0);
+
+    // SQL: read-only unless asked; errors say where
+    let counted = post(&c, "/console/api/tools/execute_sql", &viewer, json!({"query": "select count(*) as n from notes"}));
+    assert_eq!(counted.body["result"]["results"][0]["rows"], json!([{"n": "1"}]), "{}", counted.body);
+    let wrong = post(&c, "/console/api/tools/execute_sql", &dev, json!({"query": "select nope from notes"}));
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.body["message"].as_str().unwrap().contains("at character 8"), "{}", wrong.body);
+    let ro = post(&c, "/console/api/tools/execute_sql", &dev, json!({"query": "delete from notes"}));
+    assert_eq!(ro.status, 403, "read-only by default: {}", ro.body);
+    let rw = post(&c, "/console/api/tools/execute_sql", &dev, json!({"query": "update notes set text = 'x'", "read_only": false}));
+    assert_eq!(rw.status, 200, "{}", rw.body);
+
+    // keys: everyone sees the anon key; only admins and owners the service_role key, and only
+    // they may sign tokens at all
+    let project = send(&c, "GET", "/console/api/project", Some(&dev), &[], None);
+    assert_eq!(project.status, 200, "{}", project.body);
+    assert!(project.body["anon_key"].as_str().unwrap().starts_with("eyJ"));
+    assert_eq!(project.body["can_reveal_service_role_key"], false);
+    assert_eq!(post(&c, "/console/api/project/service-role-key", &dev, json!({})).status, 403);
+    let signed = post(&c, "/console/api/tools/execute_sql", &dev, json!({"query": "select bknd.jwt_sign('{\"role\":\"service_role\"}')"}));
+    assert_eq!(signed.status, 403, "{}", signed.body);
+    // the app's users are managed by admins and owners, not developers
+    let create_user = json!({"query": "select bknd.admin_create_user('{\"email\": \"made@example.com\", \"password\": \"made password 1\"}')", "read_only": false});
+    let refused = post(&c, "/console/api/tools/execute_sql", &dev, create_user.clone());
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body["message"].as_str().unwrap().contains("only console admins and owners"), "{}", refused.body);
+    let made = post(&c, "/console/api/tools/execute_sql", &owner, create_user);
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert_eq!(scalar_i64(&mut c.db.admin(), "SELECT count(*) FROM bknd.users WHERE email = 'made@example.com'"), 1);
+    let key = post(&c, "/console/api/project/service-role-key", &owner, json!({}));
+    assert_eq!(key.status, 200, "{}", key.body);
+    let service = key.body["service_role_key"].as_str().unwrap();
+    let (status, _) = c.sidecar.get_with_token("/rest/v1/notes", service);
+    assert_eq!(status, 200);
+
+    // every change made through the console is recorded with its member; reads and refusals are not
+    let audit: Vec<(String, String, Option<String>)> =
+        c.db.admin()
+            .query("SELECT email, action, target FROM bknd.console_audit ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+    let dev_email = "dev@example.com".to_string();
+    let owner_email = "owner@example.com".to_string();
+    assert_eq!(
+        audit,
+        vec![
+            (dev_email.clone(), "tool:create_table".into(), Some("notes".into())),
+            (dev_email.clone(), "tool:add_column".into(), Some("notes".into())),
+            (dev_email.clone(), "tool:rename_column".into(), Some("notes".into())),
+            (dev_email.clone(), "rest:POST".into(), Some("notes".into())),
+            (dev_email, "tool:execute_sql".into(), None),
+            (owner_email.clone(), "tool:execute_sql".into(), None),
+            (owner_email, "reveal_service_role_key".into(), None),
+        ],
+    );
+    let sql: String =
+        c.db.admin()
+            .query_one("SELECT detail->>'query' FROM bknd.console_audit WHERE action = 'tool:execute_sql' ORDER BY id LIMIT 1", &[])
+            .unwrap()
+            .get(0);
+    assert_eq!(sql, "update notes set text = 'x'");
+
+    // a console role is only ever taken through a session: a token naming one is refused
+    let forged = c.db.token(json!({"role": "bknd_console_owner"}));
+    let (status, _) = c.sidecar.get_with_token("/rest/v1/notes", &forged);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn view_as_shows_what_each_caller_sees_under_rls() {
+    let c = start("console_api_view_as");
+    let mut admin = c.db.admin();
+    let ann: String = admin
+        .query_one("SELECT bknd.admin_create_user('{\"email\": \"ann@example.com\", \"password\": \"ann password 1\", \"email_confirm\": true}')->>'id'", &[])
+        .unwrap()
+        .get(0);
+    let bob: String = admin
+        .query_one("SELECT bknd.admin_create_user('{\"email\": \"bob@example.com\", \"password\": \"bob password 1\", \"email_confirm\": true}')->>'id'", &[])
+        .unwrap()
+        .get(0);
+    admin
+        .batch_execute(&format!(
+            "SELECT bknd.create_table('notes', '{{\"title\": {{\"type\": \"text\"}}}}'); SELECT bknd.allow('notes', 'select', 'authenticated', 'owner');
+             INSERT INTO notes (title, owner_id) VALUES ('ann 1', '{ann}'), ('ann 2', '{ann}'), ('bob 1', '{bob}')"
+        ))
+        .unwrap();
+    let viewer = sign_in(&c, "viewer@example.com", "viewer password 1");
+    let titles = |view_as: Option<&str>| -> (u16, Value) {
+        let mut headers = vec![];
+        if let Some(v) = view_as {
+            headers.push(("x-bknd-view-as", v));
+        }
+        let a = send(&c, "GET", "/console/api/rest/notes?select=title&order=title", Some(&viewer), &headers, None);
+        (a.status, a.body)
+    };
+    assert_eq!(titles(None), (200, json!([{"title": "ann 1"}, {"title": "ann 2"}, {"title": "bob 1"}])));
+    assert_eq!(titles(Some("anon")).1, json!([]));
+    assert_eq!(titles(Some("authenticated")).1, json!([]), "no sub: owner_id = uid() holds for none");
+    assert_eq!(titles(Some("user:ann@example.com")).1, json!([{"title": "ann 1"}, {"title": "ann 2"}]));
+    assert_eq!(titles(Some("user:BOB@example.com")).1, json!([{"title": "bob 1"}]));
+    assert_eq!(titles(Some("user:nobody@example.com")).0 / 100, 4);
+    assert_eq!(titles(Some("service_role")).0, 400);
+    assert_eq!(titles(Some("user:ann@example.com|anon")).0, 400);
+    // a view is read-only, even for an owner
+    let owner = sign_in(&c, "owner@example.com", "owner password 1");
+    let write = send(
+        &c,
+        "POST",
+        "/console/api/rest/notes",
+        Some(&owner),
+        &[PAGE[0], PAGE[1], ("x-bknd-view-as", "user:ann@example.com")],
+        Some(json!({"title": "as ann"})),
+    );
+    assert!(write.status >= 400 && write.status < 500, "{} {}", write.status, write.body);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM notes"), 3);
+}
+
+#[test]
+fn snippets_belong_to_their_member() {
+    let c = start("console_api_snippets");
+    let owner = sign_in(&c, "owner@example.com", "owner password 1");
+    let viewer = sign_in(&c, "viewer@example.com", "viewer password 1");
+    let saved = post(&c, "/console/api/snippets", &owner, json!({"name": "count", "sql": "select count(*) from notes"}));
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let again = post(&c, "/console/api/snippets", &owner, json!({"name": "count", "sql": "select 2"}));
+    assert_eq!(again.body["id"], saved.body["id"], "the same name replaces");
+    assert_eq!(post(&c, "/console/api/snippets", &viewer, json!({"name": "mine", "sql": "select 1"})).status, 200);
+    let list = send(&c, "GET", "/console/api/snippets", Some(&owner), &[], None);
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    assert_eq!(list.body[0]["sql"], "select 2");
+    let id = saved.body["id"].as_str().unwrap();
+    let theirs = send(&c, "DELETE", &format!("/console/api/snippets/{id}"), Some(&viewer), &PAGE, None);
+    assert_eq!(theirs.status, 404, "another member's snippet is not there for them");
+    assert_eq!(post(&c, "/console/api/snippets", &owner, json!({"name": "", "sql": "x"})).status, 400);
+    let mine = send(&c, "DELETE", &format!("/console/api/snippets/{id}"), Some(&owner), &PAGE, None);
+    assert_eq!(mine.status, 204);
+    assert_eq!(send(&c, "GET", "/console/api/snippets", Some(&owner), &[], None).body, json!([]));
+}
+
+#[test]
+fn one_time_links_idle_sessions_and_sign_in_limits_over_http() {
+    let c = start("console_api_links");
+    // a member without a password gets a one-time link
+    let out = Command::new(binary())
+        .args(["members", "add", "new@example.com", "--role", "developer", "--database-url", &url("postgres", &c.db.name)])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let token = stdout
+        .split("/console/set-password#token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no link: {stdout}"));
+    let refused =
+        send(&c, "POST", "/console/api/sign-in", None, &PAGE, Some(json!({"email": "new@example.com", "password": "anything at all"})));
+    assert_eq!((refused.status, refused.body["code"].as_str()), (401, Some("invalid_credentials")), "no password yet");
+
+    let set =
+        |password: &str| send(&c, "POST", "/console/api/set-password", None, &PAGE, Some(json!({"token": token, "password": password})));
+    let weak = set("short");
+    assert_eq!((weak.status, weak.body["code"].as_str()), (422, Some("weak_password")), "{}", weak.body);
+    let done = set("new member password 1");
+    assert_eq!((done.status, done.body["member"]["role"].as_str()), (200, Some("developer")), "{}", done.body);
+    let again = set("another password 1");
+    assert_eq!((again.status, again.body["code"].as_str()), (400, Some("invalid_link")), "once: {}", again.body);
+    let forged =
+        send(&c, "POST", "/console/api/set-password", None, &PAGE, Some(json!({"token": "made-up", "password": "another password 1"})));
+    assert_eq!(forged.status, 400);
+    let cross = send(
+        &c,
+        "POST",
+        "/console/api/set-password",
+        None,
+        &[("content-type", "text/plain")],
+        Some(json!({"token": token, "password": "x"})),
+    );
+    assert_eq!((cross.status, cross.body["code"].as_str()), (403, Some("cross_site")));
+
+    // a session idle for more than 8 hours is over
+    let session = sign_in(&c, "new@example.com", "new member password 1");
+    assert_eq!(post(&c, "/console/api/tools/list_tables", &session, json!({})).status, 200);
+    c.db.admin().batch_execute("UPDATE bknd.console_sessions SET last_seen_at = now() - interval '9 hours'").unwrap();
+    let idle = post(&c, "/console/api/tools/list_tables", &session, json!({}));
+    assert_eq!((idle.status, idle.body["code"].as_str()), (401, Some("no_session")), "{}", idle.body);
+    assert_eq!(send(&c, "GET", "/console/api/session", Some(&session), &[], None).status, 401);
+    let ended = send(&c, "GET", "/console/api/snippets", Some(&session), &[], None);
+    assert_eq!((ended.status, ended.body["code"].as_str()), (401, Some("no_session")));
+
+    // ten wrong passwords for one email from one address, then even the right one waits
+    for _ in 0..10 {
+        let a =
+            send(&c, "POST", "/console/api/sign-in", None, &PAGE, Some(json!({"email": "dev@example.com", "password": "wrong password"})));
+        assert_eq!(a.status, 401);
+    }
+    let limited = send(
+        &c,
+        "POST",
+        "/console/api/sign-in",
+        None,
+        &PAGE,
+        Some(json!({"email": "dev@example.com", "password": "developer password 1"})),
+    );
+    assert_eq!((limited.status, limited.body["code"].as_str()), (429, Some("too_many_attempts")), "{}", limited.body);
+    assert!(limited.header("set-cookie").is_none());
+    // another member from the same address is not locked out by it
+    sign_in(&c, "viewer@example.com", "viewer password 1");
+}
