@@ -33,4 +33,5 @@ if [ -n "$ONLY" ]; then
 fi
 # the conformance run prints its "N passed, M failed" line, so it runs uncaptured
 cargo test --release -p bknd-tests --test conformance -- --nocapture
-cargo test --release -p bknd-tests -- --test-threads=4 --skip postgrest_conformance_cases
+# every file runs even after one fails, so one run names every failure
+cargo test --release -p bknd-tests --no-fail-fast -- --test-threads=4 --skip postgrest_conformance_cases

@@ -150,24 +150,37 @@ fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL
 }
 
 /// The member a session belongs to, or NULL when it is unknown or idle too long (then it is
-/// removed). Keeps an active session alive. The sidecar's.
+/// removed). Keeps an active session alive: marked as seen at most once a minute, since every
+/// console request checks its session and concurrent requests must not queue on its row.
+/// The sidecar's.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn console_session(token: &str) -> Option<pgrx::JsonB> {
     let digest = secret_token::digest(token);
-    let member = member_json(
+    let found = member_json(
         &format!(
-            "WITH s AS (UPDATE bknd.console_sessions SET last_seen_at = now() \
-                        WHERE token_hash = $1 AND last_seen_at > now() - make_interval(secs => $2) RETURNING member_id) \
-             SELECT {MEMBER} FROM bknd.console_members m JOIN s ON s.member_id = m.id"
+            "SELECT jsonb_build_object('member', {MEMBER}, 'stale', s.last_seen_at < now() - make_interval(secs => $3)) \
+             FROM bknd.console_sessions s JOIN bknd.console_members m ON m.id = s.member_id \
+             WHERE s.token_hash = $1 AND s.last_seen_at > now() - make_interval(secs => $2)"
         ),
-        &[digest.clone().into(), IDLE_SECONDS.into()],
+        &[digest.clone().into(), IDLE_SECONDS.into(), SEEN_EVERY_SECONDS.into()],
     );
-    if member.is_none() {
+    let Some(mut found) = found else {
         errors::spi(Spi::run_with_args("DELETE FROM bknd.console_sessions WHERE token_hash = $1", &[digest.into()]));
+        return None;
+    };
+    if found["stale"] == json!(true) {
+        errors::spi(Spi::run_with_args(
+            "UPDATE bknd.console_sessions SET last_seen_at = now() \
+             WHERE token_hash = $1 AND last_seen_at < now() - make_interval(secs => $2)",
+            &[digest.into(), SEEN_EVERY_SECONDS.into()],
+        ));
     }
-    member.map(pgrx::JsonB)
+    Some(pgrx::JsonB(found["member"].take()))
 }
+
+/// How often a session in use is marked as seen.
+const SEEN_EVERY_SECONDS: i32 = 60;
 
 /// End a session (whether or not it still was one). The sidecar's.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]

@@ -189,7 +189,8 @@ fn console_session(token: &str, method: Option<&str>, path: Option<&str>, header
         Some((s, v)) => (s, Some(v)),
         None => (token, None),
     };
-    let answer = errors::spi(Spi::get_one_with_args::<JsonB>(
+    // through SQL, so the definer function's search_path holds; the plan is kept
+    let answer = errors::spi(crate::plans::get_one::<JsonB>(
         "SELECT bknd.console_claims($1, $2, $3)",
         &[session.into(), view_as.into(), anon_role.into()],
     ));

@@ -426,6 +426,15 @@ after(async () => {
 
 // ---------------------------------------------------------------------------------------------
 
+step('an auth email link that lands on / is handed on to the welcome page, not the console', async () => {
+  const { page } = owner;
+  await page.goto(`${BKND}/#access_token=not-a-real-token&type=magiclink`);
+  await until('the welcome page', async () => new URL(page.url()).pathname === '/welcome');
+  // the welcome page read the link (and took the token out of the address bar)
+  await page.getByText('bknd is running').first().waitFor();
+  await page.getByText(/signed in \(magiclink\)/).first().waitFor();
+});
+
 step('without a session the API answers 401 and the page asks to sign in; a wrong password is refused', async () => {
   const { context, page } = owner;
   const tools = await api(context, 'POST', '/console/api/tools/list_tables', {});

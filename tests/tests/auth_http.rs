@@ -356,7 +356,9 @@ fn without_smtp_each_email_is_a_file_in_the_mail_dir_and_links_land_on_a_page() 
         location.starts_with(&format!("{base}#access_token=")) || location.starts_with(&format!("{base}/#access_token=")),
         "{location}"
     );
-    let page = request(&base, "GET", "/", &[], None);
+    // `/` leads to the console, whose page hands a landing link (#access_token=...) on to /welcome
+    assert!(request(&base, "GET", "/", &[], None).body.contains("/console/assets/app.js"));
+    let page = request(&base, "GET", "/welcome", &[], None);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("bknd is running") && page.body.contains("--site-url"), "{}", page.body);
     assert!(page.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("text/html")));

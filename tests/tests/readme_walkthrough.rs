@@ -92,6 +92,8 @@ fn readme_walkthrough_runs_as_written() {
         .args(["300", "bash", work.join("walkthrough.sh").to_str().unwrap()])
         .current_dir(repo())
         .env("HOME", &work)
+        // `make run`'s sidecar is at the README's URL, which `bknd members add` assumes; this one is elsewhere
+        .env("BKND_PUBLIC_URL", &sidecar.base)
         .env_remove("ANON_KEY")
         .env_remove("SERVICE_KEY")
         .output()
