@@ -121,8 +121,12 @@ fn the_console_in_a_browser() {
     );
 
     // and every change the owner made through the console is in its audit log, none of the viewer's
-    let audit: Vec<(String, String)> =
-        admin.query("SELECT email, action FROM bknd.console_audit ORDER BY id", &[]).unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
+    let audit: Vec<(String, String)> = admin
+        .query("SELECT email, action FROM bknd.console_audit ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     assert!(audit.iter().all(|(email, _)| email == OWNER.0), "only the owner changed anything: {audit:?}");
     for action in ["tool:create_table", "rest:POST", "rest:PATCH", "rest:DELETE", "tool:allow", "reveal_service_role_key"] {
         assert!(audit.iter().any(|(_, a)| a == action), "{action} is recorded: {audit:?}");
