@@ -852,8 +852,8 @@ CREATE TABLE bknd.console_snippets (
 );
 
 -- What members changed through the console, after it succeeded (schema changes are also in
--- bknd.schema_history): written by the sidecar through bknd.console_record, read by the
--- console's roles.
+-- bknd.schema_history): written by the sidecar through bknd.console_record; read by superusers
+-- (a role SQL can switch to must not read it; console part 2 adds a checked reader).
 CREATE TABLE bknd.console_audit (
   id bigserial PRIMARY KEY,
   at timestamptz NOT NULL DEFAULT now(),
@@ -959,4 +959,3 @@ GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_si
 TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
-GRANT SELECT ON bknd.console_audit TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

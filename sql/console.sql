@@ -45,8 +45,8 @@ CREATE TABLE bknd.console_snippets (
 );
 
 -- What members changed through the console, after it succeeded (schema changes are also in
--- bknd.schema_history): written by the sidecar through bknd.console_record, read by the
--- console's roles.
+-- bknd.schema_history): written by the sidecar through bknd.console_record; read by superusers
+-- (a role SQL can switch to must not read it; console part 2 adds a checked reader).
 CREATE TABLE bknd.console_audit (
   id bigserial PRIMARY KEY,
   at timestamptz NOT NULL DEFAULT now(),

@@ -88,7 +88,6 @@ GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_si
 TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
-GRANT SELECT ON bknd.console_audit TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
 -- (run_as_row: the same for a whole row, for the sidecar's REST statements)
 GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;

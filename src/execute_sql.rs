@@ -21,7 +21,8 @@ use crate::errors::{self, Code};
 #[pg_extern(volatile, parallel_unsafe)]
 fn execute_sql(query: &str, read_only: default!(bool, true)) -> pgrx::JsonB {
     let Ok(text) = CString::new(query) else { errors::invalid("the query contains a NUL byte") };
-    single_statement(&text);
+    // a syntax error says where, too
+    with_error_position(|| single_statement(&text));
     if read_only {
         errors::spi(Spi::run("SET LOCAL transaction_read_only = on"));
     }

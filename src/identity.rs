@@ -76,3 +76,35 @@ pub fn require_superuser(what: &str) {
 pub fn has_privileges_of(role: pg_sys::Oid) -> bool {
     unsafe { pg_sys::has_privs_of_role(current_user(), role) }
 }
+
+thread_local! {
+    /// The role `bknd.authenticate` took in this transaction (cleared when it ends).
+    static AUTHENTICATED_AS: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+}
+
+/// Remember the role `bknd.authenticate` just took (the outer user), until the transaction ends.
+pub fn remember_authenticated_role() {
+    let outer = unsafe { pg_sys::GetOuterUserId() };
+    if AUTHENTICATED_AS.with(|a| a.replace(Some(outer))).is_none() {
+        let clear = || AUTHENTICATED_AS.with(|a| a.set(None));
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, clear);
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, clear);
+    }
+}
+
+/// The role the caller acts as: the outer user, which SECURITY DEFINER functions do not hide.
+/// Refused (42501) when it is not the role `bknd.authenticate` took in this transaction: SQL the
+/// caller wrote switched it (`set_config('role', ...)` in a function called over REST, which
+/// PostgreSQL allows because the session's login role is a member of every API role), and a
+/// function that acts for the authenticated caller must not act for that one.
+pub fn acting_role(what: &str) -> String {
+    let outer = unsafe { pg_sys::GetOuterUserId() };
+    if AUTHENTICATED_AS.with(|a| a.get()).is_some_and(|taken| taken != outer) {
+        errors::raise(
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied to {what}: the role changed after bknd.authenticate"),
+        );
+    }
+    errors::spi(Spi::get_one_with_args::<String>("SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1", &[outer.into()]))
+        .unwrap_or_default()
+}

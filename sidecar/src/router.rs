@@ -1,6 +1,7 @@
 //! Every route, and the one middleware stack they share: the request id and its tracing span
 //! (outermost, so every log line of a request carries it), then CORS on the API areas. Each
-//! area exposes its own router. The console (`/console`) takes no CORS: it is same-origin only.
+//! area exposes its own router. The console (`/console`) takes no CORS: it is same-origin only,
+//! and its sessions' tokens are refused everywhere else (console/outside.rs).
 
 use axum::routing::get;
 use axum::Router;
@@ -23,6 +24,7 @@ pub fn router(app: &App) -> Router {
         .nest("/auth/v1", crate::cors::wrap(crate::auth::router(), cors))
         .nest("/storage/v1", crate::cors::wrap(crate::storage::router(), cors))
         .nest("/realtime/v1", crate::cors::wrap(crate::realtime::router(), cors))
+        .layer(axum::middleware::from_fn(crate::console::outside::layer))
         .layer(axum::middleware::from_fn(crate::request_id::layer))
         .with_state(app.state.clone())
 }

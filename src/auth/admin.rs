@@ -97,6 +97,10 @@ fn admin_create_user(attributes: pgrx::JsonB) -> pgrx::JsonB {
 }
 
 fn role_granted_to_authenticator(role: &str) -> bool {
+    // console roles are taken only through a member's session, never as an app user's
+    if super::console::is_console_role(role) {
+        return false;
+    }
     errors::spi_or(
         Spi::get_one_with_args::<bool>(
             "SELECT pg_has_role('authenticator', r.oid, 'MEMBER') AND NOT r.rolsuper FROM pg_roles r WHERE r.rolname = $1",

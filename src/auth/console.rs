@@ -216,10 +216,7 @@ pub fn is_console_role(role: &str) -> bool {
 /// managing the app's users is for admins and owners. The role is the one the session set
 /// (the outer user), which SECURITY DEFINER functions do not hide and execute_sql may not change.
 pub fn refuse_developers_and_viewers(what: &str) {
-    let outer = unsafe { pg_sys::GetOuterUserId() };
-    let name =
-        errors::spi(Spi::get_one_with_args::<String>("SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1", &[outer.into()]))
-            .unwrap_or_default();
+    let name = crate::identity::acting_role(what);
     if matches!(name.as_str(), "bknd_console_developer" | "bknd_console_viewer") {
         errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("only console admins and owners may {what}"));
     }
@@ -270,6 +267,21 @@ fn console_claims(session: &str, view_as: default!(Option<&str>, "NULL"), anon_r
                 errors::raise(Code::ERRCODE_NO_DATA_FOUND, format!("no user has the email {email:?}"));
             };
             let role = claims["role"].as_str().filter(|r| !r.is_empty()).unwrap_or("authenticated").to_string();
+            // a view shows what an app's caller sees under RLS: never a role that bypasses it
+            let privileged = errors::spi_or(
+                crate::plans::get_one::<bool>(
+                    "SELECT r.rolbypassrls OR pg_catalog.pg_has_role(r.oid, 'service_role', 'MEMBER') \
+                     FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+                    &[role.as_str().into()],
+                ),
+                Some(true),
+            );
+            if privileged != Some(false) || is_console_role(&role) {
+                errors::raise(
+                    Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    format!("{email} has the role {role:?}, which bypasses row-level security: there is nothing to view as"),
+                );
+            }
             claims["role"] = json!(role);
             claims["viewed_by"] = console_member;
             json!({"role": role, "claims": claims, "read_only": true})
@@ -284,7 +296,7 @@ fn console_claims(session: &str, view_as: default!(Option<&str>, "NULL"), anon_r
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn console_api_keys(with_service_role: default!(bool, false)) -> pgrx::JsonB {
-    let caller = errors::spi(Spi::get_one::<String>("SELECT current_user::text")).unwrap_or_default();
+    let caller = crate::identity::acting_role("read the console's keys");
     if !is_console_role(&caller) {
         errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, "the console's keys are for console members");
     }

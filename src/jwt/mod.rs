@@ -60,10 +60,7 @@ pub fn unix_now() -> i64 {
 #[pg_extern(volatile, parallel_safe)]
 fn jwt_sign(claims: JsonB, expires_in: default!(Option<i32>, 3600)) -> String {
     // console viewers and developers act as service_role but may not mint its key
-    let signer = errors::spi(Spi::get_one::<String>("SELECT current_user::text")).unwrap_or_default();
-    if matches!(signer.as_str(), "bknd_console_viewer" | "bknd_console_developer") {
-        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, "only console admins and owners may sign tokens");
-    }
+    crate::auth::console::refuse_developers_and_viewers("sign tokens");
     let JsonB(Value::Object(claims)) = claims else {
         errors::invalid("claims must be a JSON object");
     };
@@ -180,6 +177,7 @@ fn become_caller(role: &str, claims: &Value, method: Option<&str>, path: Option<
         set_local("request.headers", &h.to_string());
     }
     set_local("role", role);
+    crate::identity::remember_authenticated_role();
 }
 
 /// `bknd.authenticate` for a console session (`bknd-console:SESSION[|VIEW_AS]`): the member's

@@ -434,3 +434,88 @@ fn one_time_links_idle_sessions_and_sign_in_limits_over_http() {
     // another member from the same address is not locked out by it
     sign_in(&c, "viewer@example.com", "viewer password 1");
 }
+
+#[test]
+fn sql_a_member_writes_cannot_take_a_higher_role() {
+    let c = start("console_api_escalation");
+    let dev = sign_in(&c, "dev@example.com", "developer password 1");
+    let viewer = sign_in(&c, "viewer@example.com", "viewer password 1");
+    let sql = |session: &str, query: &str| post(&c, "/console/api/tools/execute_sql", session, json!({"query": query, "read_only": false}));
+
+    // a function that switches to the owner's role, called over REST (where role changes are
+    // allowed: the login role is a member of every API role), may not read the keys as the owner
+    let loads = bknd_tests::conformance::schema_loads(&c.sidecar);
+    let made = sql(
+        &dev,
+        "CREATE FUNCTION public.up() RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+           PERFORM set_config('role', 'bknd_console_owner', true); RETURN bknd.console_api_keys(true)::text; END $$",
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    bknd_tests::conformance::wait_for_reload(&c.sidecar, loads);
+    let up = send(&c, "POST", "/console/api/rest/rpc/up", Some(&dev), &PAGE, Some(json!({})));
+    assert_eq!(up.status / 100, 4, "{} {}", up.status, up.body);
+    assert!(up.body.to_string().contains("the role changed after bknd.authenticate"), "{}", up.body);
+    assert!(!up.body.to_string().contains("eyJ"), "no key: {}", up.body);
+
+    // a SECURITY DEFINER function handed to service_role still acts for the developer
+    assert_eq!(
+        sql(&dev, "CREATE FUNCTION public.mint() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$ SELECT bknd.jwt_sign('{\"role\": \"service_role\"}') $$")
+            .status,
+        200
+    );
+    assert_eq!(sql(&dev, "ALTER FUNCTION public.mint() OWNER TO service_role").status, 200);
+    let minted = sql(&dev, "SELECT public.mint()");
+    assert_eq!(minted.status, 403, "{}", minted.body);
+    assert!(!minted.body.to_string().contains("eyJ"), "no key: {}", minted.body);
+
+    // app users never hold a role that bypasses RLS for View as to hand out
+    let mut admin = c.db.admin();
+    let console_user = admin
+        .query_one("SELECT bknd.admin_create_user('{\"email\": \"x@example.com\", \"password\": \"x password 1\", \"role\": \"bknd_console_owner\"}')::text", &[])
+        .unwrap()
+        .get::<_, String>(0);
+    assert!(console_user.contains("error") || console_user.contains("422") || console_user.contains("400"), "{console_user}");
+    admin
+        .batch_execute("SELECT bknd.admin_create_user('{\"email\": \"svc@example.com\", \"password\": \"svc password 1\", \"role\": \"service_role\"}')")
+        .unwrap();
+    let viewed = send(
+        &c,
+        "POST",
+        "/console/api/tools/execute_sql",
+        Some(&viewer),
+        &[PAGE[0], PAGE[1], ("x-bknd-view-as", "user:svc@example.com")],
+        Some(json!({"query": "select bknd.jwt_sign('{\"role\": \"service_role\"}')"})),
+    );
+    assert_eq!(viewed.status / 100, 4, "{} {}", viewed.status, viewed.body);
+    assert!(!viewed.body.to_string().contains("eyJ"), "no key: {}", viewed.body);
+    // a session's token is the console's own: refused on every other surface
+    let token = format!("bknd-console:{dev}");
+    for path in ["/rest/v1/", "/auth/v1/user", "/storage/v1/bucket"] {
+        let (status, body) = c.sidecar.get_with_token(path, &token);
+        assert_eq!((status, body["code"].as_str()), (401, Some("console_token")), "{path}: {body}");
+    }
+    let mcp = send(
+        &c,
+        "POST",
+        "/mcp",
+        None,
+        &[("authorization", &format!("Bearer {token}")), ("content-type", "application/json")],
+        Some(json!({})),
+    );
+    assert_eq!(mcp.status, 401, "{}", mcp.body);
+    let query = send(&c, "GET", &format!("/rest/v1/?apikey=bknd-console%3A{dev}"), None, &[], None);
+    assert_eq!(query.status, 401, "{}", query.body);
+
+    // a view-as value that is not ASCII text is refused, not ignored
+    use std::io::{Read, Write};
+    let address = c.sidecar.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let mut request =
+        format!("GET /console/api/rest/notes HTTP/1.1\r\nHost: {address}\r\nCookie: bknd_console={viewer}\r\nConnection: close\r\n")
+            .into_bytes();
+    request.extend_from_slice(b"x-bknd-view-as: user:jos\xe9@example.com\r\n\r\n");
+    stream.write_all(&request).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}

@@ -25,7 +25,9 @@ fn console_token(session: &str, view_as: Option<&str>) -> String {
 /// `x-bknd-view-as`: `anon`, `authenticated` or `user:EMAIL`; anything else is refused.
 fn view_as(headers: &HeaderMap) -> Result<Option<String>, ConsoleError> {
     let Some(value) = headers.get("x-bknd-view-as") else { return Ok(None) };
-    let text = value.to_str().map(str::trim).unwrap_or("");
+    // not text: refused, never read as "no view" (which would show the member's own)
+    let text =
+        value.to_str().map(str::trim).map_err(|_| ConsoleError::bad_request("x-bknd-view-as is anon, authenticated or user:EMAIL"))?;
     let ok = match text {
         "" => return Ok(None),
         "anon" | "authenticated" => true,
@@ -134,11 +136,23 @@ pub async fn rest(State(state): State<AppState>, request: Request) -> Result<Res
     Ok(response)
 }
 
-/// A change's arguments as recorded: long texts (SQL, bodies) cut to 4,000 characters.
+/// Arguments whose values are secrets (a user's password, a webhook's headers) are recorded
+/// as `[redacted]`.
+const SECRET_KEYS: [&str; 7] = ["password", "secret", "token", "headers", "authorization", "apikey", "api_key"];
+
+/// A change's arguments as recorded: secrets redacted, long texts (SQL, bodies) cut to 4,000
+/// characters.
 fn audit_detail(args: &Value) -> Value {
     match args {
         Value::String(s) if s.chars().count() > 4000 => Value::String(format!("{}…", s.chars().take(4000).collect::<String>())),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), audit_detail(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let secret = SECRET_KEYS.iter().any(|s| k.to_ascii_lowercase().contains(s));
+                    (k.clone(), if secret { json!("[redacted]") } else { audit_detail(v) })
+                })
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.iter().take(100).map(audit_detail).collect()),
         other => other.clone(),
     }

@@ -13,6 +13,7 @@ mod api;
 mod assets;
 mod error;
 mod guard;
+pub mod outside;
 mod session;
 
 use axum::response::Redirect;
@@ -45,7 +46,11 @@ pub fn router() -> Router<AppState> {
 
 pub use assets::page;
 
-/// `GET /`: the console.
-pub async fn root() -> Redirect {
-    Redirect::temporary("/console/")
+/// `GET /`: the console. The query goes along: an auth link (PKCE's `?code=`) that lands here is
+/// handed on to /welcome by the console's page.
+pub async fn root(uri: axum::http::Uri) -> Redirect {
+    match uri.query() {
+        Some(q) => Redirect::temporary(&format!("/console/?{q}")),
+        None => Redirect::temporary("/console/"),
+    }
 }

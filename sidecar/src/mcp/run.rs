@@ -337,6 +337,17 @@ async fn raw_sql(state: &AppState, token: Option<String>, query: &str, read_only
     }
 }
 
+const EXPLAIN_PREFIX: &str = "EXPLAIN (FORMAT JSON) ";
+
+/// "... at character N" counted in the caller's text rather than in ours, `by` characters longer.
+fn shift_position(message: &str, by: usize) -> String {
+    const AT: &str = " at character ";
+    match message.rsplit_once(AT).and_then(|(head, n)| n.parse::<usize>().ok().map(|n| (head, n))) {
+        Some((head, n)) if n > by => format!("{head}{AT}{}", n - by),
+        _ => message.to_string(),
+    }
+}
+
 /// execute_sql's work, in the transaction `raw_sql` began.
 async fn run_sql(
     client: &deadpool_postgres::ClientWrapper,
@@ -353,16 +364,27 @@ async fn run_sql(
         if !console && (effective != "service_role" || role.as_deref().is_some_and(|r| r != "service_role")) {
             return Err("execute_sql and explain need a service_role token".into());
         }
-        let statement = if explain { format!("EXPLAIN (FORMAT JSON) {query}") } else { query.to_string() };
+        let statement = if explain { format!("{EXPLAIN_PREFIX}{query}") } else { query.to_string() };
         let call = schema::execute_sql(statement, read_only);
         let row = client.query_one(call.sql, &call.params()).await.map_err(|e| match e.as_db_error() {
             Some(d) => {
-                let status = crate::engine::sqlstate::classify(d.code().code(), false).1;
+                use crate::engine::sqlstate::{classify, Kind};
+                // the statement is the caller's own: its failure is theirs (400), unless the
+                // database was busy, down or out of time
+                let status = match classify(d.code().code(), false) {
+                    (Kind::Busy | Kind::Timeout | Kind::Unavailable, status) => status,
+                    (_, status) if status >= 500 => 400,
+                    (_, status) => status,
+                };
                 let at = d.position().map(|p| match p {
                     tokio_postgres::error::ErrorPosition::Original(n) => format!(" at character {n}"),
                     tokio_postgres::error::ErrorPosition::Internal { position, .. } => format!(" at character {position}"),
                 });
-                ToolError { status, message: format!("{}{} [{}]", d.message(), at.unwrap_or_default(), d.code().code()) }
+                let mut message = format!("{}{}", d.message(), at.unwrap_or_default());
+                if explain {
+                    message = shift_position(&message, EXPLAIN_PREFIX.chars().count());
+                }
+                ToolError { status, message: format!("{message} [{}]", d.code().code()) }
             }
             None => ToolError::from(e.to_string()),
         })?;

@@ -42,6 +42,9 @@ fn flag(v: &Value) -> bool {
 
 /// A token's subscriber: the claims the database accepts for it (its verdict on the token).
 pub async fn subscriber(hub: &Hub, token: Option<String>) -> Result<Subscriber, Refused> {
+    if token.as_deref().is_some_and(crate::console::outside::names_console_token) {
+        return Err(Refused("a console session is used only through the console".into()));
+    }
     let caller = Caller::new(token.clone(), "GET", "/realtime/v1/websocket");
     match hub.engine().call(caller, Access::Read, ext::claims()).await {
         Ok(Value::Object(claims)) => {
