@@ -635,6 +635,15 @@ step('an owner policy, and the grid viewed as anon and as two users', async () =
   assert.match(JSON.stringify(policies.body.result), /owner_id|owner/);
   await shot(page, 'console-policies.png');
 
+  // every table's policies at a glance, on the Tables screen
+  await link(page, 'Tables').click();
+  const overview = page.getByRole('table', { name: 'Policies of every table', exact: true });
+  const notesRow = overview.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'notes', exact: true }) });
+  await notesRow.getByText('authenticated: owner').waitFor();
+  assert.equal(await notesRow.getByText('authenticated: owner').count(), 1, 'select only');
+  await overview.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'tags', exact: true }) }).getByText('no access').first().waitFor();
+  await tableLink(page, 'notes').click();
+
   await tab(page, 'Data').click();
   await page.getByRole('columnheader', { name: 'title', exact: true }).waitFor();
   const viewAs = combobox(page, 'View as');

@@ -1,7 +1,7 @@
 // A table's RLS policies: operations x roles at a glance, add (presets or an expression) and
 // remove. bknd.allow names its policies bknd_<operation>_<role>_<rule>, so a preset is known
 // from the name.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { tool } from '../api.js';
 import { Alert, SelectField, Status, TextField, useAction } from '../ui.js';
@@ -113,4 +113,46 @@ function PolicyForm({ busy, onSave, onCancel }) {
       <button type="button" onClick=${onCancel}>Cancel</button>
     </div>
   </form>`;
+}
+
+/** Who may do `op` on a table: "role: rule" for each policy that allows it. */
+function allowed(policies, op) {
+  return policies
+    .filter((p) => p.command === op || p.command === 'all')
+    .flatMap((p) => p.roles.map((role) => `${role}: ${ruleOf(p).text}`));
+}
+
+const OVERVIEW_MAX = 60;
+
+/**
+ * Every table's policies at a glance (tables x operations), on the Tables screen. One
+ * describe_table per table, at most OVERVIEW_MAX of them.
+ */
+export function PolicyOverview({ tables }) {
+  const [described, setDescribed] = useState(null);
+  const { error, run } = useAction();
+  const names = tables.slice(0, OVERVIEW_MAX);
+  useEffect(() => {
+    run(async () => setDescribed(await Promise.all(names.map((table) => tool('describe_table', { table }).then((d) => ({ table, d }))))));
+  }, [names.join()]);
+  if (!names.length) return null;
+  return html`<section aria-label="Policies at a glance">
+    <h2>Policies at a glance</h2>
+    <${Alert} error=${error} />
+    ${described === null && !error && html`<p class="muted">Loading…</p>`}
+    ${described && html`<div class="grid-wrap"><table class="matrix overview" aria-label="Policies of every table">
+      <thead><tr><th scope="col">table</th>${OPERATIONS.map((op) => html`<th scope="col" key=${op}>${op}</th>`)}</tr></thead>
+      <tbody>${described.map(({ table, d }) => html`<tr key=${table}>
+        <th scope="row">${table}</th>
+        ${OPERATIONS.map((op) => {
+          if (!d.rls_enabled) return html`<td key=${op} class="denied">every role with privileges (RLS off)</td>`;
+          const who = allowed(d.policies || [], op);
+          return html`<td key=${op} class=${who.length ? 'allowed' : 'denied'}>${who.length
+            ? who.map((w) => html`<div class="mono">${w}</div>`)
+            : html`<span class="muted">no access</span>`}</td>`;
+        })}
+      </tr>`)}</tbody>
+    </table></div>`}
+    ${tables.length > OVERVIEW_MAX && html`<p class="hint">The first ${OVERVIEW_MAX} tables; open a table's Policies for the rest.</p>`}
+  </section>`;
 }

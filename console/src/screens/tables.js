@@ -8,6 +8,7 @@ import { qualified } from '../types.js';
 import { Alert, CheckField, SelectField, TextField, useAction } from '../ui.js';
 import { ColumnFields, columnSpec, emptyColumn } from './columnform.js';
 import { TableView } from './table.js';
+import { PolicyOverview } from './policies.js';
 
 export function TablesScreen({ table, tab, member }) {
   const [tables, setTables] = useState(null);
@@ -15,9 +16,10 @@ export function TablesScreen({ table, tab, member }) {
   const { error, run } = useAction();
 
   const load = () => run(async () => setTables((await tool('list_tables')) || []));
+  // again on each table opened: the estimates move as rows are written
   useEffect(() => {
     load();
-  }, []);
+  }, [table]);
   useEffect(() => {
     if (table) setCreating(false);
   }, [table]);
@@ -56,7 +58,8 @@ export function TablesScreen({ table, tab, member }) {
           }} />`
         : table
           ? html`<${TableView} key=${table} table=${table} tab=${tab} tables=${names} member=${member} onChanged=${load} />`
-          : html`<h1>Tables</h1><p class="muted">Choose a table, or create one with New table.</p>`}
+          : html`<h1>Tables</h1><p class="muted">Choose a table, or create one with New table.</p>
+              ${tables && html`<${PolicyOverview} tables=${names} />`}`}
     </main>
   </div>`;
 }
