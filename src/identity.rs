@@ -98,6 +98,16 @@ pub fn remember_authenticated_role() {
 /// PostgreSQL allows because the session's login role is a member of every API role), and a
 /// function that acts for the authenticated caller must not act for that one.
 pub fn acting_role(what: &str) -> String {
+    refuse_switched_role(what);
+    let outer = unsafe { pg_sys::GetOuterUserId() };
+    errors::spi(Spi::get_one_with_args::<String>("SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1", &[outer.into()]))
+        .unwrap_or_default()
+}
+
+/// Refuse (42501) when the role is not the one `bknd.authenticate` took in this transaction:
+/// also for the functions only the sidecar's login role may call, which SQL running as an API
+/// role could otherwise reach with `RESET ROLE` (the login role is the session's).
+pub fn refuse_switched_role(what: &str) {
     let outer = unsafe { pg_sys::GetOuterUserId() };
     if AUTHENTICATED_AS.with(|a| a.get()).is_some_and(|taken| taken != outer) {
         errors::raise(
@@ -105,6 +115,4 @@ pub fn acting_role(what: &str) -> String {
             format!("permission denied to {what}: the role changed after bknd.authenticate"),
         );
     }
-    errors::spi(Spi::get_one_with_args::<String>("SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1", &[outer.into()]))
-        .unwrap_or_default()
 }

@@ -58,6 +58,7 @@ fn forget_tokens(user_id: &str) {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn request_email_change_tokens(user_id: &str, ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("request email change tokens");
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         let pending = errors::spi_or(

@@ -93,6 +93,7 @@ fn request_email_token(
     code_challenge: default!(Option<&str>, "NULL"),
     code_challenge_method: default!(Option<&str>, "NULL"),
 ) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("request email tokens");
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         if !PURPOSES.contains(&purpose) {

@@ -128,6 +128,7 @@ fn oauth_begin(
     code_challenge_method: default!(Option<&str>, "NULL"),
     ip: default!(Option<&str>, "NULL"),
 ) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("begin an OAuth sign-in");
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         let challenge = pkce::challenge(code_challenge, code_challenge_method)?;
@@ -163,6 +164,7 @@ fn oauth_begin(
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn oauth_take_state(state: &str) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("take an OAuth state");
     let row = errors::spi_or(
         Spi::get_one_with_args::<pgrx::JsonB>(
             "UPDATE bknd.oauth_states s SET taken_at = now() FROM bknd.oauth_providers p \
@@ -184,6 +186,7 @@ fn oauth_take_state(state: &str) -> pgrx::JsonB {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn oauth_complete(state: &str, identity: pgrx::JsonB, ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("complete an OAuth sign-in");
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         let row = errors::spi_or(

@@ -19,6 +19,7 @@ const RECENT_SECONDS: i64 = 24 * 3600;
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn request_reauthentication(user_id: &str, ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("request reauthentication");
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         let email = errors::spi_or(

@@ -173,6 +173,7 @@ fn storage_finish_upload(
     cache_control: default!(Option<&str>, "NULL"),
     user_metadata: default!(Option<pgrx::JsonB>, "NULL"),
 ) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("finish uploads");
     let _ = upsert;
     pgrx::JsonB(finish(id, size, etag, mime_type, cache_control, user_metadata))
 }
@@ -238,6 +239,7 @@ fn finish(
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn storage_abort_upload(id: pgrx::Uuid) -> Option<String> {
+    crate::identity::refuse_switched_role("abort uploads");
     errors::spi_or(
         Spi::get_one_with_args::<String>(
             "DELETE FROM bknd.objects WHERE id = $1 AND status = 'pending' RETURNING version::text",
@@ -295,6 +297,7 @@ fn storage_begin_move(bucket: &str, from: &str, to: &str, to_bucket: &str) -> pg
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn storage_finish_move(upload_id: pgrx::Uuid, source_id: pgrx::Uuid, size: i64, etag: &str) -> pgrx::JsonB {
+    crate::identity::refuse_switched_role("finish moves");
     let removed = errors::spi(Spi::get_one_with_args::<i64>(
         "WITH d AS (DELETE FROM bknd.objects WHERE id = $1 AND status = 'ready' RETURNING 1) SELECT count(*) FROM d",
         &[source_id.into()],

@@ -457,6 +457,20 @@ fn sql_a_member_writes_cannot_take_a_higher_role() {
     assert!(up.body.to_string().contains("the role changed after bknd.authenticate"), "{}", up.body);
     assert!(!up.body.to_string().contains("eyJ"), "no key: {}", up.body);
 
+    // nor, back as the login role (RESET ROLE), call what only the sidecar may: an email
+    // token for any user would take over that user's account
+    let loads = bknd_tests::conformance::schema_loads(&c.sidecar);
+    let made = sql(
+        &dev,
+        "CREATE FUNCTION public.down() RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+           RESET ROLE; RETURN bknd.request_email_token('ann@example.com', 'magiclink', true, NULL, NULL, NULL)::text; END $$",
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    bknd_tests::conformance::wait_for_reload(&c.sidecar, loads);
+    let down = send(&c, "POST", "/console/api/rest/rpc/down", Some(&dev), &PAGE, Some(json!({})));
+    assert_eq!(down.status / 100, 4, "{} {}", down.status, down.body);
+    assert!(down.body.to_string().contains("the role changed after bknd.authenticate"), "{}", down.body);
+
     // a SECURITY DEFINER function handed to service_role still acts for the developer
     assert_eq!(
         sql(&dev, "CREATE FUNCTION public.mint() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$ SELECT bknd.jwt_sign('{\"role\": \"service_role\"}') $$")
