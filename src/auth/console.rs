@@ -245,12 +245,17 @@ fn console_claims(session: &str, view_as: default!(Option<&str>, "NULL"), anon_r
         Some("authenticated") => {
             json!({"role": "authenticated", "claims": {"role": "authenticated", "viewed_by": console_member}, "read_only": true})
         }
+        Some(other) if other.starts_with("role:") => {
+            let role = other["role:".len()..].trim();
+            refuse_privileged_view(role, &format!("the role {role:?}"));
+            json!({"role": role, "claims": {"role": role, "viewed_by": console_member}, "read_only": true})
+        }
         Some(other) => {
             let Some(email) = other.strip_prefix("user:") else {
                 errors::raise_hint(
                     Code::ERRCODE_INVALID_PARAMETER_VALUE,
                     format!("cannot view as {other:?}"),
-                    "anon, authenticated or user:EMAIL",
+                    "anon, authenticated, role:NAME or user:EMAIL",
                 );
             };
             let email = email.trim().to_lowercase();
@@ -267,27 +272,33 @@ fn console_claims(session: &str, view_as: default!(Option<&str>, "NULL"), anon_r
                 errors::raise(Code::ERRCODE_NO_DATA_FOUND, format!("no user has the email {email:?}"));
             };
             let role = claims["role"].as_str().filter(|r| !r.is_empty()).unwrap_or("authenticated").to_string();
-            // a view shows what an app's caller sees under RLS: never a role that bypasses it
-            let privileged = errors::spi_or(
-                crate::plans::get_one::<bool>(
-                    "SELECT r.rolbypassrls OR pg_catalog.pg_has_role(r.oid, 'service_role', 'MEMBER') \
-                     FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
-                    &[role.as_str().into()],
-                ),
-                Some(true),
-            );
-            if privileged != Some(false) || is_console_role(&role) {
-                errors::raise(
-                    Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    format!("{email} has the role {role:?}, which bypasses row-level security: there is nothing to view as"),
-                );
-            }
+            refuse_privileged_view(&role, &format!("{email}, whose role is {role:?},"));
             claims["role"] = json!(role);
             claims["viewed_by"] = console_member;
             json!({"role": role, "claims": claims, "read_only": true})
         }
     };
     pgrx::JsonB(answer)
+}
+
+/// A view shows what an app's caller sees under RLS: never as a role that bypasses it (or
+/// that does not exist, or that the sidecar may not take).
+fn refuse_privileged_view(role: &str, who: &str) {
+    let privileged = errors::spi_or(
+        crate::plans::get_one::<bool>(
+            "SELECT r.rolbypassrls OR r.rolsuper OR r.rolcanlogin OR pg_catalog.pg_has_role(r.oid, 'service_role', 'MEMBER') \
+                    OR NOT pg_catalog.pg_has_role('authenticator', r.oid, 'MEMBER') \
+             FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+            &[role.into()],
+        ),
+        Some(true),
+    );
+    if privileged != Some(false) || is_console_role(role) {
+        errors::raise(
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("cannot view as {who}: only a role the API may take that does not bypass row-level security"),
+        );
+    }
 }
 
 /// The project's API keys as the console shows them: the anon key, and the service_role key

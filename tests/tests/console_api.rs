@@ -327,6 +327,21 @@ fn view_as_shows_what_each_caller_sees_under_rls() {
     assert_eq!(titles(Some("user:ann@example.com")).1, json!([{"title": "ann 1"}, {"title": "ann 2"}]));
     assert_eq!(titles(Some("user:BOB@example.com")).1, json!([{"title": "bob 1"}]));
     assert_eq!(titles(Some("user:nobody@example.com")).0 / 100, 4);
+    // a role of the app's own, under its policies; never one that bypasses them
+    admin
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'console_view_editor') THEN \
+               CREATE ROLE console_view_editor NOLOGIN; END IF; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+             GRANT console_view_editor TO authenticator; GRANT USAGE ON SCHEMA public TO console_view_editor;
+             GRANT SELECT ON notes TO console_view_editor;
+             CREATE POLICY editors_read_ann ON notes FOR SELECT TO console_view_editor USING (title LIKE 'ann%')",
+        )
+        .unwrap();
+    assert_eq!(titles(Some("role:console_view_editor")), (200, json!([{"title": "ann 1"}, {"title": "ann 2"}])));
+    for privileged in ["role:service_role", "role:bknd_console_owner", "role:postgres", "role:authenticator", "role:no_such_role"] {
+        assert_eq!(titles(Some(privileged)).0 / 100, 4, "{privileged}");
+    }
+    assert_eq!(titles(Some("role:x;drop")).0, 400);
     assert_eq!(titles(Some("service_role")).0, 400);
     assert_eq!(titles(Some("user:ann@example.com|anon")).0, 400);
     // a view is read-only, even for an owner

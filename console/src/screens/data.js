@@ -58,8 +58,10 @@ function cursorAfter(rows, { sort, pk }, previous) {
 }
 
 function ViewAs({ viewAs, setViewAs }) {
-  const [choice, setChoice] = useState(viewAs.startsWith('user:') ? 'user' : viewAs || 'member');
-  const [email, setEmail] = useState(viewAs.startsWith('user:') ? viewAs.slice(5) : '');
+  const kind = viewAs.startsWith('user:') ? 'user' : viewAs.startsWith('role:') ? 'role' : viewAs || 'member';
+  const [choice, setChoice] = useState(kind);
+  const [email, setEmail] = useState(kind === 'user' ? viewAs.slice(5) : '');
+  const [role, setRole] = useState(kind === 'role' ? viewAs.slice(5) : '');
   const change = (value) => {
     setChoice(value);
     if (value === 'member') setViewAs('');
@@ -67,7 +69,8 @@ function ViewAs({ viewAs, setViewAs }) {
   };
   const apply = (e) => {
     e.preventDefault();
-    if (email.trim()) setViewAs(`user:${email.trim()}`);
+    if (choice === 'user' && email.trim()) setViewAs(`user:${email.trim()}`);
+    if (choice === 'role' && role.trim()) setViewAs(`role:${role.trim()}`);
   };
   return html`<form class="group" onSubmit=${apply}>
     <label for="view-as">View as</label>
@@ -75,11 +78,17 @@ function ViewAs({ viewAs, setViewAs }) {
       <option value="member" selected=${choice === 'member'}>Member (no RLS)</option>
       <option value="anon" selected=${choice === 'anon'}>anon</option>
       <option value="authenticated" selected=${choice === 'authenticated'}>authenticated</option>
+      <option value="role" selected=${choice === 'role'}>Role…</option>
       <option value="user" selected=${choice === 'user'}>User…</option>
     </select>
     ${choice === 'user' && html`
       <label for="view-as-email" class="sr-only">User email</label>
       <input id="view-as-email" type="email" placeholder="User email" value=${email} onInput=${(e) => setEmail(e.currentTarget.value)} />
+      <button type="submit">Apply</button>`}
+    ${choice === 'role' && html`
+      <label for="view-as-role" class="sr-only">Role name</label>
+      <input id="view-as-role" type="text" class="mono" placeholder="Role name" value=${role} onInput=${(e) => setRole(e.currentTarget.value)}
+        spellcheck="false" autocomplete="off" />
       <button type="submit">Apply</button>`}
   </form>`;
 }

@@ -22,21 +22,27 @@ fn console_token(session: &str, view_as: Option<&str>) -> String {
     }
 }
 
-/// `x-bknd-view-as`: `anon`, `authenticated` or `user:EMAIL`; anything else is refused.
+/// `x-bknd-view-as`: `anon`, `authenticated`, `role:NAME` or `user:EMAIL`; anything else is refused.
 fn view_as(headers: &HeaderMap) -> Result<Option<String>, ConsoleError> {
     let Some(value) = headers.get("x-bknd-view-as") else { return Ok(None) };
     // not text: refused, never read as "no view" (which would show the member's own)
-    let text =
-        value.to_str().map(str::trim).map_err(|_| ConsoleError::bad_request("x-bknd-view-as is anon, authenticated or user:EMAIL"))?;
+    let text = value
+        .to_str()
+        .map(str::trim)
+        .map_err(|_| ConsoleError::bad_request("x-bknd-view-as is anon, authenticated, role:NAME or user:EMAIL"))?;
     let ok = match text {
         "" => return Ok(None),
         "anon" | "authenticated" => true,
-        other => other.strip_prefix("user:").is_some_and(|email| {
-            !email.is_empty() && email.len() <= 320 && email.contains('@') && !email.chars().any(|c| c == '|' || c.is_control())
-        }),
+        other => match (other.strip_prefix("user:"), other.strip_prefix("role:")) {
+            (Some(email), _) => {
+                !email.is_empty() && email.len() <= 320 && email.contains('@') && !email.chars().any(|c| c == '|' || c.is_control())
+            }
+            (_, Some(role)) => !role.is_empty() && role.len() <= 63 && role.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            _ => false,
+        },
     };
     if !ok {
-        return Err(ConsoleError::bad_request("x-bknd-view-as is anon, authenticated or user:EMAIL"));
+        return Err(ConsoleError::bad_request("x-bknd-view-as is anon, authenticated, role:NAME or user:EMAIL"));
     }
     Ok(Some(text.to_string()))
 }
