@@ -820,7 +820,12 @@ CREATE TABLE bknd.console_members (
   password_hash text,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
-  last_sign_in_at timestamptz
+  last_sign_in_at timestamptz,
+  -- TOTP for the member's own sign-in (RFC 6238): the secret once a code confirmed it, one
+  -- being set up, and the last time step used (a code signs in once)
+  totp_secret text,
+  totp_pending text,
+  totp_last_step bigint
 );
 CREATE UNIQUE INDEX console_members_email_key ON bknd.console_members (lower(email));
 
@@ -914,7 +919,7 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'console_add_member_wrapper';
 CREATE FUNCTION bknd."console_set_password"("token" TEXT, "password" TEXT) RETURNS jsonb
 STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'console_set_password_wrapper';
-CREATE FUNCTION bknd."console_sign_in"("email" TEXT, "password" TEXT, "ip" TEXT DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION bknd."console_sign_in"("email" TEXT, "password" TEXT, "ip" TEXT DEFAULT NULL, "code" TEXT DEFAULT NULL) RETURNS jsonb
 VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'console_sign_in_wrapper';
 CREATE FUNCTION bknd."console_session"("token" TEXT) RETURNS jsonb
@@ -944,18 +949,29 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'console_record_wrapper';
 CREATE FUNCTION bknd."console_delete_snippet"("session" TEXT, "id" uuid) RETURNS bool
 STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'console_delete_snippet_wrapper';
+CREATE FUNCTION bknd."console_totp_begin"("session" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_totp_begin_wrapper';
+CREATE FUNCTION bknd."console_totp_enable"("session" TEXT, "code" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_totp_enable_wrapper';
+CREATE FUNCTION bknd."console_totp_disable"("session" TEXT, "code" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_totp_disable_wrapper';
 REVOKE EXECUTE ON FUNCTION bknd.console_add_member(text, text, text), bknd.console_set_password(text, text),
-  bknd.console_sign_in(text, text, text), bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members(),
+  bknd.console_sign_in(text, text, text, text), bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members(),
   bknd.console_claims(text, text, text), bknd.console_api_keys(boolean), bknd.console_snippets(text),
   bknd.console_save_snippet(text, text, text), bknd.console_delete_snippet(text, uuid),
-  bknd.console_record(text, text, text, jsonb)
+  bknd.console_record(text, text, text, jsonb), bknd.console_totp_begin(text), bknd.console_totp_enable(text, text),
+  bknd.console_totp_disable(text, text)
 FROM PUBLIC;
 -- console: signing members in and checking their sessions are the sidecar's; adding members
 -- stays with superusers (the `bknd members add` CLI)
-GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text),
+GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text, text),
   bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members(),
   bknd.console_claims(text, text, text), bknd.console_snippets(text), bknd.console_save_snippet(text, text, text),
-  bknd.console_delete_snippet(text, uuid), bknd.console_record(text, text, text, jsonb)
+  bknd.console_delete_snippet(text, uuid), bknd.console_record(text, text, text, jsonb),
+  bknd.console_totp_begin(text), bknd.console_totp_enable(text, text), bknd.console_totp_disable(text, text)
 TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

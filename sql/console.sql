@@ -13,7 +13,12 @@ CREATE TABLE bknd.console_members (
   password_hash text,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
-  last_sign_in_at timestamptz
+  last_sign_in_at timestamptz,
+  -- TOTP for the member's own sign-in (RFC 6238): the secret once a code confirmed it, one
+  -- being set up, and the last time step used (a code signs in once)
+  totp_secret text,
+  totp_pending text,
+  totp_last_step bigint
 );
 CREATE UNIQUE INDEX console_members_email_key ON bknd.console_members (lower(email));
 

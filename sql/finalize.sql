@@ -81,10 +81,11 @@ GRANT EXECUTE ON FUNCTION bknd.webhook_log_change(regclass, text, jsonb, jsonb),
 TO PUBLIC;
 -- console: signing members in and checking their sessions are the sidecar's; adding members
 -- stays with superusers (the `bknd members add` CLI)
-GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text),
+GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_sign_in(text, text, text, text),
   bknd.console_session(text), bknd.console_sign_out(text), bknd.console_has_members(),
   bknd.console_claims(text, text, text), bknd.console_snippets(text), bknd.console_save_snippet(text, text, text),
-  bknd.console_delete_snippet(text, uuid), bknd.console_record(text, text, text, jsonb)
+  bknd.console_delete_snippet(text, uuid), bknd.console_record(text, text, text, jsonb),
+  bknd.console_totp_begin(text), bknd.console_totp_enable(text, text), bknd.console_totp_disable(text, text)
 TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

@@ -7,6 +7,7 @@ import { TablesScreen } from './screens/tables.js';
 import { SqlScreen } from './screens/sql.js';
 import { ApiScreen } from './screens/apikeys.js';
 import { WebhooksScreen } from './screens/webhooks.js';
+import { SettingsScreen } from './screens/settings.js';
 import { ComingSoon } from './screens/soon.js';
 
 const NAV = [
@@ -30,10 +31,11 @@ function screenFor(section, rest, member) {
       return html`<${WebhooksScreen} />`;
     case 'api-keys':
       return html`<${ApiScreen} />`;
+    case 'settings':
+      return html`<${SettingsScreen} />`;
     case 'users':
     case 'storage':
     case 'logs':
-    case 'settings':
       return html`<${ComingSoon} title=${NAV.find((n) => n[2] === section)[0]} />`;
     default:
       return html`<main id="main" class="main"><h1>Not found</h1><p>No console page is at this address.</p></main>`;

@@ -7,7 +7,7 @@
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
-use super::{password, rate_limit, secret_token, valid_ip};
+use super::{password, rate_limit, secret_token, totp, valid_ip};
 use crate::errors::{self, Code};
 
 /// How long a one-time link to set a password holds.
@@ -24,7 +24,7 @@ fn member_json(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<Value> {
 }
 
 const MEMBER: &str = "jsonb_build_object('id', m.id, 'email', m.email, 'role', m.role, 'has_password', m.password_hash IS NOT NULL, \
-                      'created_at', m.created_at, 'last_sign_in_at', m.last_sign_in_at)";
+                      'totp', m.totp_secret IS NOT NULL, 'created_at', m.created_at, 'last_sign_in_at', m.last_sign_in_at)";
 
 fn checked_email(email: &str) -> String {
     super::user::normalize_email(email).unwrap_or_else(|_| errors::invalid(format!("invalid email address {email:?}")))
@@ -102,11 +102,13 @@ fn console_set_password(token: &str, password: &str) -> pgrx::JsonB {
 
 /// Sign a member in: `{session, member}`, or `{error, message}`: `invalid_credentials` for a
 /// wrong email or password (the same for both, and as slow), `too_many_attempts` past ten tries
-/// per email and address or sixty per address in five minutes. An answer, not an error, so the
-/// failed try is counted (an error would roll its count back). The sidecar's.
+/// per email and address or sixty per address in five minutes. A member with TOTP also needs
+/// `code`: without it the answer is `totp_required` (only once the password was right), with a
+/// wrong or already used one `invalid_code`. An answer, not an error, so the failed try is
+/// counted (an error would roll its count back). The sidecar's.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
+fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL"), code: default!(Option<&str>, "NULL")) -> pgrx::JsonB {
     let ip = valid_ip(ip);
     let email = email.trim().to_lowercase();
     let (by_pair, by_ip) =
@@ -117,16 +119,16 @@ fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL
     if rate_limit::check(&limits, SIGN_IN_WINDOW, ip).is_err() {
         return too_many();
     }
-    let found = errors::spi_or(
-        Spi::get_two_with_args::<String, String>(
-            "SELECT id::text, password_hash FROM bknd.console_members WHERE lower(email) = $1 AND password_hash IS NOT NULL",
-            &[email.as_str().into()],
-        ),
-        (None, None),
-    );
-    let matches = match &found {
-        (Some(_), Some(stored)) => password::verify(password, stored),
-        _ => {
+    // FOR UPDATE: a TOTP code is used once, even by two sign-ins that race
+    let found = member_json(
+        "SELECT jsonb_build_object('id', id, 'hash', password_hash, 'totp', totp_secret, 'last_step', totp_last_step) \
+         FROM bknd.console_members WHERE lower(email) = $1 AND password_hash IS NOT NULL FOR UPDATE",
+        &[email.as_str().into()],
+    )
+    .unwrap_or(Value::Null);
+    let matches = match found["hash"].as_str() {
+        Some(stored) => password::verify(password, stored),
+        None => {
             password::verify_dummy(password);
             false
         }
@@ -134,9 +136,23 @@ fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL
     if rate_limit::hit_all(&limits, SIGN_IN_WINDOW, ip).is_err() {
         return too_many();
     }
-    let (Some(id), true) = (found.0, matches) else {
+    let (Some(id), true) = (found["id"].as_str(), matches) else {
         return pgrx::JsonB(json!({"error": "invalid_credentials", "message": "invalid email or password"}));
     };
+    if let Some(secret) = found["totp"].as_str() {
+        let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+            return pgrx::JsonB(json!({"error": "totp_required", "message": "enter the 6-digit code from your authenticator app"}));
+        };
+        let last = found["last_step"].as_i64();
+        let step = totp::matching_step(secret, code, crate::jwt::unix_now()).filter(|s| last.is_none_or(|l| *s > l));
+        let Some(step) = step else {
+            return pgrx::JsonB(json!({"error": "invalid_code", "message": "that code is not valid (or was used already)"}));
+        };
+        errors::spi(Spi::run_with_args(
+            "UPDATE bknd.console_members SET totp_last_step = $2 WHERE id = $1::uuid",
+            &[id.into(), step.into()],
+        ));
+    }
     let token = secret_token::random();
     let member = member_json(
         &format!(
@@ -144,9 +160,99 @@ fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL
              m AS (UPDATE bknd.console_members SET last_sign_in_at = now() WHERE id = $2::uuid RETURNING *) \
              SELECT {MEMBER} FROM m"
         ),
-        &[secret_token::digest(&token).into(), id.as_str().into(), ip.into()],
+        &[secret_token::digest(&token).into(), id.into(), ip.into()],
     );
     pgrx::JsonB(json!({"session": token, "member": member}))
+}
+
+/// Start setting up TOTP for the session's own member: a new secret (kept aside until a code
+/// from it is confirmed), its `otpauth://` URI and a QR code. The sidecar's.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_totp_begin(session: &str) -> pgrx::JsonB {
+    let id = session_member(session);
+    let secret = totp::new_secret();
+    let email = errors::spi(Spi::get_one_with_args::<String>(
+        "UPDATE bknd.console_members SET totp_pending = $2 WHERE id = $1::uuid RETURNING email",
+        &[id.as_str().into(), secret.as_str().into()],
+    ))
+    .unwrap_or_default();
+    let uri = totp::uri("bknd console", &email, &secret);
+    pgrx::JsonB(json!({"secret": secret, "uri": uri, "qr_code": totp::qr_svg(&uri)}))
+}
+
+/// An answer that refuses (`{error, message}`): not an error, so the try stays counted.
+fn refusal(error: &str, message: &str) -> pgrx::JsonB {
+    pgrx::JsonB(json!({"error": error, "message": message}))
+}
+
+/// Count a try at a member's TOTP code (ten in five minutes).
+fn count_totp_try(member: &str) -> Result<(), pgrx::JsonB> {
+    let key = format!("console_totp:{member}");
+    rate_limit::hit_all(&[(key.as_str(), 10)], SIGN_IN_WINDOW, None)
+        .map_err(|_| refusal("too_many_attempts", "too many tries; try again in a few minutes"))
+}
+
+/// Turn TOTP on with a code from the secret `console_totp_begin` made; from then on signing in
+/// needs a code. `{member}`, or `{error, message}` (`invalid_code`, `not_started`,
+/// `too_many_attempts`: ten tries in five minutes). The sidecar's.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_totp_enable(session: &str, code: &str) -> pgrx::JsonB {
+    let id = session_member(session);
+    if let Err(refused) = count_totp_try(&id) {
+        return refused;
+    }
+    let pending = errors::spi(Spi::get_one_with_args::<String>(
+        "SELECT totp_pending FROM bknd.console_members WHERE id = $1::uuid FOR UPDATE",
+        &[id.as_str().into()],
+    ));
+    let Some(secret) = pending else {
+        return refusal("not_started", "start setting up TOTP first");
+    };
+    let Some(step) = totp::matching_step(&secret, code.trim(), crate::jwt::unix_now()) else {
+        return refusal("invalid_code", "that code is not valid: check the app's clock and try the next one");
+    };
+    let member = member_json(
+        &format!(
+            "WITH m AS (UPDATE bknd.console_members SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $2, \
+               updated_at = now() WHERE id = $1::uuid RETURNING *) SELECT {MEMBER} FROM m"
+        ),
+        &[id.as_str().into(), step.into()],
+    );
+    pgrx::JsonB(json!({"member": member}))
+}
+
+/// Turn the member's own TOTP off; it takes a current code, so a stolen session alone cannot.
+/// `{member}` or `{error, message}` as `console_totp_enable`. The sidecar's.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_totp_disable(session: &str, code: &str) -> pgrx::JsonB {
+    let id = session_member(session);
+    if let Err(refused) = count_totp_try(&id) {
+        return refused;
+    }
+    let found = member_json(
+        "SELECT jsonb_build_object('totp', totp_secret, 'last_step', totp_last_step) FROM bknd.console_members \
+         WHERE id = $1::uuid FOR UPDATE",
+        &[id.as_str().into()],
+    )
+    .unwrap_or(Value::Null);
+    let Some(secret) = found["totp"].as_str() else {
+        return refusal("not_started", "TOTP is not on");
+    };
+    let last = found["last_step"].as_i64();
+    if totp::matching_step(secret, code.trim(), crate::jwt::unix_now()).filter(|s| last.is_none_or(|l| *s > l)).is_none() {
+        return refusal("invalid_code", "that code is not valid (or was used already)");
+    }
+    let member = member_json(
+        &format!(
+            "WITH m AS (UPDATE bknd.console_members SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL, \
+               updated_at = now() WHERE id = $1::uuid RETURNING *) SELECT {MEMBER} FROM m"
+        ),
+        &[id.as_str().into()],
+    );
+    pgrx::JsonB(json!({"member": member}))
 }
 
 /// The member a session belongs to, or NULL when it is unknown or idle too long (then it is

@@ -17,6 +17,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createHmac } from 'node:crypto';
 import { chromium, request as playwrightRequest } from 'playwright-core';
 
 const env = (name) => {
@@ -276,6 +277,21 @@ async function sqlValue(query) {
 }
 const notesCount = () => sqlValue('select count(*) as n from notes');
 const tableExists = async (name) => (await sqlValue(`select count(*) as n from pg_tables where tablename = '${name.replace(/'/g, "''")}'`)) !== '0';
+
+/** The TOTP code (RFC 6238, SHA-1, 6 digits) for a base32 secret, `offset` steps from now. */
+function totpCode(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) key.push(parseInt(bits.slice(i, i + 8), 2));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + offset));
+  const d = createHmac('sha1', Buffer.from(key)).update(counter).digest();
+  const o = d[19] & 0xf;
+  const n = ((d[o] & 0x7f) << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3];
+  return String(n % 1_000_000).padStart(6, '0');
+}
 
 async function shot(page, name) {
   await sleep(300); // let the last render settle
@@ -836,6 +852,38 @@ step('hostile names and a huge pasted statement: clear errors, nothing changed',
   await results(page, 'n').locator(cell(page, '3')).waitFor();
   const made = "select count(*) as n from pg_tables where tablename like 'x%' or tablename like 'hostile%' or tablename like '%planted%'";
   assert.equal(await sqlValue(made), '0', 'no table was made from hostile input');
+});
+
+step('a member turns on TOTP in Settings, and signing in then asks for a code', async () => {
+  const m = await member('totp');
+  const { page, context } = m;
+  try {
+    await signIn(page, VIEWER);
+    await link(page, 'Settings').click();
+    await page.getByRole('heading', { name: 'Your sign-in' }).waitFor();
+    await button(page, 'Set up TOTP').click();
+    await page.getByRole('img', { name: 'TOTP QR code' }).waitFor();
+    const secret = (await page.getByLabel('TOTP secret').textContent()).trim();
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    await textbox(page, 'Code').fill(totpCode(secret));
+    await succeeding(page, { path: '/console/api/totp/enable', method: 'POST' }, () => button(page, 'Turn on TOTP').click());
+    await page.getByText('TOTP is on', { exact: false }).first().waitFor();
+    await succeeding(page, { path: '/console/api/sign-out', method: 'POST' }, () => button(page, 'Sign out').click());
+
+    // the password alone is not enough now: the page asks for the code
+    await textbox(page, 'Email').fill(VIEWER.email);
+    await page.getByLabel('Password', { exact: true }).fill(VIEWER.password);
+    await responding(page, { path: '/console/api/sign-in', method: 'POST' }, () => button(page, 'Sign in').click());
+    await textbox(page, 'Code').waitFor();
+    assert.equal(await sessionCookie(context), null, 'no session without the code');
+    await textbox(page, 'Code').fill(totpCode(secret, 1));
+    await succeeding(page, { path: '/console/api/sign-in', method: 'POST' }, () => button(page, 'Sign in').click());
+    await link(page, 'Tables').waitFor();
+    assert.ok(await sessionCookie(context));
+    if (SHOTS) await link(page, 'Settings').click().then(() => shot(page, 'console-settings.png'));
+  } finally {
+    await context.close();
+  }
 });
 
 step('signing out ends the session', async () => {

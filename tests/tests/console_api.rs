@@ -548,3 +548,161 @@ fn sql_a_member_writes_cannot_take_a_higher_role() {
     let _ = stream.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 }
+
+#[test]
+fn members_may_sign_in_with_totp() {
+    let c = start("console_api_totp");
+    let owner = sign_in(&c, "owner@example.com", "owner password 1");
+    assert_eq!(send(&c, "GET", "/console/api/session", Some(&owner), &[], None).body["member"]["totp"], json!(false));
+    // not without a session, nor from another site
+    assert_eq!(send(&c, "POST", "/console/api/totp/begin", None, &PAGE, Some(json!({}))).status, 401);
+    let cross = send(&c, "POST", "/console/api/totp/begin", Some(&owner), &[("content-type", "text/plain")], Some(json!({})));
+    assert_eq!(cross.status, 403);
+    let early = post(&c, "/console/api/totp/enable", &owner, json!({"code": "123456"}));
+    assert_eq!((early.status, early.body["code"].as_str()), (409, Some("not_started")), "{}", early.body);
+
+    let begun = post(&c, "/console/api/totp/begin", &owner, json!({}));
+    assert_eq!(begun.status, 200, "{}", begun.body);
+    let secret = begun.body["secret"].as_str().unwrap().to_string();
+    assert!(begun.body["uri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(begun.body["qr_code"].as_str().unwrap().starts_with("<?xml") || begun.body["qr_code"].as_str().unwrap().contains("<svg"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let wrong = if totp::code_at(&secret, now) == "000000" { "111111" } else { "000000" };
+    let refused = post(&c, "/console/api/totp/enable", &owner, json!({"code": wrong}));
+    assert_eq!((refused.status, refused.body["code"].as_str()), (422, Some("invalid_code")), "{}", refused.body);
+    assert_eq!(send(&c, "GET", "/console/api/session", Some(&owner), &[], None).body["member"]["totp"], json!(false));
+    let first = totp::code_at(&secret, now);
+    let on = post(&c, "/console/api/totp/enable", &owner, json!({"code": first}));
+    assert_eq!((on.status, &on.body["member"]["totp"]), (200, &json!(true)), "{}", on.body);
+
+    // signing in now takes a code; the password alone, a wrong code or a used one do not do
+    let try_sign_in = |code: Option<&str>| {
+        let mut body = json!({"email": "owner@example.com", "password": "owner password 1"});
+        if let Some(code) = code {
+            body["code"] = json!(code);
+        }
+        send(&c, "POST", "/console/api/sign-in", None, &PAGE, Some(body))
+    };
+    let bare = try_sign_in(None);
+    assert_eq!((bare.status, bare.body["code"].as_str()), (401, Some("totp_required")), "{}", bare.body);
+    assert!(bare.header("set-cookie").is_none());
+    let bad = try_sign_in(Some(wrong));
+    assert_eq!((bad.status, bad.body["code"].as_str()), (401, Some("invalid_code")));
+    let replayed = try_sign_in(Some(&first));
+    assert_eq!((replayed.status, replayed.body["code"].as_str()), (401, Some("invalid_code")), "a code works once");
+    // a wrong password with a right code is the plain refusal
+    let next = totp::code_at(&secret, now + 30);
+    let wrong_password = send(
+        &c,
+        "POST",
+        "/console/api/sign-in",
+        None,
+        &PAGE,
+        Some(json!({"email": "owner@example.com", "password": "wrong password", "code": next})),
+    );
+    assert_eq!(wrong_password.body["code"], "invalid_credentials");
+    let signed = try_sign_in(Some(&next));
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    assert!(signed.header("set-cookie").unwrap().starts_with("bknd_console="));
+
+    // turning it off takes a code too (the clock moves on: forget the last step used)
+    c.db.admin().batch_execute("UPDATE bknd.console_members SET totp_last_step = NULL WHERE email = 'owner@example.com'").unwrap();
+    let off_refused = post(&c, "/console/api/totp/disable", &owner, json!({"code": wrong}));
+    assert_eq!(off_refused.status, 422);
+    let off = post(&c, "/console/api/totp/disable", &owner, json!({"code": totp::code_at(&secret, now)}));
+    assert_eq!((off.status, &off.body["member"]["totp"]), (200, &json!(false)), "{}", off.body);
+    sign_in(&c, "owner@example.com", "owner password 1");
+
+    // recorded with the member; no API role may call the functions, and the secret is no one's to read
+    let mut admin = c.db.admin();
+    let actions: Vec<String> = admin
+        .query("SELECT action FROM bknd.console_audit WHERE action LIKE '%totp' ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(actions, ["enable_totp", "disable_totp"]);
+    for role in ["anon", "authenticated", "service_role", "bknd_console_owner"] {
+        let e = admin.batch_execute(&format!("SET ROLE {role}; SELECT bknd.console_totp_begin('x')")).unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "{role}");
+        admin.batch_execute("RESET ROLE").unwrap();
+        let e = admin.batch_execute(&format!("SET ROLE {role}; SELECT totp_secret FROM bknd.console_members")).unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "{role}");
+        admin.batch_execute("RESET ROLE").unwrap();
+    }
+}
+
+#[test]
+fn export_streams_every_row_the_caller_may_read() {
+    let c = start("console_api_export");
+    let mut admin = c.db.admin();
+    let ann: String = admin
+        .query_one("SELECT bknd.admin_create_user('{\"email\": \"ann@example.com\", \"password\": \"ann password 1\", \"email_confirm\": true}')->>'id'", &[])
+        .unwrap()
+        .get(0);
+    // more rows than three of the export's pages; every third is ann's
+    admin
+        .batch_execute(&format!(
+            "SELECT bknd.create_table('items', '{{\"title\": {{\"type\": \"text\"}}, \"n\": {{\"type\": \"integer\"}}, \"meta\": {{\"type\": \"json\"}}}}');
+             SELECT bknd.allow('items', 'select', 'authenticated', 'owner');
+             INSERT INTO items (title, n, meta, owner_id)
+               SELECT 'item ' || i, i, jsonb_build_object('i', i), CASE WHEN i % 3 = 0 THEN '{ann}'::uuid END FROM generate_series(1, 12345) i;
+             INSERT INTO items (title, n) VALUES (E'a \"quoted\", two\\nline title', 0)"
+        ))
+        .unwrap();
+    let viewer = sign_in(&c, "viewer@example.com", "viewer password 1");
+    let export = |query: &str| send(&c, "GET", &format!("/console/api/export/items?{query}"), Some(&viewer), &[], None);
+
+    let csv = export("format=csv");
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert_eq!(csv.header("content-disposition"), Some("attachment; filename=\"items.csv\""));
+    let text = csv.body.as_str().unwrap();
+    let header = text.split("\r\n").next().unwrap();
+    assert!(header.starts_with("id,") && header.contains(",title,") && header.contains(",meta"), "{header}");
+    assert!(text.contains("\"a \"\"quoted\"\", two\nline title\""), "quoted as RFC 4180 says");
+    assert!(text.contains("\"{\"\"i\"\":7}\""), "JSON as its text");
+    assert_eq!(text.matches("\r\n").count(), 1 + 12346, "the header and every row once");
+
+    let json_export = export("format=json");
+    assert_eq!(json_export.header("content-type"), Some("application/json"));
+    let rows = json_export.body.as_array().unwrap_or_else(|| panic!("a JSON array: {}", json_export.body));
+    assert_eq!(rows.len(), 12346);
+    let mut ids: Vec<String> = rows.iter().map(|r| r["id"].to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12346, "keyset pages neither repeat nor skip");
+    assert!(rows.iter().any(|r| r["meta"] == json!({"i": 6})));
+
+    // the grid's filter, and View as: the same RLS as every surface
+    let filtered = export(&format!("format=json&filter={}", "n%3Dlt.100%26title%3Dlike.item*"));
+    assert_eq!(filtered.body.as_array().map(Vec::len), Some(99), "{}", filtered.body);
+    let as_ann = export("format=json&view_as=user%3Aann%40example.com");
+    assert_eq!(as_ann.body.as_array().map(Vec::len), Some(4115));
+    assert!(as_ann.body.as_array().unwrap().iter().all(|r| r["owner_id"] == json!(ann)));
+    let as_anon = export("format=csv&view_as=anon");
+    assert_eq!((as_anon.status, as_anon.body.as_str().unwrap().matches("\r\n").count()), (200, 1), "the header only");
+    let empty = export("format=json&filter=n%3Dlt.0");
+    assert_eq!(empty.body, json!([]));
+
+    // mistakes are errors before anything streams; nothing else is taken for a filter
+    assert_eq!(export("format=csv&probe=1").status, 204);
+    for (query, status) in [
+        ("format=xml", 400),
+        ("format=csv&filter=n%3Dfoo.1&probe=1", 400),
+        ("format=csv&filter=limit%3D5", 400),
+        ("format=csv&order=n.desc", 400),
+        ("format=csv&view_as=service_role", 400),
+        ("format=csv&view_as=role%3Aservice_role&probe=1", 403),
+    ] {
+        let a = export(query);
+        assert_eq!(a.status / 100, status / 100, "{query}: {} {}", a.status, a.body);
+        assert!(a.body["code"].is_string(), "{query}: {}", a.body);
+    }
+    assert_eq!(send(&c, "GET", "/console/api/export/items?format=csv", None, &[], None).status, 401);
+    let hostile = send(&c, "GET", "/console/api/export/items%22%3B%20drop%20table%20items%3B--?format=csv", Some(&viewer), &[], None);
+    assert_eq!(hostile.status, 404, "{}", hostile.body);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM items"), 12346);
+    let recorded = scalar_i64(&mut admin, "SELECT count(*) FROM bknd.console_audit WHERE action = 'export' AND target = 'public.items'");
+    assert!(recorded >= 6, "exports are recorded: {recorded}");
+}

@@ -188,18 +188,6 @@ export function DataTab({ table, desc }) {
       else setTick((t) => t + 1);
     });
 
-  const fetchAll = async (progress) => {
-    const all = [];
-    let cursor = null;
-    for (;;) {
-      const { rows: batch } = await rest('GET', table, { query: pageQuery({ ...state, cursor, limit: 1000 }), viewAs: viewAs || undefined });
-      all.push(...batch);
-      progress(all.length);
-      if (batch.length < 1000) return all;
-      cursor = cursorAfter(batch, state, cursor);
-    }
-  };
-
   const toggle = (key) => {
     const next = new Set(selected);
     if (next.has(key)) next.delete(key);
@@ -235,7 +223,7 @@ export function DataTab({ table, desc }) {
         <button type="button" class="danger" disabled=${busy} onClick=${() => remove([...selected])}>Confirm delete</button>
         <button type="button" onClick=${() => setConfirm(null)}>Cancel</button>
       </span>`}
-      <${ExportButtons} table=${table} columns=${columns} fetchAll=${fetchAll} run=${run} busy=${busy} />
+      <${ExportButtons} table=${table} filter=${filter} viewAs=${viewAs} run=${run} busy=${busy} />
       <${ImportCsv} table=${table} desc=${desc} disabled=${readOnly} onDone=${restart} />
       <span class="muted total">${total !== null ? `about ${total} rows` : ''}</span>
     </div>

@@ -8,13 +8,25 @@ import { Alert, Status, useAction } from '../ui.js';
 export function SignIn({ notice, onSignedIn }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const { error, busy, run } = useAction();
+  // shown once the server says this member signs in with TOTP too
+  const [askCode, setAskCode] = useState(false);
+  const [code, setCode] = useState('');
+  const { error, setError, busy, run } = useAction();
 
   const submit = (e) => {
     e.preventDefault();
     run(async () => {
-      const answer = await post('/console/api/sign-in', { email, password });
-      onSignedIn(answer.member);
+      try {
+        const answer = await post('/console/api/sign-in', askCode ? { email, password, code } : { email, password });
+        onSignedIn(answer.member);
+      } catch (err) {
+        if (err.code === 'totp_required') {
+          setAskCode(true);
+          setError(null);
+          return;
+        }
+        throw err;
+      }
     });
   };
 
@@ -32,6 +44,12 @@ export function SignIn({ notice, onSignedIn }) {
         <input id="signin-password" type="password" autocomplete="current-password" required value=${password}
           onInput=${(e) => setPassword(e.currentTarget.value)} />
       </div>
+      ${askCode && html`<div class="field">
+        <label for="signin-code">Code</label>
+        <input id="signin-code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required
+          value=${code} onInput=${(e) => setCode(e.currentTarget.value)} autofocus />
+        <p class="muted small">The 6-digit code from your authenticator app.</p>
+      </div>`}
       <${Alert} error=${error} />
       <button type="submit" class="primary" disabled=${busy}>Sign in</button>
     </form>

@@ -10,12 +10,12 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ConsoleError;
-use super::session::{body, required};
+use super::session::{body, ended, required};
 use crate::engine::{Access, Caller};
 use crate::extension::console as calls;
 use crate::state::AppState;
 
-fn console_token(session: &str, view_as: Option<&str>) -> String {
+pub fn console_token(session: &str, view_as: Option<&str>) -> String {
     match view_as {
         Some(v) => format!("bknd-console:{session}|{v}"),
         None => format!("bknd-console:{session}"),
@@ -26,10 +26,15 @@ fn console_token(session: &str, view_as: Option<&str>) -> String {
 fn view_as(headers: &HeaderMap) -> Result<Option<String>, ConsoleError> {
     let Some(value) = headers.get("x-bknd-view-as") else { return Ok(None) };
     // not text: refused, never read as "no view" (which would show the member's own)
-    let text = value
-        .to_str()
-        .map(str::trim)
-        .map_err(|_| ConsoleError::bad_request("x-bknd-view-as is anon, authenticated, role:NAME or user:EMAIL"))?;
+    let text = value.to_str().map_err(|_| ConsoleError::bad_request(VIEW_AS))?;
+    parse_view_as(text)
+}
+
+const VIEW_AS: &str = "x-bknd-view-as is anon, authenticated, role:NAME or user:EMAIL";
+
+/// A View as choice (header or query): empty is none; anything unknown is refused.
+pub fn parse_view_as(text: &str) -> Result<Option<String>, ConsoleError> {
+    let text = text.trim();
     let ok = match text {
         "" => return Ok(None),
         "anon" | "authenticated" => true,
@@ -42,7 +47,7 @@ fn view_as(headers: &HeaderMap) -> Result<Option<String>, ConsoleError> {
         },
     };
     if !ok {
-        return Err(ConsoleError::bad_request("x-bknd-view-as is anon, authenticated, role:NAME or user:EMAIL"));
+        return Err(ConsoleError::bad_request(VIEW_AS));
     }
     Ok(Some(text.to_string()))
 }
@@ -166,7 +171,7 @@ fn audit_detail(args: &Value) -> Value {
 
 /// Record a change the member made (bknd.console_audit). It is done by then: a failure to
 /// record is logged, not turned into the request's failure.
-async fn record(state: &AppState, session: &str, action: String, target: Option<String>, detail: Value) {
+pub async fn record(state: &AppState, session: &str, action: String, target: Option<String>, detail: Value) {
     let call = calls::console_record(session.to_string(), action.clone(), target, detail.to_string());
     if let Err(e) = state.engine.call_as_sidecar(call).await {
         tracing::warn!(%action, failure = ?e, "console: the change was made but not recorded in bknd.console_audit");
@@ -175,7 +180,7 @@ async fn record(state: &AppState, session: &str, action: String, target: Option<
 
 pub async fn snippets(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    Ok(Json(state.engine.call_as_sidecar(calls::console_snippets(session)).await.map_err(session_or)?))
+    Ok(Json(state.engine.call_as_sidecar(calls::console_snippets(session)).await.map_err(ended)?))
 }
 
 pub async fn save_snippet(
@@ -189,7 +194,7 @@ pub async fn save_snippet(
         return Err(ConsoleError::bad_request("name and sql are required"));
     };
     let call = calls::console_save_snippet(session, name.to_string(), sql.to_string());
-    Ok(Json(state.engine.call_as_sidecar(call).await.map_err(session_or)?))
+    Ok(Json(state.engine.call_as_sidecar(call).await.map_err(ended)?))
 }
 
 pub async fn delete_snippet(
@@ -201,18 +206,10 @@ pub async fn delete_snippet(
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ConsoleError::new(404, "not_found", "no such snippet"));
     }
-    let deleted = state.engine.call_as_sidecar(calls::console_delete_snippet(session, id)).await.map_err(session_or)?;
+    let deleted = state.engine.call_as_sidecar(calls::console_delete_snippet(session, id)).await.map_err(ended)?;
     match deleted.as_bool() {
         Some(true) => Ok(axum::http::StatusCode::NO_CONTENT),
         _ => Err(ConsoleError::new(404, "not_found", "no such snippet")),
-    }
-}
-
-/// The snippet functions refuse an ended session with 28000.
-fn session_or(failure: crate::engine::Failure) -> ConsoleError {
-    match &failure {
-        crate::engine::Failure::Database(d) if d.sqlstate == "28000" => ConsoleError::no_session(),
-        _ => failure.into(),
     }
 }
 

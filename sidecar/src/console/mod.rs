@@ -12,6 +12,7 @@
 mod api;
 mod assets;
 mod error;
+mod export;
 mod guard;
 pub mod outside;
 mod session;
@@ -29,10 +30,14 @@ pub fn router() -> Router<AppState> {
         .route("/sign-out", post(session::sign_out))
         .route("/session", get(session::current))
         .route("/set-password", post(session::set_password))
+        .route("/totp/begin", post(session::totp_begin))
+        .route("/totp/enable", post(session::totp_enable))
+        .route("/totp/disable", post(session::totp_disable))
         .route("/project", get(api::project))
         .route("/project/service-role-key", post(api::service_role_key))
         .route("/tools/{name}", post(api::tool))
         .route("/rest/{*path}", any(api::rest))
+        .route("/export/{table}", get(export::export))
         .route("/snippets", get(api::snippets).post(api::save_snippet))
         .route("/snippets/{id}", axum::routing::delete(api::delete_snippet))
         .fallback(api::not_found)

@@ -72,11 +72,13 @@ pub async fn sign_in(
 ) -> Result<Response, ConsoleError> {
     let body = body(&bytes)?;
     let (email, password) = (text_field(&body, "email")?, text_field(&body, "password")?);
-    let answer = state.engine.call_as_sidecar(calls::console_sign_in(email, password, Some(addr.ip().to_string()))).await?;
+    let code = body["code"].as_str().map(str::to_string);
+    let answer = state.engine.call_as_sidecar(calls::console_sign_in(email, password, Some(addr.ip().to_string()), code)).await?;
+    let message = answer["message"].as_str().unwrap_or_default().to_string();
     match answer["error"].as_str() {
-        Some("too_many_attempts") => {
-            Err(ConsoleError::new(429, "too_many_attempts", answer["message"].as_str().unwrap_or("too many sign-in attempts")))
-        }
+        Some("too_many_attempts") => Err(ConsoleError::new(429, "too_many_attempts", message)),
+        Some("totp_required") => Err(ConsoleError::new(401, "totp_required", message)),
+        Some("invalid_code") => Err(ConsoleError::new(401, "invalid_code", message)),
         Some(_) => Err(ConsoleError::new(401, "invalid_credentials", "invalid email or password")),
         None => {
             let session = answer["session"].as_str().unwrap_or_default();
@@ -100,6 +102,47 @@ pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Resul
     match member_of(&state, required(&headers)?).await? {
         Some(member) => Ok(Json(json!({"member": member}))),
         None => Err(ConsoleError::no_session()),
+    }
+}
+
+/// `POST /totp/begin`: a new secret for the member's own TOTP, to confirm with a code.
+pub async fn totp_begin(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
+    let session = required(&headers)?;
+    Ok(Json(state.engine.call_as_sidecar(calls::console_totp_begin(session)).await.map_err(ended)?))
+}
+
+/// `POST /totp/enable {code}` and `/totp/disable {code}`: the member's own TOTP on or off.
+pub async fn totp_enable(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
+    totp_switch(&state, &headers, &bytes, true).await
+}
+
+pub async fn totp_disable(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
+    totp_switch(&state, &headers, &bytes, false).await
+}
+
+async fn totp_switch(state: &AppState, headers: &HeaderMap, bytes: &[u8], on: bool) -> Result<Json<Value>, ConsoleError> {
+    let session = required(headers)?;
+    let code = text_field(&body(bytes)?, "code")?;
+    let call = if on { calls::console_totp_enable(session.clone(), code) } else { calls::console_totp_disable(session.clone(), code) };
+    let answer = state.engine.call_as_sidecar(call).await.map_err(ended)?;
+    let message = answer["message"].as_str().unwrap_or_default().to_string();
+    match answer["error"].as_str() {
+        Some("too_many_attempts") => Err(ConsoleError::new(429, "too_many_attempts", message)),
+        Some("not_started") => Err(ConsoleError::new(409, "not_started", message)),
+        Some(_) => Err(ConsoleError::new(422, "invalid_code", message)),
+        None => {
+            let action = if on { "enable_totp" } else { "disable_totp" };
+            super::api::record(state, &session, action.to_string(), None, json!({})).await;
+            Ok(Json(answer))
+        }
+    }
+}
+
+/// The member functions refuse an ended session with 28000.
+pub fn ended(failure: crate::engine::Failure) -> ConsoleError {
+    match &failure {
+        crate::engine::Failure::Database(d) if d.sqlstate == "28000" => ConsoleError::no_session(),
+        _ => failure.into(),
     }
 }
 

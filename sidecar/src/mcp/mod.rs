@@ -18,7 +18,20 @@ pub async fn call(state: &AppState, token: Option<String>, name: &str, args: Val
         Some(tool) => arguments::check(tool, &args)?,
         None => return Err(ToolError { status: 404, message: format!("unknown tool {name:?}") }),
     }
-    run::tool(state, token, name, &args).await
+    let result = run::tool(state, token, name, &args).await?;
+    // the caller's next REST call (the console's grid, an agent's insert) sees the new shape:
+    // the schema cache has reloaded before the answer, not some moments after it
+    if reshapes(name, &args) {
+        state.schema.refresh(std::time::Duration::from_secs(2)).await;
+    }
+    Ok(result)
+}
+
+/// Whether tool `name` may change what the REST API's schema cache holds.
+fn reshapes(name: &str, args: &Value) -> bool {
+    const SCHEMA_TOOLS: [&str; 7] =
+        ["create_table", "add_column", "drop_column", "rename_column", "create_index", "create_relation", "drop_table"];
+    SCHEMA_TOOLS.contains(&name) || (name == "execute_sql" && args["read_only"] == json!(false))
 }
 pub mod stdio;
 
