@@ -975,3 +975,33 @@ GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_si
 TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+
+-- (console part 2) the Users screen's keyset pages and email-prefix search, and one user's
+-- audit trail, stay fast at millions of rows
+CREATE INDEX users_created_at_idx ON bknd.users (created_at, id);
+CREATE INDEX users_email_prefix_idx ON bknd.users (lower(email) text_pattern_ops);
+CREATE INDEX audit_log_user_id_idx ON bknd.audit_log (user_id, id);
+
+CREATE FUNCTION bknd."admin_search_users"("search" TEXT DEFAULT NULL, "after" TEXT DEFAULT NULL, "max" INT DEFAULT 50) RETURNS jsonb
+STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'admin_search_users_wrapper';
+CREATE FUNCTION bknd."admin_user_detail"("id" TEXT) RETURNS jsonb
+STRICT STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'admin_user_detail_wrapper';
+CREATE FUNCTION bknd."admin_sign_out_user"("id" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'admin_sign_out_user_wrapper';
+CREATE FUNCTION bknd."admin_remove_factors"("id" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'admin_remove_factors_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.admin_search_users(text, text, integer), bknd.admin_user_detail(text),
+  bknd.admin_sign_out_user(text), bknd.admin_remove_factors(text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.admin_search_users(text, text, integer), bknd.admin_user_detail(text),
+  bknd.admin_sign_out_user(text), bknd.admin_remove_factors(text)
+TO service_role;
+CREATE FUNCTION bknd."console_logs"("log" TEXT, "max" INT DEFAULT 100, "before" bigint DEFAULT NULL, "since" timestamp with time zone DEFAULT NULL, "until" timestamp with time zone DEFAULT NULL, "actor" TEXT DEFAULT NULL, "action" TEXT DEFAULT NULL) RETURNS jsonb
+STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_logs_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) TO service_role;

@@ -105,3 +105,9 @@ SELECT pg_catalog.pg_extension_config_dump('bknd.console_members', '');
 SELECT pg_catalog.pg_extension_config_dump('bknd.console_snippets', '');
 SELECT pg_catalog.pg_extension_config_dump('bknd.console_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('bknd.console_audit_id_seq', '');
+
+-- (console part 2) the Users screen's keyset pages and email-prefix search, and one user's
+-- audit trail, stay fast at millions of rows
+CREATE INDEX users_created_at_idx ON bknd.users (created_at, id);
+CREATE INDEX users_email_prefix_idx ON bknd.users (lower(email) text_pattern_ops);
+CREATE INDEX audit_log_user_id_idx ON bknd.audit_log (user_id, id);

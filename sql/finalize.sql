@@ -103,8 +103,12 @@ GRANT EXECUTE ON FUNCTION bknd.get_user(), bknd.update_user(jsonb), bknd.sign_ou
 TO authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
   bknd.admin_create_user(jsonb), bknd.admin_list_users(integer, integer), bknd.admin_get_user(text),
-  bknd.admin_update_user(text, jsonb), bknd.admin_delete_user(text)
+  bknd.admin_update_user(text, jsonb), bknd.admin_delete_user(text),
+  bknd.admin_search_users(text, text, integer), bknd.admin_user_detail(text),
+  bknd.admin_sign_out_user(text), bknd.admin_remove_factors(text)
 TO service_role;
+-- the console's Logs screen (the members' own actions only for console admins and owners)
+GRANT EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) TO service_role;
 
 -- One statement from an operator's tool (MCP execute_sql), as the caller
 GRANT EXECUTE ON FUNCTION bknd.execute_sql(text, boolean) TO service_role;

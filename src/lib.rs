@@ -7,6 +7,7 @@
 use pgrx::prelude::*;
 
 mod auth;
+mod console_logs;
 mod ddl;
 mod errors;
 mod execute_sql;

@@ -8,6 +8,8 @@ import { SqlScreen } from './screens/sql.js';
 import { ApiScreen } from './screens/apikeys.js';
 import { WebhooksScreen } from './screens/webhooks.js';
 import { SettingsScreen } from './screens/settings.js';
+import { UsersScreen } from './screens/users.js';
+import { LogsScreen } from './screens/logs.js';
 import { ComingSoon } from './screens/soon.js';
 
 const NAV = [
@@ -34,8 +36,10 @@ function screenFor(section, rest, member) {
     case 'settings':
       return html`<${SettingsScreen} />`;
     case 'users':
-    case 'storage':
+      return html`<${UsersScreen} />`;
     case 'logs':
+      return html`<${LogsScreen} member=${member} />`;
+    case 'storage':
       return html`<${ComingSoon} title=${NAV.find((n) => n[2] === section)[0]} />`;
     default:
       return html`<main id="main" class="main"><h1>Not found</h1><p>No console page is at this address.</p></main>`;

@@ -18,7 +18,7 @@ fn uuid_arg(id: &str) -> Result<String, Value> {
     }
 }
 
-fn existing(id: &str) -> Result<String, Value> {
+pub(super) fn existing(id: &str) -> Result<String, Value> {
     let id = uuid_arg(id)?;
     let found =
         errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.users WHERE id = $1::uuid)", &[id.as_str().into()]))

@@ -3,6 +3,7 @@
 //! the tables are out of every API role's reach. The sidecar maps `/auth/v1` onto these.
 
 mod admin;
+mod admin_users;
 mod audit;
 mod commit;
 pub mod console;

@@ -177,7 +177,8 @@ function field(page, column) {
 function answers(response, match) {
   const req = response.request();
   const url = new URL(response.url());
-  if (url.origin !== BKND || !url.pathname.startsWith(match.path)) return false;
+  const onPath = match.path instanceof RegExp ? match.path.test(url.pathname) : url.pathname.startsWith(match.path);
+  if (url.origin !== BKND || !onPath) return false;
   if (match.method && req.method() !== match.method) return false;
   if (match.viewAs !== undefined && norm(req.headers()['x-bknd-view-as'] ?? '') !== norm(match.viewAs)) return false;
   if (match.query && !decodeURIComponent(url.search.replace(/\+/g, ' ')).includes(match.query)) return false;
@@ -494,7 +495,7 @@ step('the owner signs in and sees the navigation', async () => {
   assert.equal(cookie.sameSite, 'Strict');
   assert.equal((await api(context, 'GET', '/console/api/session')).body?.member?.email, OWNER.email);
   // part 2's screens are there, saying so
-  await link(page, 'Users').click();
+  await link(page, 'Storage').click();
   await page.getByText('Coming in part 2').first().waitFor();
   await link(page, 'Tables').click();
   await button(page, 'New table').waitFor();
@@ -725,6 +726,68 @@ step('SQL: results, an error with its position, read-only by default; the API sc
   await shot(page, 'console-api.png');
   await succeeding(page, { path: '/console/api/project/service-role-key', method: 'POST' }, () => button(page, 'Reveal service_role key').click());
   await until('the service_role key', async () => (await jwtsShown(page)).some((k) => k.claims.role === 'service_role'));
+});
+
+/** A password sign-in through the auth API, as an app would: the status. */
+async function appSignIn(email, password) {
+  const r = await fetch(`${BKND}/auth/v1/token?grant_type=password`, {
+    method: 'POST',
+    headers: { apikey: ANON_KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  return r.status;
+}
+
+step('users: add one, ban and unban, delete; the sign-in through /auth/v1 follows', async () => {
+  const { page } = owner;
+  const email = 'carol@example.com';
+  const password = 'carol password 1';
+  await link(page, 'Users').click();
+  await page.getByRole('heading', { name: 'Users', exact: true }).waitFor();
+  await button(page, 'Add user').click();
+  await textbox(page, 'Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await succeeding(page, { path: '/console/api/users', method: 'POST' }, () => button(page, 'Create user').click());
+  const usersGrid = page.getByRole('table', { name: 'Users' });
+  const carol = usersGrid.getByRole('button', { name: email, exact: true });
+  await carol.waitFor();
+  assert.equal(await appSignIn(email, password), 200, 'the new user signs in');
+
+  await carol.click();
+  await page.getByRole('heading', { name: email }).waitFor();
+  await succeeding(page, { path: /\/console\/api\/users\/[^/]+\/ban$/, method: 'POST' }, () => button(page, 'Ban').click());
+  await until('the user to show as banned', async () => (await usersGrid.getByRole('row').filter({ hasText: email }).textContent()).includes('banned'));
+  assert.notEqual(await appSignIn(email, password), 200, 'a banned user is refused');
+  if (!(await button(page, 'Unban').isVisible())) await carol.click();
+  await succeeding(page, { path: /\/console\/api\/users\/[^/]+\/unban$/, method: 'POST' }, () => button(page, 'Unban').click());
+  assert.equal(await appSignIn(email, password), 200, 'unbanned, the user signs in again');
+  if (SHOTS) await shot(page, 'console-users.png');
+
+  if (!(await button(page, 'Delete').isVisible())) await carol.click();
+  await button(page, 'Delete').click();
+  await succeeding(page, { path: /\/console\/api\/users\/[^/]+$/, method: 'DELETE' }, () => page.getByRole('button', { name: 'Confirm delete' }).click());
+  await until('the user to go', async () => (await carol.count()) === 0);
+  assert.notEqual(await appSignIn(email, password), 200, 'a deleted user cannot sign in');
+});
+
+step('logs: auth events and the members\' actions, newest first, filtered', async () => {
+  const { page } = owner;
+  await link(page, 'Logs').click();
+  const entries = page.getByRole('table', { name: 'Log entries' });
+  await entries.getByRole('cell', { name: 'user_deleted', exact: true }).first().waitFor();
+  // carol's sign-ins, by her email? she is gone: by action instead
+  await textbox(page, 'Action').fill('login');
+  await responding(page, { path: '/console/api/logs', query: 'action=login' }, () => button(page, 'Apply filters').click());
+  await until('only sign-ins to show', async () => {
+    const actions = await entries.locator('tbody tr td:nth-child(2)').allTextContents();
+    return actions.length > 0 && actions.every((a) => a === 'login');
+  });
+  await textbox(page, 'Action').fill('');
+  await choose(page, combobox(page, 'Log'), 'Console members');
+  await button(page, 'Apply filters').click();
+  await entries.getByRole('cell', { name: 'user:delete', exact: true }).first().waitFor();
+  await entries.getByRole('cell', { name: 'tool:create_table', exact: true }).first().waitFor();
+  if (SHOTS) await shot(page, 'console-logs.png');
 });
 
 step('a viewer is refused by the database, in the page and by direct calls; cross-site requests change nothing', async () => {

@@ -706,3 +706,203 @@ fn export_streams_every_row_the_caller_may_read() {
     let recorded = scalar_i64(&mut admin, "SELECT count(*) FROM bknd.console_audit WHERE action = 'export' AND target = 'public.items'");
     assert!(recorded >= 6, "exports are recorded: {recorded}");
 }
+
+#[test]
+fn users_are_listed_by_any_member_and_changed_by_admins_and_owners() {
+    let c = start("console_api_users");
+    add_member(&c.db, "admin@example.com", "admin", "admin password 1");
+    let mut admin = c.db.admin();
+    // 120 users, made a microsecond apart so the order is known; ann signs in with a password
+    admin
+        .batch_execute(
+            "INSERT INTO bknd.users (email, created_at, email_confirmed_at) \
+             SELECT 'user' || lpad(i::text, 3, '0') || '@example.com', now() - make_interval(secs => 1000 - i), now() \
+             FROM generate_series(1, 120) i",
+        )
+        .unwrap();
+    let (owner, dev, viewer) = (
+        sign_in(&c, "owner@example.com", "owner password 1"),
+        sign_in(&c, "dev@example.com", "developer password 1"),
+        sign_in(&c, "viewer@example.com", "viewer password 1"),
+    );
+
+    // any member may look: keyset pages, newest first, none twice
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..4 {
+        let path = match &after {
+            Some(a) => format!("/console/api/users?limit=50&after={}", percent(a)),
+            None => "/console/api/users?limit=50".to_string(),
+        };
+        let page = send(&c, "GET", &path, Some(&viewer), &[], None);
+        assert_eq!(page.status, 200, "{}", page.body);
+        seen.extend(page.body["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()));
+        match page.body["next"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    let first = send(&c, "GET", "/console/api/users?limit=1", Some(&viewer), &[], None);
+    assert_eq!(first.body["estimate"], json!(120), "small tables are counted: {}", first.body);
+    assert_eq!(seen.first().map(String::as_str), Some("user120@example.com"));
+    assert_eq!(seen.last().map(String::as_str), Some("user001@example.com"));
+    let search = |q: &str| send(&c, "GET", &format!("/console/api/users?search={}", percent(q)), Some(&viewer), &[], None).body;
+    assert_eq!(search("USER11").as_object().unwrap()["users"].as_array().unwrap().len(), 10, "user110..user119, case aside");
+    assert_eq!(search("%").as_object().unwrap()["users"].as_array().unwrap().len(), 0, "% is a character, not a wildcard");
+    assert_eq!(search("user_0").as_object().unwrap()["users"].as_array().unwrap().len(), 0, "_ too");
+
+    // a viewer and a developer change nothing: the database refuses them
+    let anon_key = c.db.token(json!({"role": "anon"}));
+    let create =
+        |session: &str, email: &str| post(&c, "/console/api/users", session, json!({"email": email, "password": "a user password 1"}));
+    for session in [&viewer, &dev] {
+        let refused = create(session, "planted@example.com");
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    // an owner adds ann; ann signs in through the auth API
+    let made = create(&owner, "ann@example.com");
+    assert_eq!(made.status, 200, "{}", made.body);
+    let ann = made.body["id"].as_str().unwrap().to_string();
+    let sign_in_ann = || {
+        send(
+            &c,
+            "POST",
+            "/auth/v1/token?grant_type=password",
+            None,
+            &[("apikey", &anon_key), ("content-type", "application/json")],
+            Some(json!({"email": "ann@example.com", "password": "a user password 1"})),
+        )
+        .status
+    };
+    assert_eq!(sign_in_ann(), 200);
+    let detail = send(&c, "GET", &format!("/console/api/users/{ann}"), Some(&viewer), &[], None);
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert_eq!(detail.body["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(detail.body["identities"][0]["provider"], "email");
+    assert!(detail.body["audit"].as_array().unwrap().iter().any(|a| a["action"] == "login"), "{}", detail.body["audit"]);
+    assert!(!detail.body.to_string().contains("password_hash"));
+
+    // a developer cannot ban; an owner can, and then ann cannot sign in until unbanned
+    for session in [&viewer, &dev] {
+        assert_eq!(post(&c, &format!("/console/api/users/{ann}/ban"), session, json!({})).status, 403);
+    }
+    assert_eq!(post(&c, &format!("/console/api/users/{ann}/ban"), &owner, json!({})).status, 200);
+    assert_ne!(sign_in_ann(), 200, "a banned user is refused");
+    assert_eq!(post(&c, &format!("/console/api/users/{ann}/unban"), &owner, json!({})).status, 200);
+    assert_eq!(sign_in_ann(), 200);
+    let ended = post(&c, &format!("/console/api/users/{ann}/sign-out"), &owner, json!({}));
+    assert_eq!((ended.status, &ended.body["sessions_ended"]), (200, &json!(1)), "{}", ended.body);
+    let meta = post(&c, &format!("/console/api/users/{ann}/metadata"), &owner, json!({"app_metadata": {"plan": "pro"}}));
+    assert_eq!((meta.status, &meta.body["app_metadata"]["plan"]), (200, &json!("pro")), "{}", meta.body);
+    assert_eq!(post(&c, &format!("/console/api/users/{ann}/metadata"), &owner, json!({"app_metadata": "x"})).status, 400);
+    assert_eq!(post(&c, &format!("/console/api/users/{ann}/explode"), &owner, json!({})).status, 404);
+
+    // an admin deletes ann (a developer may not); then her sign-in fails
+    let delete = |session: &str| {
+        send(&c, "DELETE", &format!("/console/api/users/{ann}"), Some(session), &[PAGE[0], PAGE[1]], Some(json!({}))).status
+    };
+    assert_eq!(delete(&dev), 403);
+    let admin_session = sign_in(&c, "admin@example.com", "admin password 1");
+    assert_eq!(delete(&admin_session), 200);
+    assert_ne!(sign_in_ann(), 200);
+    assert_eq!(delete(&admin_session), 404);
+    assert_eq!(send(&c, "GET", "/console/api/users/not-a-uuid", Some(&viewer), &[], None).status, 404);
+
+    let actions: Vec<String> = admin
+        .query("SELECT action FROM bknd.console_audit WHERE action LIKE 'user:%' ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(actions, ["user:create", "user:ban", "user:unban", "user:sign-out", "user:metadata", "user:delete"]);
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.users WHERE email = 'planted@example.com'"), 0);
+}
+
+#[test]
+fn logs_page_newest_first_with_filters_and_the_members_actions_for_admins_and_owners() {
+    let c = start("console_api_logs");
+    let mut admin = c.db.admin();
+    let (owner, dev, viewer) = (
+        sign_in(&c, "owner@example.com", "owner password 1"),
+        sign_in(&c, "dev@example.com", "developer password 1"),
+        sign_in(&c, "viewer@example.com", "viewer password 1"),
+    );
+    let anon_key = c.db.token(json!({"role": "anon"}));
+    for email in ["ann@example.com", "bob@example.com"] {
+        let made = post(&c, "/console/api/users", &owner, json!({"email": email, "password": "a user password 1"}));
+        assert_eq!(made.status, 200, "{}", made.body);
+    }
+    for email in ["ann@example.com", "ann@example.com", "bob@example.com"] {
+        let body = json!({"email": email, "password": "a user password 1"});
+        let signed = send(
+            &c,
+            "POST",
+            "/auth/v1/token?grant_type=password",
+            None,
+            &[("apikey", &anon_key), ("content-type", "application/json")],
+            Some(body),
+        );
+        assert_eq!(signed.status, 200);
+    }
+    assert_eq!(
+        post(&c, "/console/api/tools/create_table", &dev, json!({"table": "notes", "columns": {"t": {"type": "text"}}})).status,
+        200
+    );
+    let logs = |session: &str, query: &str| send(&c, "GET", &format!("/console/api/logs?{query}"), Some(session), &[], None);
+    let actions = |a: &Answer| -> Vec<String> {
+        a.body["entries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", a.body))
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // auth events, newest first; by user; by action; pages
+    let auth = logs(&viewer, "log=auth");
+    assert_eq!(auth.status, 200, "{}", auth.body);
+    let ids: Vec<i64> = auth.body["entries"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    let ann = logs(&viewer, "log=auth&actor=ANN%40example.com&action=login");
+    assert_eq!(actions(&ann), ["login", "login"], "{}", ann.body);
+    assert!(ann.body["entries"].as_array().unwrap().iter().all(|e| e["actor"] == "ann@example.com"));
+    let first = logs(&viewer, "log=auth&action=login&limit=2");
+    assert_eq!(actions(&first).len(), 2);
+    let next = first.body["next"].as_i64().expect("a next page");
+    let rest = logs(&viewer, &format!("log=auth&action=login&limit=2&before={next}"));
+    assert_eq!((actions(&rest).len(), &rest.body["next"]), (1, &Value::Null));
+    // a time range: the future holds nothing, nor does the distant past
+    assert_eq!(actions(&logs(&viewer, "log=auth&since=2999-01-01T00:00:00Z")).len(), 0);
+    assert_eq!(actions(&logs(&viewer, "log=auth&until=2000-01-01")).len(), 0);
+    assert_eq!(actions(&logs(&viewer, "log=auth&since=2000-01-01&until=2999-01-01&action=login")).len(), 3);
+
+    // schema changes name the member
+    let schema = logs(&viewer, "log=schema&actor=dev%40example.com");
+    assert_eq!(schema.body["entries"][0]["target"], "notes", "{}", schema.body);
+    assert_eq!(schema.body["entries"][0]["actor"], "console:dev@example.com");
+
+    // the members' own actions: admins and owners only, whatever a member asks
+    for session in [&viewer, &dev] {
+        assert_eq!(logs(session, "log=console").status, 403);
+    }
+    let console = logs(&owner, "log=console&action=user");
+    assert_eq!(actions(&console), ["user:create", "user:create"], "{}", console.body);
+    let e =
+        admin.batch_execute("SET ROLE service_role; SELECT bknd.console_logs('console')").expect_err("service_role is not a console admin");
+    assert_eq!(sqlstate(&e), "42501");
+    admin.batch_execute("RESET ROLE").unwrap();
+
+    // mistakes are 400s
+    for query in ["log=secrets", "log=auth&since=yesterday", "log=auth&before=x", "log=auth&since=2026-13-45"] {
+        let a = logs(&viewer, query);
+        assert_eq!(a.status, 400, "{query}: {}", a.body);
+    }
+    assert_eq!(send(&c, "GET", "/console/api/logs?log=auth", None, &[], None).status, 401);
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

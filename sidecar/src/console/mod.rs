@@ -14,8 +14,10 @@ mod assets;
 mod error;
 mod export;
 mod guard;
+mod logs;
 pub mod outside;
 mod session;
+mod users;
 
 use axum::response::Redirect;
 use axum::routing::{any, get, post};
@@ -38,6 +40,10 @@ pub fn router() -> Router<AppState> {
         .route("/tools/{name}", post(api::tool))
         .route("/rest/{*path}", any(api::rest))
         .route("/export/{table}", get(export::export))
+        .route("/logs", get(logs::page))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::detail).delete(users::delete))
+        .route("/users/{id}/{action}", post(users::act))
         .route("/snippets", get(api::snippets).post(api::save_snippet))
         .route("/snippets/{id}", axum::routing::delete(api::delete_snippet))
         .fallback(api::not_found)

@@ -49,6 +49,11 @@ calls! {
     fn admin_update_user(user_id: String, attributes: &Value) =
         "SELECT bknd.admin_update_user($1::text, $2::text::jsonb)::text";
     fn admin_delete_user(user_id: String) = "SELECT bknd.admin_delete_user($1::text)::text";
+    fn admin_search_users(search: Option<String>, after: Option<String>, max: i64) =
+        "SELECT bknd.admin_search_users($1::text, $2::text, $3::text::integer)::text";
+    fn admin_user_detail(user_id: String) = "SELECT bknd.admin_user_detail($1::text)::text";
+    fn admin_sign_out_user(user_id: String) = "SELECT bknd.admin_sign_out_user($1::text)::text";
+    fn admin_remove_factors(user_id: String) = "SELECT bknd.admin_remove_factors($1::text)::text";
     /// the sidecar's own: it hands out the provider's client secret
     fn oauth_begin(provider: String, redirect_to: String, code_challenge: Option<String>,
                    code_challenge_method: Option<String>, ip: Option<String>) =

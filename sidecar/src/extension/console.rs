@@ -9,6 +9,10 @@ calls! {
     fn console_set_password(token: String, password: String) = "SELECT bknd.console_set_password($1::text, $2::text)::text";
     fn console_sign_in(email: String, password: String, ip: Option<String>, code: Option<String>) =
         "SELECT bknd.console_sign_in($1::text, $2::text, $3::text, $4::text)::text";
+    fn console_logs(log: String, max: i64, before: Option<i64>, since: Option<String>, until: Option<String>,
+                    actor: Option<String>, action: Option<String>) =
+        "SELECT bknd.console_logs($1::text, $2::text::integer, $3::text::bigint, $4::text::timestamptz, $5::text::timestamptz, \
+         $6::text, $7::text)::text";
     fn console_totp_begin(session: String) = "SELECT bknd.console_totp_begin($1::text)::text";
     fn console_totp_enable(session: String, code: String) = "SELECT bknd.console_totp_enable($1::text, $2::text)::text";
     fn console_totp_disable(session: String, code: String) = "SELECT bknd.console_totp_disable($1::text, $2::text)::text";
