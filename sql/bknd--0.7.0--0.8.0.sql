@@ -1005,3 +1005,21 @@ STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', 'console_logs_wrapper';
 REVOKE EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) TO service_role;
+CREATE FUNCTION bknd."console_team"() RETURNS jsonb
+STRICT STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_team_wrapper';
+CREATE FUNCTION bknd."console_invite_member"("email" TEXT, "role" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_invite_member_wrapper';
+CREATE FUNCTION bknd."console_set_member_role"("id" TEXT, "role" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_set_member_role_wrapper';
+CREATE FUNCTION bknd."console_remove_member"("id" TEXT) RETURNS jsonb
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_remove_member_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.console_team(), bknd.console_invite_member(text, text), bknd.console_set_member_role(text, text),
+  bknd.console_remove_member(text) FROM PUBLIC;
+-- the team, seen by every member and managed by owners (the functions check who acts)
+GRANT EXECUTE ON FUNCTION bknd.console_team(), bknd.console_invite_member(text, text), bknd.console_set_member_role(text, text),
+  bknd.console_remove_member(text)
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

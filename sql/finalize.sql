@@ -89,6 +89,10 @@ GRANT EXECUTE ON FUNCTION bknd.console_set_password(text, text), bknd.console_si
 TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.console_api_keys(boolean)
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+-- the team, seen by every member and managed by owners (the functions check who acts)
+GRANT EXECUTE ON FUNCTION bknd.console_team(), bknd.console_invite_member(text, text), bknd.console_set_member_role(text, text),
+  bknd.console_remove_member(text)
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
 -- (run_as_row: the same for a whole row, for the sidecar's REST statements)
 GRANT EXECUTE ON FUNCTION bknd.run_as_row(text, text, text, jsonb, text, boolean, text, text[]) TO authenticator;
 GRANT EXECUTE ON FUNCTION bknd.request_email_token(text, text, boolean, text, text, text) TO authenticator;

@@ -34,7 +34,7 @@ function screenFor(section, rest, member) {
     case 'api-keys':
       return html`<${ApiScreen} />`;
     case 'settings':
-      return html`<${SettingsScreen} />`;
+      return html`<${SettingsScreen} member=${member} />`;
     case 'users':
       return html`<${UsersScreen} />`;
     case 'logs':

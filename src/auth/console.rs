@@ -17,16 +17,17 @@ const IDLE_SECONDS: i32 = 8 * 3600;
 /// The sign-in rate limits' window, and their limits (per email and address, per address).
 const SIGN_IN_WINDOW: i32 = 300;
 
-const ROLES: [&str; 4] = ["owner", "admin", "developer", "viewer"];
+pub(super) const ROLES: [&str; 4] = ["owner", "admin", "developer", "viewer"];
 
-fn member_json(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<Value> {
+pub(super) fn member_json(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Option<Value> {
     errors::spi_or(crate::plans::get_one::<pgrx::JsonB>(sql, args), None).map(|j| j.0)
 }
 
-const MEMBER: &str = "jsonb_build_object('id', m.id, 'email', m.email, 'role', m.role, 'has_password', m.password_hash IS NOT NULL, \
+pub(super) const MEMBER: &str =
+    "jsonb_build_object('id', m.id, 'email', m.email, 'role', m.role, 'has_password', m.password_hash IS NOT NULL, \
                       'totp', m.totp_secret IS NOT NULL, 'created_at', m.created_at, 'last_sign_in_at', m.last_sign_in_at)";
 
-fn checked_email(email: &str) -> String {
+pub(super) fn checked_email(email: &str) -> String {
     super::user::normalize_email(email).unwrap_or_else(|_| errors::invalid(format!("invalid email address {email:?}")))
 }
 
@@ -38,7 +39,7 @@ fn checked_password(password: &str) -> String {
 }
 
 /// A one-time token to set `member`'s password (replacing any earlier one).
-fn new_link(member: &str) -> String {
+pub(super) fn new_link(member: &str) -> String {
     let token = secret_token::random();
     errors::spi(Spi::run_with_args(
         "WITH gone AS (DELETE FROM bknd.console_tokens WHERE member_id = $1::uuid) \

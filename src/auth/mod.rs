@@ -7,6 +7,7 @@ mod admin_users;
 mod audit;
 mod commit;
 pub mod console;
+mod console_team;
 mod email_change;
 mod email_token;
 mod mfa;

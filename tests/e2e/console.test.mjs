@@ -790,6 +790,40 @@ step('logs: auth events and the members\' actions, newest first, filtered', asyn
   if (SHOTS) await shot(page, 'console-logs.png');
 });
 
+step('team: an owner invites a developer, who sets a password through the link and signs in', async () => {
+  const { page } = owner;
+  const dana = { email: 'dana@example.com', password: 'dana password 1' };
+  await link(page, 'Settings').click();
+  await page.getByRole('heading', { name: 'Team' }).waitFor();
+  await page.getByRole('table', { name: 'Members' }).getByRole('cell', { name: VIEWER.email, exact: true }).waitFor();
+  await textbox(page, 'Member email').fill(dana.email);
+  await choose(page, combobox(page, 'Member role'), 'developer');
+  const invited = await succeeding(page, { path: '/console/api/members', method: 'POST' }, () => button(page, 'Invite').click());
+  assert.match(invited.link, /\/console\/set-password#token=/);
+  await page.getByLabel('invitation link').waitFor();
+  assert.equal((await page.getByLabel('invitation link').textContent()).trim(), invited.link);
+  await combobox(page, `Role for ${dana.email}`).waitFor();
+  if (SHOTS) await shot(page, 'console-team.png');
+
+  const newcomer = await member('dana');
+  try {
+    await newcomer.page.goto(invited.link);
+    await newcomer.page.getByLabel('New password', { exact: true }).fill(dana.password);
+    await succeeding(newcomer.page, { path: '/console/api/set-password', method: 'POST' }, () => button(newcomer.page, 'Set password').click());
+    await signIn(newcomer.page, dana);
+    // a developer sees the team but no owner's controls
+    await link(newcomer.page, 'Settings').click();
+    await newcomer.page.getByRole('table', { name: 'Members' }).waitFor();
+    assert.equal(await button(newcomer.page, 'Invite').count(), 0);
+  } finally {
+    await newcomer.context.close();
+  }
+  // the owner removes dana again
+  await button(page, `Remove ${dana.email}`).click();
+  await succeeding(page, { path: '/console/api/members/', method: 'DELETE' }, () => button(page, 'Confirm remove').click());
+  await until('dana to go', async () => (await page.getByRole('table', { name: 'Members' }).getByRole('cell', { name: dana.email, exact: true }).count()) === 0);
+});
+
 step('a viewer is refused by the database, in the page and by direct calls; cross-site requests change nothing', async () => {
   viewer = await member('viewer');
   const { page, context } = viewer;

@@ -901,6 +901,88 @@ fn logs_page_newest_first_with_filters_and_the_members_actions_for_admins_and_ow
     assert_eq!(send(&c, "GET", "/console/api/logs?log=auth", None, &[], None).status, 401);
 }
 
+#[test]
+fn owners_manage_the_team_and_the_last_owner_stays() {
+    let c = start("console_api_team");
+    add_member(&c.db, "admin@example.com", "admin", "admin password 1");
+    let (owner, admin_session, dev) = (
+        sign_in(&c, "owner@example.com", "owner password 1"),
+        sign_in(&c, "admin@example.com", "admin password 1"),
+        sign_in(&c, "dev@example.com", "developer password 1"),
+    );
+    // every member sees the team
+    let team = send(&c, "GET", "/console/api/members", Some(&dev), &[], None);
+    assert_eq!(team.status, 200, "{}", team.body);
+    let emails: Vec<&str> = team.body.as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["admin@example.com", "dev@example.com", "owner@example.com", "viewer@example.com"]);
+    let id_of = |email: &str| -> String {
+        let team = send(&c, "GET", "/console/api/members", Some(&owner), &[], None);
+        team.body.as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["id"].as_str().unwrap().to_string()
+    };
+
+    // only owners invite, change roles and remove: the database refuses the others
+    for session in [&admin_session, &dev] {
+        let invite = post(&c, "/console/api/members", session, json!({"email": "eve@example.com", "role": "owner"}));
+        assert_eq!(invite.status, 403, "{}", invite.body);
+        let promote = post(&c, &format!("/console/api/members/{}/role", id_of("dev@example.com")), session, json!({"role": "owner"}));
+        assert_eq!(promote.status, 403, "{}", promote.body);
+        let remove =
+            send(&c, "DELETE", &format!("/console/api/members/{}", id_of("viewer@example.com")), Some(session), &PAGE, Some(json!({})));
+        assert_eq!(remove.status, 403);
+    }
+    // an invitation: a one-time link that sets the password, then the new member signs in
+    let invite = post(&c, "/console/api/members", &owner, json!({"email": "New@Example.com", "role": "developer"}));
+    assert_eq!(invite.status, 200, "{}", invite.body);
+    assert_eq!(
+        (invite.body["member"]["email"].as_str(), invite.body["member"]["has_password"].as_bool()),
+        (Some("new@example.com"), Some(false))
+    );
+    let link = invite.body["link"].as_str().unwrap();
+    let token = link.split("/console/set-password#token=").nth(1).unwrap_or_else(|| panic!("{link}"));
+    let set =
+        send(&c, "POST", "/console/api/set-password", None, &PAGE, Some(json!({"token": token, "password": "new member password 1"})));
+    assert_eq!(set.status, 200, "{}", set.body);
+    let newcomer = sign_in(&c, "new@example.com", "new member password 1");
+    assert_eq!(
+        post(&c, "/console/api/members", &owner, json!({"email": "new@example.com", "role": "viewer"})).status,
+        409,
+        "a member already"
+    );
+    assert_eq!(post(&c, "/console/api/members", &owner, json!({"email": "x@example.com", "role": "superuser"})).status, 400);
+    assert_eq!(post(&c, "/console/api/members", &owner, json!({"email": "not an email", "role": "viewer"})).status, 400);
+
+    // a role change takes effect on the member's next request
+    let demoted = post(&c, &format!("/console/api/members/{}/role", id_of("new@example.com")), &owner, json!({"role": "viewer"}));
+    assert_eq!((demoted.status, demoted.body["role"].as_str()), (200, Some("viewer")), "{}", demoted.body);
+    let write = post(&c, "/console/api/tools/create_table", &newcomer, json!({"table": "t1", "columns": {"a": {"type": "text"}}}));
+    assert_eq!(write.status, 403, "a viewer now: {}", write.body);
+
+    // the last owner can be neither demoted nor removed; with a second owner, both can go
+    let me = id_of("owner@example.com");
+    let last = post(&c, &format!("/console/api/members/{me}/role"), &owner, json!({"role": "admin"}));
+    assert_eq!(last.status / 100, 4, "{}", last.body);
+    assert!(last.body["message"].as_str().unwrap().contains("last owner"), "{}", last.body);
+    let gone = send(&c, "DELETE", &format!("/console/api/members/{me}"), Some(&owner), &PAGE, Some(json!({})));
+    assert_eq!(gone.status / 100, 4);
+    assert_eq!(
+        post(&c, &format!("/console/api/members/{}/role", id_of("admin@example.com")), &owner, json!({"role": "owner"})).status,
+        200
+    );
+    let removed = send(&c, "DELETE", &format!("/console/api/members/{}", id_of("new@example.com")), Some(&owner), &PAGE, Some(json!({})));
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(send(&c, "GET", "/console/api/session", Some(&newcomer), &[], None).status, 401, "a removed member's session ends");
+    let unknown = send(&c, "DELETE", "/console/api/members/00000000-0000-0000-0000-000000000000", Some(&owner), &PAGE, Some(json!({})));
+    assert_eq!(unknown.status, 404);
+    let mut admin = c.db.admin();
+    let actions: Vec<String> = admin
+        .query("SELECT action FROM bknd.console_audit WHERE action LIKE 'member:%' ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(actions, ["member:invite", "member:role", "member:role", "member:remove"]);
+}
+
 fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })

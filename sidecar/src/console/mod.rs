@@ -17,6 +17,7 @@ mod guard;
 mod logs;
 pub mod outside;
 mod session;
+mod team;
 mod users;
 
 use axum::response::Redirect;
@@ -41,6 +42,9 @@ pub fn router() -> Router<AppState> {
         .route("/rest/{*path}", any(api::rest))
         .route("/export/{table}", get(export::export))
         .route("/logs", get(logs::page))
+        .route("/members", get(team::list).post(team::invite))
+        .route("/members/{id}", axum::routing::delete(team::remove))
+        .route("/members/{id}/role", post(team::set_role))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::detail).delete(users::delete))
         .route("/users/{id}/{action}", post(users::act))

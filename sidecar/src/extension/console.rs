@@ -13,6 +13,10 @@ calls! {
                     actor: Option<String>, action: Option<String>) =
         "SELECT bknd.console_logs($1::text, $2::text::integer, $3::text::bigint, $4::text::timestamptz, $5::text::timestamptz, \
          $6::text, $7::text)::text";
+    fn console_team() = "SELECT bknd.console_team()::text";
+    fn console_invite_member(email: String, role: String) = "SELECT bknd.console_invite_member($1::text, $2::text)::text";
+    fn console_set_member_role(id: String, role: String) = "SELECT bknd.console_set_member_role($1::text, $2::text)::text";
+    fn console_remove_member(id: String) = "SELECT bknd.console_remove_member($1::text)::text";
     fn console_totp_begin(session: String) = "SELECT bknd.console_totp_begin($1::text)::text";
     fn console_totp_enable(session: String, code: String) = "SELECT bknd.console_totp_enable($1::text, $2::text)::text";
     fn console_totp_disable(session: String, code: String) = "SELECT bknd.console_totp_disable($1::text, $2::text)::text";
