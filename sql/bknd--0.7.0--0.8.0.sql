@@ -1023,3 +1023,16 @@ REVOKE EXECUTE ON FUNCTION bknd.console_team(), bknd.console_invite_member(text,
 GRANT EXECUTE ON FUNCTION bknd.console_team(), bknd.console_invite_member(text, text), bknd.console_set_member_role(text, text),
   bknd.console_remove_member(text)
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+-- configure_auth: console admins and owners may call it, so it runs as the extension's owner
+-- and checks the session's role itself
+ALTER FUNCTION bknd.configure_auth(jsonb) SECURITY DEFINER SET search_path TO pg_catalog, pg_temp;
+CREATE FUNCTION bknd."console_auth_settings"() RETURNS jsonb
+STRICT STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_auth_settings_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.console_auth_settings() FROM PUBLIC;
+-- auth settings: console admins and owners manage them (the functions check the session's role)
+GRANT EXECUTE ON FUNCTION bknd.configure_auth(jsonb), bknd.configure_oauth_provider(text, text, text, text, text, text, text, text, text, boolean),
+  bknd.remove_oauth_provider(text)
+TO bknd_console_owner, bknd_console_admin;
+GRANT EXECUTE ON FUNCTION bknd.console_auth_settings()
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

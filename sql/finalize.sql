@@ -111,6 +111,12 @@ GRANT EXECUTE ON FUNCTION
   bknd.admin_search_users(text, text, integer), bknd.admin_user_detail(text),
   bknd.admin_sign_out_user(text), bknd.admin_remove_factors(text)
 TO service_role;
+-- auth settings: console admins and owners manage them (the functions check the session's role)
+GRANT EXECUTE ON FUNCTION bknd.configure_auth(jsonb), bknd.configure_oauth_provider(text, text, text, text, text, text, text, text, text, boolean),
+  bknd.remove_oauth_provider(text)
+TO bknd_console_owner, bknd_console_admin;
+GRANT EXECUTE ON FUNCTION bknd.console_auth_settings()
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
 -- the console's Logs screen (the members' own actions only for console admins and owners)
 GRANT EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) TO service_role;
 

@@ -72,6 +72,22 @@ pub fn require_superuser(what: &str) {
     }
 }
 
+/// Fail with 42501 unless the role acting (the session's, as `bknd.authenticate` took it;
+/// SECURITY DEFINER does not hide it) is a superuser or a console admin or owner: the app's
+/// settings, which the console's admins manage.
+pub fn require_settings_manager(what: &str) {
+    let role = acting_role(what);
+    if matches!(role.as_str(), "bknd_console_owner" | "bknd_console_admin") {
+        return;
+    }
+    let superuser =
+        errors::spi(Spi::get_one_with_args::<bool>("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", &[role.as_str().into()]))
+            .unwrap_or(false);
+    if !superuser {
+        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("permission denied: only a superuser or a console admin may {what}"));
+    }
+}
+
 /// Whether the current user has the privileges of `role` (owner checks use this).
 pub fn has_privileges_of(role: pg_sys::Oid) -> bool {
     unsafe { pg_sys::has_privs_of_role(current_user(), role) }

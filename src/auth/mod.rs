@@ -61,10 +61,12 @@ pub fn settings() -> Value {
     v
 }
 
-/// Change auth settings (merged into the current ones). Superuser only.
-#[pg_extern(volatile, parallel_unsafe)]
+/// Change auth settings (merged into the current ones). Superusers, and console admins and
+/// owners (the role their session took).
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn configure_auth(config: pgrx::JsonB) -> pgrx::JsonB {
-    identity::require_superuser("configure auth");
+    identity::require_settings_manager("configure auth");
     let Value::Object(_) = &config.0 else { errors::invalid("config must be a JSON object") };
     let merged = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(
         "UPDATE bknd.auth_settings SET config = config || $1 RETURNING config",
@@ -72,6 +74,30 @@ fn configure_auth(config: pgrx::JsonB) -> pgrx::JsonB {
     ));
     SETTINGS.set(None);
     merged.unwrap_or(pgrx::JsonB(Value::Null))
+}
+
+/// The auth settings as the console shows them: each switch with its default applied, the
+/// rate limits set, and the OAuth providers without their client secrets. Console members.
+#[pg_extern(stable, parallel_safe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_auth_settings() -> pgrx::JsonB {
+    let cfg = settings();
+    let flag = |key: &str, default: bool| cfg[key].as_bool().unwrap_or(default);
+    let providers = errors::spi(crate::plans::get_one::<pgrx::JsonB>(
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'kind', kind, 'client_id', client_id, 'issuer', issuer, \
+           'scopes', scopes, 'enabled', enabled, 'updated_at', updated_at) ORDER BY name), '[]') FROM bknd.oauth_providers",
+        &[],
+    ))
+    .map(|j| j.0)
+    .unwrap_or(serde_json::json!([]));
+    pgrx::JsonB(serde_json::json!({
+        "autoconfirm": flag("autoconfirm", true),
+        "disable_signup": flag("disable_signup", false),
+        "secure_email_change": flag("secure_email_change", true),
+        "secure_password_change": flag("secure_password_change", false),
+        "rate_limits": if cfg["rate_limits"].is_object() { cfg["rate_limits"].clone() } else { serde_json::json!({}) },
+        "oauth_providers": providers,
+    }))
 }
 
 /// What GET /auth/v1/settings shows: public switches only.

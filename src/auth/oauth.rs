@@ -36,7 +36,8 @@ fn valid_endpoint(url: &str) -> bool {
     (url.starts_with("https://") || loopback) && url.len() <= 2048 && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Add or change an OAuth / OIDC provider. Superuser only: it stores a client secret.
+/// Add or change an OAuth / OIDC provider: superusers, and console admins and owners. An
+/// empty `client_secret` keeps a known provider's secret (the console never shows it back).
 /// `kind` defaults to `github` for the provider named github and `oidc` otherwise; `google`
 /// defaults to the issuer https://accounts.google.com.
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
@@ -54,7 +55,7 @@ fn configure_oauth_provider(
     userinfo_url: default!(Option<&str>, "NULL"),
     enabled: default!(bool, true),
 ) -> pgrx::JsonB {
-    identity::require_superuser("configure an OAuth provider");
+    identity::require_settings_manager("configure an OAuth provider");
     let kind = kind.unwrap_or(if name == "github" { "github" } else { "oidc" });
     if !matches!(kind, "github" | "oidc") {
         errors::invalid("kind must be github or oidc");
@@ -70,14 +71,18 @@ fn configure_oauth_provider(
     if kind == "oidc" && issuer.is_none() && (authorize_url.is_none() || token_url.is_none() || userinfo_url.is_none()) {
         errors::invalid("an oidc provider needs an issuer (or authorize_url, token_url and userinfo_url)");
     }
-    if client_id.trim().is_empty() || client_secret.is_empty() {
+    let known =
+        errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.oauth_providers WHERE name = $1)", &[name.into()]))
+            .unwrap_or(false);
+    if client_id.trim().is_empty() || (client_secret.is_empty() && !known) {
         errors::invalid("client_id and client_secret must not be empty");
     }
     let scopes = scopes.unwrap_or(default_scopes(kind));
     let row = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(
         "INSERT INTO bknd.oauth_providers AS p (name, kind, client_id, client_secret, issuer, authorize_url, token_url, userinfo_url, scopes, enabled) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, client_id = EXCLUDED.client_id, client_secret = EXCLUDED.client_secret, \
+         ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, client_id = EXCLUDED.client_id, \
+           client_secret = coalesce(nullif(EXCLUDED.client_secret, ''), p.client_secret), \
            issuer = EXCLUDED.issuer, authorize_url = EXCLUDED.authorize_url, token_url = EXCLUDED.token_url, \
            userinfo_url = EXCLUDED.userinfo_url, scopes = EXCLUDED.scopes, enabled = EXCLUDED.enabled, updated_at = now() \
          RETURNING jsonb_build_object('name', p.name, 'kind', p.kind, 'client_id', p.client_id, 'issuer', p.issuer, \
@@ -102,7 +107,7 @@ fn configure_oauth_provider(
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn remove_oauth_provider(name: &str) -> bool {
-    identity::require_superuser("remove an OAuth provider");
+    identity::require_settings_manager("remove an OAuth provider");
     errors::spi(Spi::get_one_with_args::<bool>(
         "WITH d AS (DELETE FROM bknd.oauth_providers WHERE name = $1 RETURNING 1) SELECT count(*) > 0 FROM d",
         &[name.into()],

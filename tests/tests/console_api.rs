@@ -983,6 +983,98 @@ fn owners_manage_the_team_and_the_last_owner_stays() {
     assert_eq!(actions, ["member:invite", "member:role", "member:role", "member:remove"]);
 }
 
+#[test]
+fn admins_and_owners_change_auth_settings_and_secrets_stay_write_only() {
+    let c = start("console_api_auth_settings");
+    add_member(&c.db, "admin@example.com", "admin", "admin password 1");
+    let (admin_session, dev, viewer) = (
+        sign_in(&c, "admin@example.com", "admin password 1"),
+        sign_in(&c, "dev@example.com", "developer password 1"),
+        sign_in(&c, "viewer@example.com", "viewer password 1"),
+    );
+    let anon_key = c.db.token(json!({"role": "anon"}));
+    let sign_up = |email: &str| {
+        send(
+            &c,
+            "POST",
+            "/auth/v1/signup",
+            None,
+            &[("apikey", &anon_key), ("content-type", "application/json")],
+            Some(json!({"email": email, "password": "a user password 1"})),
+        )
+        .status
+    };
+    let shown = send(&c, "GET", "/console/api/auth-settings", Some(&viewer), &[], None);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_eq!((&shown.body["autoconfirm"], &shown.body["disable_signup"]), (&json!(true), &json!(false)));
+    assert_eq!(sign_up("first@example.com"), 200);
+
+    // viewers and developers change nothing; an admin turns sign-ups off and the API follows
+    for session in [&viewer, &dev] {
+        assert_eq!(post(&c, "/console/api/auth-settings", session, json!({"disable_signup": true})).status, 403);
+        let provider = post(&c, "/console/api/oauth-providers", session, json!({"name": "github", "client_id": "x", "client_secret": "y"}));
+        assert_eq!(provider.status, 403);
+    }
+    let saved =
+        post(&c, "/console/api/auth-settings", &admin_session, json!({"disable_signup": true, "rate_limits": {"sign_in_email_ip": 20}}));
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_eq!((&saved.body["disable_signup"], &saved.body["rate_limits"]["sign_in_email_ip"]), (&json!(true), &json!(20)));
+    assert_ne!(sign_up("second@example.com"), 200, "sign-ups are off");
+    assert_eq!(post(&c, "/console/api/auth-settings", &admin_session, json!({"disable_signup": false})).status, 200);
+    assert_eq!(sign_up("third@example.com"), 200);
+    for bad in [json!({"site_url": "https://evil.example"}), json!({"autoconfirm": "yes"}), json!({"rate_limits": {"x": -1}})] {
+        assert_eq!(post(&c, "/console/api/auth-settings", &admin_session, bad.clone()).status, 400, "{bad}");
+    }
+
+    // a provider: the secret is stored, never answered, and kept when left empty
+    let github = post(
+        &c,
+        "/console/api/oauth-providers",
+        &admin_session,
+        json!({"name": "github", "client_id": "id-1", "client_secret": "s3cret-1"}),
+    );
+    assert_eq!(github.status, 200, "{}", github.body);
+    assert!(!github.body.to_string().contains("s3cret"));
+    let edited = post(
+        &c,
+        "/console/api/oauth-providers",
+        &admin_session,
+        json!({"name": "github", "client_id": "id-2", "client_secret": "", "enabled": false}),
+    );
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let mut admin = c.db.admin();
+    assert_eq!(
+        scalar_string(&mut admin, "SELECT client_secret || '/' || client_id FROM bknd.oauth_providers WHERE name = 'github'").as_deref(),
+        Some("s3cret-1/id-2")
+    );
+    let listed = send(&c, "GET", "/console/api/auth-settings", Some(&viewer), &[], None);
+    assert_eq!(listed.body["oauth_providers"][0]["client_id"], "id-2");
+    assert!(!listed.body.to_string().contains("s3cret"), "{}", listed.body);
+    let no_secret = post(
+        &c,
+        "/console/api/oauth-providers",
+        &admin_session,
+        json!({"name": "okta", "client_id": "x", "issuer": "https://example.okta.com"}),
+    );
+    assert_eq!(no_secret.status, 400, "a new provider needs its secret: {}", no_secret.body);
+    let removed = send(&c, "DELETE", "/console/api/oauth-providers/github", Some(&admin_session), &PAGE, Some(json!({})));
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(send(&c, "DELETE", "/console/api/oauth-providers/github", Some(&admin_session), &PAGE, Some(json!({}))).status, 404);
+
+    // recorded, without the secret
+    let audit = scalar_string(
+        &mut admin,
+        "SELECT string_agg(action || ' ' || detail::text, '; ' ORDER BY id) FROM bknd.console_audit WHERE action LIKE 'settings:%'",
+    )
+    .unwrap();
+    assert!(audit.contains("settings:auth") && audit.contains("settings:oauth_provider") && !audit.contains("s3cret"), "{audit}");
+    // and psql's superuser keeps configuring as before; service_role does not
+    admin.batch_execute("SELECT bknd.configure_auth('{\"autoconfirm\": false}')").unwrap();
+    let e = admin.batch_execute("SET ROLE service_role; SELECT bknd.configure_auth('{\"autoconfirm\": true}')").unwrap_err();
+    assert_eq!(sqlstate(&e), "42501");
+    admin.batch_execute("RESET ROLE").unwrap();
+}
+
 fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { get, post, request } from '../api.js';
-import { Alert, Code, SelectField, Status, TextField, useAction, when } from '../ui.js';
+import { Alert, CheckField, Code, SelectField, Status, TextField, useAction, when } from '../ui.js';
 
 const ROLES = ['owner', 'admin', 'developer', 'viewer'];
 
@@ -12,8 +12,115 @@ export function SettingsScreen({ member }) {
   return html`<main id="main" class="main">
     <h1>Settings</h1>
     <${OwnSignIn} />
+    <${AuthSettings} me=${member} />
     <${Team} me=${member} />
   </main>`;
+}
+
+const SWITCHES = [
+  ['autoconfirm', 'Confirm emails automatically'],
+  ['disable_signup', 'Turn off new sign-ups'],
+  ['secure_email_change', 'Email changes confirmed by both addresses'],
+  ['secure_password_change', 'Password changes need a recent sign-in'],
+];
+
+/** Auth: the switches, the rate limits and the OAuth providers (the client secret write-only). */
+function AuthSettings({ me }) {
+  const [settings, setSettings] = useState(null);
+  const [limits, setLimits] = useState('{}');
+  const [provider, setProvider] = useState(null); // the form's fields while adding or editing
+  const [status, setStatus] = useState(null);
+  const { error, busy, run } = useAction();
+  const manager = ['owner', 'admin'].includes(me.role);
+  const load = async () => {
+    const s = await get('/console/api/auth-settings');
+    setSettings(s);
+    setLimits(JSON.stringify(s.rate_limits, null, 2));
+  };
+  useEffect(() => {
+    run(load);
+  }, []);
+
+  const save = (e) => {
+    e.preventDefault();
+    run(async () => {
+      let rateLimits;
+      try {
+        rateLimits = JSON.parse(limits || '{}');
+      } catch (err) {
+        throw new Error(`the rate limits are JSON: ${err.message}`);
+      }
+      const config = Object.fromEntries(SWITCHES.map(([key]) => [key, settings[key]]));
+      config.rate_limits = rateLimits;
+      await post('/console/api/auth-settings', config);
+      setStatus('Auth settings saved: the auth API uses them from its next request.');
+      await load();
+    });
+  };
+  const saveProvider = (e) => {
+    e.preventDefault();
+    run(async () => {
+      await post('/console/api/oauth-providers', provider);
+      setStatus(`Provider ${provider.name} saved.`);
+      setProvider(null);
+      await load();
+    });
+  };
+  const removeProvider = (name) =>
+    run(async () => {
+      await request('DELETE', `/console/api/oauth-providers/${encodeURIComponent(name)}`);
+      setStatus(`Provider ${name} removed.`);
+      await load();
+    });
+
+  if (!settings) return html`<section class="card" aria-labelledby="auth-settings"><h2 id="auth-settings">Auth</h2><${Alert} error=${error} /></section>`;
+  return html`<section class="card" aria-labelledby="auth-settings">
+    <h2 id="auth-settings">Auth</h2>
+    ${!manager && html`<p class="hint">Admins and owners change these.</p>`}
+    <${Status} text=${status} />
+    <${Alert} error=${error} />
+    <form onSubmit=${save}>
+      ${SWITCHES.map(([key, label]) => html`<${CheckField} id=${`auth-${key}`} label=${label} checked=${settings[key]} disabled=${!manager}
+        onChange=${(v) => setSettings({ ...settings, [key]: v })} />`)}
+      <div class="field"><label for="auth-rate-limits">Rate limits (JSON: a limit's name and its count)</label>
+        <textarea id="auth-rate-limits" class="mono" rows="3" value=${limits} disabled=${!manager}
+          onInput=${(e) => setLimits(e.currentTarget.value)}></textarea></div>
+      ${manager && html`<button type="submit" class="primary" disabled=${busy}>Save auth settings</button>`}
+    </form>
+    <h3>OAuth providers</h3>
+    ${settings.oauth_providers.length
+      ? html`<table class="grid" aria-label="OAuth providers"><thead><tr><th>Name</th><th>Kind</th><th>Client ID</th><th>Issuer</th><th>Enabled</th>${manager && html`<th>Actions</th>`}</tr></thead>
+        <tbody>${settings.oauth_providers.map((p) => html`<tr key=${p.name}>
+          <td>${p.name}</td><td>${p.kind}</td><td class="mono">${p.client_id}</td><td>${p.issuer || ''}</td><td>${p.enabled ? 'yes' : 'no'}</td>
+          ${manager && html`<td><button type="button" onClick=${() => setProvider({ name: p.name, kind: p.kind, client_id: p.client_id, client_secret: '', issuer: p.issuer || '', enabled: p.enabled })}
+              aria-label=${`Edit ${p.name}`}>Edit</button>
+            <button type="button" onClick=${() => removeProvider(p.name)} aria-label=${`Remove ${p.name}`}>Remove</button></td>`}
+        </tr>`)}</tbody></table>`
+      : html`<p class="muted">None: users sign in by email.</p>`}
+    ${manager && !provider && html`<button type="button" onClick=${() => setProvider({ name: '', kind: 'oidc', client_id: '', client_secret: '', issuer: '', enabled: true })}>Add provider</button>`}
+    ${provider && html`<form class="card" onSubmit=${saveProvider} aria-label="OAuth provider">
+      <div class="row">
+        <${TextField} id="provider-name" label="Provider name" value=${provider.name} onInput=${(v) => setProvider({ ...provider, name: v })} required
+          placeholder="github, google, okta…" />
+        <${SelectField} id="provider-kind" label="Kind" value=${provider.kind} onChange=${(v) => setProvider({ ...provider, kind: v })}
+          options=${[['oidc', 'OIDC (issuer)'], ['github', 'GitHub']]} />
+        <${TextField} id="provider-issuer" label="Issuer" value=${provider.issuer} onInput=${(v) => setProvider({ ...provider, issuer: v })}
+          placeholder="https://accounts.google.com" />
+      </div>
+      <div class="row">
+        <${TextField} id="provider-client-id" label="Client ID" value=${provider.client_id} onInput=${(v) => setProvider({ ...provider, client_id: v })} required />
+        <${TextField} id="provider-client-secret" label="Client secret" type="password" value=${provider.client_secret}
+          onInput=${(v) => setProvider({ ...provider, client_secret: v })} autocomplete="off" placeholder="unchanged when empty" />
+      </div>
+      <${CheckField} id="provider-enabled" label="Enabled" checked=${provider.enabled} onChange=${(v) => setProvider({ ...provider, enabled: v })} />
+      <p class="hint">The secret is stored in the database and never shown again. Redirect URL for the provider:
+        <code>${location.origin}/auth/v1/callback</code></p>
+      <div class="actions">
+        <button type="submit" class="primary" disabled=${busy}>Save provider</button>
+        <button type="button" onClick=${() => setProvider(null)}>Cancel</button>
+      </div>
+    </form>`}
+  </section>`;
 }
 
 function Team({ me }) {

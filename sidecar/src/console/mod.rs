@@ -11,6 +11,7 @@
 
 mod api;
 mod assets;
+mod auth_settings;
 mod error;
 mod export;
 mod guard;
@@ -42,6 +43,9 @@ pub fn router() -> Router<AppState> {
         .route("/rest/{*path}", any(api::rest))
         .route("/export/{table}", get(export::export))
         .route("/logs", get(logs::page))
+        .route("/auth-settings", get(auth_settings::get).post(auth_settings::save))
+        .route("/oauth-providers", post(auth_settings::save_provider))
+        .route("/oauth-providers/{name}", axum::routing::delete(auth_settings::remove_provider))
         .route("/members", get(team::list).post(team::invite))
         .route("/members/{id}", axum::routing::delete(team::remove))
         .route("/members/{id}/role", post(team::set_role))

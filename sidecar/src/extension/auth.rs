@@ -49,6 +49,13 @@ calls! {
     fn admin_update_user(user_id: String, attributes: &Value) =
         "SELECT bknd.admin_update_user($1::text, $2::text::jsonb)::text";
     fn admin_delete_user(user_id: String) = "SELECT bknd.admin_delete_user($1::text)::text";
+    fn console_auth_settings() = "SELECT bknd.console_auth_settings()::text";
+    fn configure_auth(config: &Value) = "SELECT bknd.configure_auth($1::text::jsonb)::text";
+    fn configure_oauth_provider(name: String, client_id: String, client_secret: String, issuer: Option<String>,
+                                kind: Option<String>, scopes: Option<String>, enabled: bool) =
+        "SELECT bknd.configure_oauth_provider($1::text, $2::text, $3::text, issuer => $4::text, kind => $5::text, \
+         scopes => $6::text, enabled => $7::text::boolean)::text";
+    fn remove_oauth_provider(name: String) = "SELECT to_jsonb(bknd.remove_oauth_provider($1::text))::text";
     fn admin_search_users(search: Option<String>, after: Option<String>, max: i64) =
         "SELECT bknd.admin_search_users($1::text, $2::text, $3::text::integer)::text";
     fn admin_user_detail(user_id: String) = "SELECT bknd.admin_user_detail($1::text)::text";
