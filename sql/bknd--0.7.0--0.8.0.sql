@@ -1036,3 +1036,10 @@ GRANT EXECUTE ON FUNCTION bknd.configure_auth(jsonb), bknd.configure_oauth_provi
 TO bknd_console_owner, bknd_console_admin;
 GRANT EXECUTE ON FUNCTION bknd.console_auth_settings()
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+CREATE FUNCTION bknd."console_rotate_jwt_secret"() RETURNS bool
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_rotate_jwt_secret_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.console_rotate_jwt_secret() FROM PUBLIC;
+-- a new JWT secret from the console: owners (the function checks the session's role)
+GRANT EXECUTE ON FUNCTION bknd.console_rotate_jwt_secret()
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

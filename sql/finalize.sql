@@ -117,6 +117,9 @@ GRANT EXECUTE ON FUNCTION bknd.configure_auth(jsonb), bknd.configure_oauth_provi
 TO bknd_console_owner, bknd_console_admin;
 GRANT EXECUTE ON FUNCTION bknd.console_auth_settings()
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+-- a new JWT secret from the console: owners (the function checks the session's role)
+GRANT EXECUTE ON FUNCTION bknd.console_rotate_jwt_secret()
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
 -- the console's Logs screen (the members' own actions only for console admins and owners)
 GRANT EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) TO service_role;
 

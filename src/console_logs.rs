@@ -71,10 +71,7 @@ fn console_logs(
         errors::raise_hint(Code::ERRCODE_INVALID_PARAMETER_VALUE, format!("no log {log:?}"), "auth, schema, webhooks or console");
     };
     if log == "console" {
-        let role = crate::identity::acting_role("read the console's audit log");
-        if !matches!(role.as_str(), "bknd_console_owner" | "bknd_console_admin") {
-            errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, "only console admins and owners read the members' actions");
-        }
+        crate::identity::require_console_role("read the console members' actions", &["owner", "admin"]);
     }
     let max = max.clamp(1, 500) as i64;
     let (actor, action) = (actor.map(str::trim).filter(|s| !s.is_empty()), action.map(str::trim).filter(|s| !s.is_empty()));

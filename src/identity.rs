@@ -73,18 +73,19 @@ pub fn require_superuser(what: &str) {
 }
 
 /// Fail with 42501 unless the role acting (the session's, as `bknd.authenticate` took it;
-/// SECURITY DEFINER does not hide it) is a superuser or a console admin or owner: the app's
-/// settings, which the console's admins manage.
-pub fn require_settings_manager(what: &str) {
+/// SECURITY DEFINER does not hide it) is one of `console_roles` (`owner`, `admin`, ...) or a
+/// superuser: what the console's owners or admins manage, which psql's superusers may too.
+pub fn require_console_role(what: &str, console_roles: &[&str]) {
     let role = acting_role(what);
-    if matches!(role.as_str(), "bknd_console_owner" | "bknd_console_admin") {
+    if role.strip_prefix("bknd_console_").is_some_and(|r| console_roles.contains(&r)) {
         return;
     }
     let superuser =
         errors::spi(Spi::get_one_with_args::<bool>("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", &[role.as_str().into()]))
             .unwrap_or(false);
     if !superuser {
-        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("permission denied: only a superuser or a console admin may {what}"));
+        let who = console_roles.join(" or ");
+        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("permission denied: only a superuser or a console {who} may {what}"));
     }
 }
 

@@ -146,6 +146,16 @@ fn set_jwt_secret(secret: default!(Option<&str>, "NULL")) {
     store("jwt_secret", &secret);
 }
 
+/// A new random HS256 secret, from the console: console owners (the role their session took)
+/// and superusers. Every key and access token signed with the old one stops verifying at commit.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn console_rotate_jwt_secret() -> bool {
+    identity::require_console_role("rotate the JWT secret", &["owner"]);
+    store("jwt_secret", &random_secret());
+    true
+}
+
 /// Configure public keys (a JWKS document, as served at an identity provider's
 /// `/.well-known/jwks.json`) to verify RS256/RS384/RS512/ES256 tokens. `hs_enabled => false`
 /// makes bknd accept only tokens signed by those keys. A NULL `jwks` removes the keys.

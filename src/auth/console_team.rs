@@ -11,13 +11,7 @@ use super::console::{checked_email, member_json, new_link, MEMBER, ROLES};
 use crate::errors::{self, Code};
 
 fn refuse_all_but_owners(what: &str) {
-    let role = crate::identity::acting_role(what);
-    let superuser =
-        errors::spi(Spi::get_one_with_args::<bool>("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", &[role.as_str().into()]))
-            .unwrap_or(false);
-    if role != "bknd_console_owner" && !superuser {
-        errors::raise(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("only console owners may {what}"));
-    }
+    crate::identity::require_console_role(what, &["owner"]);
 }
 
 fn checked_role(role: &str) {

@@ -66,7 +66,7 @@ pub fn settings() -> Value {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn configure_auth(config: pgrx::JsonB) -> pgrx::JsonB {
-    identity::require_settings_manager("configure auth");
+    identity::require_console_role("configure auth", &["owner", "admin"]);
     let Value::Object(_) = &config.0 else { errors::invalid("config must be a JSON object") };
     let merged = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(
         "UPDATE bknd.auth_settings SET config = config || $1 RETURNING config",

@@ -55,7 +55,7 @@ fn configure_oauth_provider(
     userinfo_url: default!(Option<&str>, "NULL"),
     enabled: default!(bool, true),
 ) -> pgrx::JsonB {
-    identity::require_settings_manager("configure an OAuth provider");
+    identity::require_console_role("configure an OAuth provider", &["owner", "admin"]);
     let kind = kind.unwrap_or(if name == "github" { "github" } else { "oidc" });
     if !matches!(kind, "github" | "oidc") {
         errors::invalid("kind must be github or oidc");
@@ -107,7 +107,7 @@ fn configure_oauth_provider(
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn remove_oauth_provider(name: &str) -> bool {
-    identity::require_settings_manager("remove an OAuth provider");
+    identity::require_console_role("remove an OAuth provider", &["owner", "admin"]);
     errors::spi(Spi::get_one_with_args::<bool>(
         "WITH d AS (DELETE FROM bknd.oauth_providers WHERE name = $1 RETURNING 1) SELECT count(*) > 0 FROM d",
         &[name.into()],

@@ -851,6 +851,9 @@ step('auth settings: sign-ups turned off in Settings are refused by /auth/v1, an
   await page.getByRole('table', { name: 'OAuth providers' }).getByRole('cell', { name: 'console-client-id', exact: true }).waitFor();
   assert.equal(await page.getByText('console-client-secret').count(), 0);
   if (SHOTS) await shot(page, 'console-settings.png');
+  // Keys: rotating is an owner's, and waits for the word
+  await page.getByRole('heading', { name: 'Keys', exact: true }).waitFor();
+  assert.equal(await button(page, 'Rotate JWT secret').isDisabled(), true, 'not before typing rotate');
 });
 
 step('a viewer is refused by the database, in the page and by direct calls; cross-site requests change nothing', async () => {

@@ -1075,6 +1075,35 @@ fn admins_and_owners_change_auth_settings_and_secrets_stay_write_only() {
     admin.batch_execute("RESET ROLE").unwrap();
 }
 
+#[test]
+fn only_owners_rotate_the_jwt_secret_and_old_keys_stop_working() {
+    let c = start("console_api_rotate");
+    add_member(&c.db, "admin@example.com", "admin", "admin password 1");
+    let (owner, admin_session, dev) = (
+        sign_in(&c, "owner@example.com", "owner password 1"),
+        sign_in(&c, "admin@example.com", "admin password 1"),
+        sign_in(&c, "dev@example.com", "developer password 1"),
+    );
+    let old_key = send(&c, "GET", "/console/api/project", Some(&owner), &[], None).body["anon_key"].as_str().unwrap().to_string();
+    let rest = |key: &str| send(&c, "GET", "/rest/v1/", None, &[("apikey", key), ("authorization", &format!("Bearer {key}"))], None).status;
+    assert_eq!(rest(&old_key), 200);
+    for session in [&admin_session, &dev] {
+        let refused = post(&c, "/console/api/project/rotate-jwt-secret", session, json!({"confirm": "rotate"}));
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    assert_eq!(post(&c, "/console/api/project/rotate-jwt-secret", &owner, json!({})).status, 400, "it must be confirmed");
+    assert_eq!(rest(&old_key), 200, "nothing changed yet");
+    let rotated = post(&c, "/console/api/project/rotate-jwt-secret", &owner, json!({"confirm": "rotate"}));
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_key = rotated.body["anon_key"].as_str().unwrap();
+    assert_ne!(new_key, old_key);
+    assert_eq!(rest(&old_key), 401, "the old key stops working");
+    assert_eq!(rest(new_key), 200);
+    assert_eq!(send(&c, "GET", "/console/api/session", Some(&owner), &[], None).status, 200, "console sessions go on");
+    let mut admin = c.db.admin();
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.console_audit WHERE action = 'rotate_jwt_secret'"), 1);
+}
+
 fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })

@@ -14,7 +14,44 @@ export function SettingsScreen({ member }) {
     <${OwnSignIn} />
     <${AuthSettings} me=${member} />
     <${Team} me=${member} />
+    <${Keys} me=${member} />
   </main>`;
+}
+
+/** Keys: rotating the JWT secret (owners), and where CORS origins and the public URL are set. */
+function Keys({ me }) {
+  const [project, setProject] = useState(null);
+  const [confirm, setConfirm] = useState('');
+  const [rotated, setRotated] = useState(null);
+  const { error, busy, run } = useAction();
+  useEffect(() => {
+    run(async () => setProject(await get('/console/api/project')));
+  }, []);
+  const rotate = (e) => {
+    e.preventDefault();
+    run(async () => {
+      const answer = await post('/console/api/project/rotate-jwt-secret', { confirm: confirm.trim() });
+      setRotated(answer.anon_key);
+      setConfirm('');
+    });
+  };
+  return html`<section class="card" aria-labelledby="keys">
+    <h2 id="keys">Keys</h2>
+    <p>The public URL is <code>${project ? project.urls.base : '…'}</code>: set it with <code>--public-url</code>
+      (<code>BKND_PUBLIC_URL</code>); links in emails and OAuth callbacks use it. Browser apps on other origins are allowed
+      by <code>--cors-allow-origin</code> (<code>BKND_CORS_ALLOW_ORIGIN</code>, a comma list; default <code>*</code>, since
+      tokens, not cookies, decide access). Both are the sidecar's flags: restart it to change them.</p>
+    ${me.role === 'owner' && html`<form onSubmit=${rotate} aria-label="Rotate the JWT secret">
+      <h3>Rotate the JWT secret</h3>
+      <p class="banner">What breaks: the anon and service_role keys and every access token signed with the old secret stop
+        working at once. Deployed apps need the new anon key; signed-in users get new tokens with their refresh tokens;
+        servers and MCP clients need a new service_role key. Console sessions go on.</p>
+      <${TextField} id="rotate-confirm" label="Type rotate to confirm" value=${confirm} onInput=${setConfirm} autocomplete="off" />
+      <button type="submit" class="danger" disabled=${busy || confirm.trim() !== 'rotate'}>Rotate JWT secret</button>
+    </form>`}
+    ${rotated && html`<div class="card"><p>The secret is new. The new anon key:</p><${Code} text=${rotated} label="new anon key" /></div>`}
+    <${Alert} error=${error} />
+  </section>`;
 }
 
 const SWITCHES = [

@@ -86,6 +86,26 @@ pub async fn service_role_key(State(state): State<AppState>, headers: HeaderMap)
     Ok(Json(json!({"service_role_key": keys["service_role_key"]})))
 }
 
+/// `POST /project/rotate-jwt-secret {confirm: "rotate"}`: a new JWT secret (owners; the
+/// database checks), answering the new anon key. Every key and access token signed with the
+/// old secret stops working at once.
+pub async fn rotate_jwt_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ConsoleError> {
+    let session = required(&headers)?;
+    if body(&bytes)?["confirm"] != json!("rotate") {
+        return Err(ConsoleError::bad_request("confirm with {\"confirm\": \"rotate\"}: every key and access token stops working"));
+    }
+    let caller = Caller::new(Some(console_token(&session, None)), "POST", "/console/api/project/rotate-jwt-secret");
+    state.engine.call(caller, Access::Write, calls::console_rotate_jwt_secret()).await?;
+    record(&state, &session, "rotate_jwt_secret".to_string(), None, json!({})).await;
+    let caller = Caller::new(Some(console_token(&session, None)), "GET", "/console/api/project");
+    let keys = state.engine.call(caller, Access::Read, calls::console_api_keys(false)).await?;
+    Ok(Json(json!({"anon_key": keys["anon_key"]})))
+}
+
 /// One of the MCP server's tools, as the member. A read-only transaction's refusal (a viewer
 /// changing something) is the database saying no: 403.
 pub async fn tool(

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/totp/disable", post(session::totp_disable))
         .route("/project", get(api::project))
         .route("/project/service-role-key", post(api::service_role_key))
+        .route("/project/rotate-jwt-secret", post(api::rotate_jwt_secret))
         .route("/tools/{name}", post(api::tool))
         .route("/rest/{*path}", any(api::rest))
         .route("/export/{table}", get(export::export))
