@@ -1043,3 +1043,10 @@ REVOKE EXECUTE ON FUNCTION bknd.console_rotate_jwt_secret() FROM PUBLIC;
 -- a new JWT secret from the console: owners (the function checks the session's role)
 GRANT EXECUTE ON FUNCTION bknd.console_rotate_jwt_secret()
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+CREATE FUNCTION bknd."console_overview"() RETURNS jsonb
+STRICT STABLE SECURITY DEFINER PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'console_overview_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.console_overview() FROM PUBLIC;
+-- the console's Home
+GRANT EXECUTE ON FUNCTION bknd.console_overview()
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;

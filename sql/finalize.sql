@@ -120,6 +120,9 @@ TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_
 -- a new JWT secret from the console: owners (the function checks the session's role)
 GRANT EXECUTE ON FUNCTION bknd.console_rotate_jwt_secret()
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+-- the console's Home
+GRANT EXECUTE ON FUNCTION bknd.console_overview()
+TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
 -- the console's Logs screen (the members' own actions only for console admins and owners)
 GRANT EXECUTE ON FUNCTION bknd.console_logs(text, integer, bigint, timestamptz, timestamptz, text, text) TO service_role;
 

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 mod auth;
 mod console_logs;
+mod console_overview;
 mod ddl;
 mod errors;
 mod execute_sql;

@@ -10,6 +10,7 @@ import { WebhooksScreen } from './screens/webhooks.js';
 import { SettingsScreen } from './screens/settings.js';
 import { UsersScreen } from './screens/users.js';
 import { LogsScreen } from './screens/logs.js';
+import { HomeScreen } from './screens/home.js';
 import { ComingSoon } from './screens/soon.js';
 
 const NAV = [
@@ -25,6 +26,8 @@ const NAV = [
 
 function screenFor(section, rest, member) {
   switch (section) {
+    case 'home':
+      return html`<${HomeScreen} />`;
     case 'tables':
       return html`<${TablesScreen} table=${rest[0]} tab=${rest[1] || 'data'} member=${member} />`;
     case 'sql':
@@ -50,7 +53,7 @@ export function Shell({ member, path, onSignedOut }) {
   const [section, ...rest] = parts(path);
 
   useEffect(() => {
-    if (!section) navigate('/console/tables', { replace: true });
+    if (!section) navigate('/console/home', { replace: true });
   }, [section]);
 
   useEffect(() => {
@@ -69,7 +72,7 @@ export function Shell({ member, path, onSignedOut }) {
   return html`<div class="layout">
     <a class="skip" href="#main">Skip to content</a>
     <nav class="sidebar" aria-label="Console">
-      <div class="brand">bknd</div>
+      <div class="brand"><${Link} href="/console/home" aria-current=${section === 'home' ? 'page' : undefined}>bknd<//></div>
       <ul>
         ${NAV.map(([label, href, key]) => html`<li key=${key}>
           <${Link} href=${href} aria-current=${section === key ? 'page' : undefined}>${label}<//>

@@ -762,6 +762,13 @@ step('users: add one, ban and unban, delete; the sign-in through /auth/v1 follow
   await succeeding(page, { path: /\/console\/api\/users\/[^/]+\/unban$/, method: 'POST' }, () => button(page, 'Unban').click());
   assert.equal(await appSignIn(email, password), 200, 'unbanned, the user signs in again');
   if (SHOTS) await shot(page, 'console-users.png');
+  // Home counts the users, and the sign-ins of the last day
+  await link(page, 'bknd').click();
+  await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
+  await page.getByText('Sign-ins:', { exact: false }).waitFor();
+  if (SHOTS) await shot(page, 'console-home.png');
+  await link(page, 'Users').click();
+  await page.getByRole('table', { name: 'Users' }).waitFor();
 
   if (!(await button(page, 'Delete').isVisible())) await carol.click();
   await button(page, 'Delete').click();

@@ -1104,6 +1104,44 @@ fn only_owners_rotate_the_jwt_secret_and_old_keys_stop_working() {
     assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.console_audit WHERE action = 'rotate_jwt_secret'"), 1);
 }
 
+#[test]
+fn home_shows_what_the_app_holds_and_what_happened_today() {
+    let c = start("console_api_home");
+    let mut admin = c.db.admin();
+    admin
+        .batch_execute(
+            "SELECT bknd.create_table('notes', '{\"title\": {\"type\": \"text\"}}');
+             SELECT bknd.create_bucket('files', false, NULL, NULL);
+             INSERT INTO bknd.objects (bucket_id, name, status, size) VALUES ('files', 'a.txt', 'ready', 1000), ('files', 'b.txt', 'ready', 24),
+               ('files', 'half-way.bin', 'pending', 99999)",
+        )
+        .unwrap();
+    let viewer = sign_in(&c, "viewer@example.com", "viewer password 1");
+    let owner = sign_in(&c, "owner@example.com", "owner password 1");
+    assert_eq!(post(&c, "/console/api/users", &owner, json!({"email": "ann@example.com", "password": "a user password 1"})).status, 200);
+    let anon_key = c.db.token(json!({"role": "anon"}));
+    let body = json!({"email": "ann@example.com", "password": "a user password 1"});
+    let signed = send(
+        &c,
+        "POST",
+        "/auth/v1/token?grant_type=password",
+        None,
+        &[("apikey", &anon_key), ("content-type", "application/json")],
+        Some(body),
+    );
+    assert_eq!(signed.status, 200);
+
+    let home = send(&c, "GET", "/console/api/overview", Some(&viewer), &[], None);
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert_eq!((&home.body["tables"], &home.body["users"]), (&json!(1), &json!(1)), "{}", home.body);
+    assert_eq!(home.body["files"], json!({"count": 2, "bytes": 1024, "estimated": false}), "pending uploads do not count");
+    let sign_ins = home.body["sign_ins"].as_array().unwrap();
+    assert_eq!(sign_ins.len(), 24, "one bar per hour");
+    assert_eq!(sign_ins.last().unwrap()["count"], json!(1), "{}", home.body["sign_ins"]);
+    assert!(home.body["recent_changes"].as_array().unwrap().iter().any(|c| c["operation"] == "create_table" && c["table"] == "notes"));
+    assert_eq!(send(&c, "GET", "/console/api/overview", None, &[], None).status, 401);
+}
+
 fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })

@@ -86,6 +86,13 @@ pub async fn service_role_key(State(state): State<AppState>, headers: HeaderMap)
     Ok(Json(json!({"service_role_key": keys["service_role_key"]})))
 }
 
+/// `GET /overview`: the Home screen's figures (`bknd.console_overview`), as the member.
+pub async fn overview(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
+    let session = required(&headers)?;
+    let caller = Caller::new(Some(console_token(&session, None)), "GET", "/console/api/overview");
+    Ok(Json(state.engine.call(caller, Access::Read, calls::console_overview()).await?))
+}
+
 /// `POST /project/rotate-jwt-secret {confirm: "rotate"}`: a new JWT secret (owners; the
 /// database checks), answering the new anon key. Every key and access token signed with the
 /// old secret stops working at once.

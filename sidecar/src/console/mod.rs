@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/totp/enable", post(session::totp_enable))
         .route("/totp/disable", post(session::totp_disable))
         .route("/project", get(api::project))
+        .route("/overview", get(api::overview))
         .route("/project/service-role-key", post(api::service_role_key))
         .route("/project/rotate-jwt-secret", post(api::rotate_jwt_secret))
         .route("/tools/{name}", post(api::tool))

@@ -14,6 +14,7 @@ calls! {
         "SELECT bknd.console_logs($1::text, $2::text::integer, $3::text::bigint, $4::text::timestamptz, $5::text::timestamptz, \
          $6::text, $7::text)::text";
     fn console_rotate_jwt_secret() = "SELECT to_jsonb(bknd.console_rotate_jwt_secret())::text";
+    fn console_overview() = "SELECT bknd.console_overview()::text";
     fn console_team() = "SELECT bknd.console_team()::text";
     fn console_invite_member(email: String, role: String) = "SELECT bknd.console_invite_member($1::text, $2::text)::text";
     fn console_set_member_role(id: String, role: String) = "SELECT bknd.console_set_member_role($1::text, $2::text)::text";
