@@ -88,13 +88,13 @@ fn console_logs(
     if let Some(s) = since {
         let p = param(&mut args, s.into());
         conditions.push(format!(
-            "l.{at} >= {p} AND l.id >= coalesce((SELECT x.id FROM {table} x WHERE x.{at} >= {p} ORDER BY x.{at} LIMIT 1), 0) - 1000"
+            "l.{at} >= {p} AND l.id >= coalesce((SELECT x.id FROM {table} x WHERE x.{at} >= {p} ORDER BY x.{at}, x.id LIMIT 1), 0) - 1000"
         ));
     }
     if let Some(u) = until {
         let p = param(&mut args, u.into());
         conditions.push(format!(
-            "l.{at} < {p} AND l.id <= coalesce((SELECT x.id FROM {table} x WHERE x.{at} >= {p} ORDER BY x.{at} LIMIT 1), 9223372036854774807) + 1000"
+            "l.{at} < {p} AND l.id <= coalesce((SELECT x.id FROM {table} x WHERE x.{at} >= {p} ORDER BY x.{at}, x.id LIMIT 1), 9223372036854774807) + 1000"
         ));
     }
     if let Some(a) = actor {

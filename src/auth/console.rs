@@ -144,6 +144,10 @@ fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL
         let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
             return pgrx::JsonB(json!({"error": "totp_required", "message": "enter the 6-digit code from your authenticator app"}));
         };
+        // codes are counted per member too, so guesses spread over many addresses run out
+        if let Err(refused) = count_totp_try(id) {
+            return refused;
+        }
         let last = found["last_step"].as_i64();
         let step = totp::matching_step(secret, code, crate::jwt::unix_now()).filter(|s| last.is_none_or(|l| *s > l));
         let Some(step) = step else {
@@ -173,11 +177,19 @@ fn console_sign_in(email: &str, password: &str, ip: default!(Option<&str>, "NULL
 fn console_totp_begin(session: &str) -> pgrx::JsonB {
     let id = session_member(session);
     let secret = totp::new_secret();
-    let email = errors::spi(Spi::get_one_with_args::<String>(
-        "UPDATE bknd.console_members SET totp_pending = $2 WHERE id = $1::uuid RETURNING email",
-        &[id.as_str().into(), secret.as_str().into()],
-    ))
-    .unwrap_or_default();
+    // never over a secret in use: replacing it would need no code from it, so a stolen session
+    // could take the second factor over; turning it off (with a code) comes first
+    // (no row: TOTP is on; spi_or, since SPI calls an empty answer an error)
+    let email = errors::spi_or(
+        Spi::get_one_with_args::<String>(
+            "UPDATE bknd.console_members SET totp_pending = $2 WHERE id = $1::uuid AND totp_secret IS NULL RETURNING email",
+            &[id.as_str().into(), secret.as_str().into()],
+        ),
+        None,
+    );
+    let Some(email) = email else {
+        return refusal("already_enabled", "TOTP is on already: turn it off (with a code) before setting up a new one");
+    };
     let uri = totp::uri("bknd console", &email, &secret);
     pgrx::JsonB(json!({"secret": secret, "uri": uri, "qr_code": totp::qr_svg(&uri)}))
 }
@@ -204,10 +216,13 @@ fn console_totp_enable(session: &str, code: &str) -> pgrx::JsonB {
     if let Err(refused) = count_totp_try(&id) {
         return refused;
     }
-    let pending = errors::spi(Spi::get_one_with_args::<String>(
-        "SELECT totp_pending FROM bknd.console_members WHERE id = $1::uuid FOR UPDATE",
-        &[id.as_str().into()],
-    ));
+    let pending = errors::spi_or(
+        Spi::get_one_with_args::<String>(
+            "SELECT totp_pending FROM bknd.console_members WHERE id = $1::uuid AND totp_secret IS NULL FOR UPDATE",
+            &[id.as_str().into()],
+        ),
+        None,
+    );
     let Some(secret) = pending else {
         return refusal("not_started", "start setting up TOTP first");
     };

@@ -85,7 +85,8 @@ fn console_auth_settings() -> pgrx::JsonB {
     let flag = |key: &str, default: bool| cfg[key].as_bool().unwrap_or(default);
     let providers = errors::spi(crate::plans::get_one::<pgrx::JsonB>(
         "SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'kind', kind, 'client_id', client_id, 'issuer', issuer, \
-           'scopes', scopes, 'enabled', enabled, 'updated_at', updated_at) ORDER BY name), '[]') FROM bknd.oauth_providers",
+           'scopes', scopes, 'authorize_url', authorize_url, 'token_url', token_url, 'userinfo_url', userinfo_url, \
+           'enabled', enabled, 'updated_at', updated_at) ORDER BY name), '[]') FROM bknd.oauth_providers",
         &[],
     ))
     .map(|j| j.0)

@@ -77,6 +77,20 @@ fn configure_oauth_provider(
     if client_id.trim().is_empty() || (client_secret.is_empty() && !known) {
         errors::invalid("client_id and client_secret must not be empty");
     }
+    // the stored secret is kept only for the same kind and endpoints: pointed elsewhere, the
+    // next sign-in would hand it to whoever runs the new endpoint
+    if client_secret.is_empty() {
+        let same = errors::spi(Spi::get_one_with_args::<bool>(
+            "SELECT kind = $2 AND issuer IS NOT DISTINCT FROM $3 AND authorize_url IS NOT DISTINCT FROM $4 \
+               AND token_url IS NOT DISTINCT FROM $5 AND userinfo_url IS NOT DISTINCT FROM $6 \
+             FROM bknd.oauth_providers WHERE name = $1",
+            &[name.into(), kind.into(), issuer.into(), authorize_url.into(), token_url.into(), userinfo_url.into()],
+        ))
+        .unwrap_or(false);
+        if !same {
+            errors::invalid("give the client secret again: the provider's kind or endpoints change");
+        }
+    }
     let scopes = scopes.unwrap_or(default_scopes(kind));
     let row = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(
         "INSERT INTO bknd.oauth_providers AS p (name, kind, client_id, client_secret, issuer, authorize_url, token_url, userinfo_url, scopes, enabled) \

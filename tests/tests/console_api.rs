@@ -574,6 +574,11 @@ fn members_may_sign_in_with_totp() {
     let first = totp::code_at(&secret, now);
     let on = post(&c, "/console/api/totp/enable", &owner, json!({"code": first}));
     assert_eq!((on.status, &on.body["member"]["totp"]), (200, &json!(true)), "{}", on.body);
+    // a session alone cannot swap the secret for one of its own: off first, with a code
+    let again = post(&c, "/console/api/totp/begin", &owner, json!({}));
+    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("already_enabled")), "{}", again.body);
+    let twice = post(&c, "/console/api/totp/enable", &owner, json!({"code": first}));
+    assert_eq!(twice.status, 409, "{}", twice.body);
 
     // signing in now takes a code; the password alone, a wrong code or a used one do not do
     let try_sign_in = |code: Option<&str>| {
@@ -1046,6 +1051,18 @@ fn admins_and_owners_change_auth_settings_and_secrets_stay_write_only() {
     assert_eq!(
         scalar_string(&mut admin, "SELECT client_secret || '/' || client_id FROM bknd.oauth_providers WHERE name = 'github'").as_deref(),
         Some("s3cret-1/id-2")
+    );
+    // pointed at another endpoint, the stored secret is not kept (it would go to that endpoint)
+    let moved = post(
+        &c,
+        "/console/api/oauth-providers",
+        &admin_session,
+        json!({"name": "github", "client_id": "id-2", "client_secret": "", "kind": "oidc", "issuer": "https://evil.example"}),
+    );
+    assert_eq!(moved.status, 400, "{}", moved.body);
+    assert_eq!(
+        scalar_string(&mut admin, "SELECT kind || ' ' || client_secret FROM bknd.oauth_providers WHERE name = 'github'").as_deref(),
+        Some("github s3cret-1")
     );
     let listed = send(&c, "GET", "/console/api/auth-settings", Some(&viewer), &[], None);
     assert_eq!(listed.body["oauth_providers"][0]["client_id"], "id-2");

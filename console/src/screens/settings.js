@@ -129,7 +129,7 @@ function AuthSettings({ me }) {
       ? html`<table class="grid" aria-label="OAuth providers"><thead><tr><th>Name</th><th>Kind</th><th>Client ID</th><th>Issuer</th><th>Enabled</th>${manager && html`<th>Actions</th>`}</tr></thead>
         <tbody>${settings.oauth_providers.map((p) => html`<tr key=${p.name}>
           <td>${p.name}</td><td>${p.kind}</td><td class="mono">${p.client_id}</td><td>${p.issuer || ''}</td><td>${p.enabled ? 'yes' : 'no'}</td>
-          ${manager && html`<td><button type="button" onClick=${() => setProvider({ name: p.name, kind: p.kind, client_id: p.client_id, client_secret: '', issuer: p.issuer || '', enabled: p.enabled })}
+          ${manager && html`<td><button type="button" onClick=${() => setProvider({ ...p, issuer: p.issuer || '', client_secret: '' })}
               aria-label=${`Edit ${p.name}`}>Edit</button>
             <button type="button" onClick=${() => removeProvider(p.name)} aria-label=${`Remove ${p.name}`}>Remove</button></td>`}
         </tr>`)}</tbody></table>`

@@ -5,7 +5,8 @@
 //!
 //! - `GET /auth-settings`, `POST /auth-settings {autoconfirm?, disable_signup?,
 //!   secure_email_change?, secure_password_change?, rate_limits?}`
-//! - `POST /oauth-providers {name, client_id, client_secret?, kind?, issuer?, scopes?, enabled?}`,
+//! - `POST /oauth-providers {name, client_id, client_secret?, kind?, issuer?, scopes?,
+//!   authorize_url?, token_url?, userinfo_url?, enabled?}` (the form sends back what it does not edit),
 //!   `DELETE /oauth-providers/{name}`
 
 use axum::body::Bytes;
@@ -78,8 +79,18 @@ pub async fn save_provider(State(state): State<AppState>, headers: HeaderMap, by
     };
     let secret = body["client_secret"].as_str().unwrap_or_default().to_string();
     let enabled = body["enabled"].as_bool().unwrap_or(true);
-    let call =
-        calls::configure_oauth_provider(name.clone(), client_id, secret.clone(), text("issuer"), text("kind"), text("scopes"), enabled);
+    let call = calls::configure_oauth_provider(
+        name.clone(),
+        client_id,
+        secret.clone(),
+        text("issuer"),
+        text("kind"),
+        text("scopes"),
+        text("authorize_url"),
+        text("token_url"),
+        text("userinfo_url"),
+        enabled,
+    );
     let provider = run(&state, &session, "POST", Access::Write, call).await?;
     let detail = json!({"enabled": enabled, "secret_changed": !secret.is_empty()});
     record(&state, &session, "settings:oauth_provider".into(), Some(name), detail).await;

@@ -3,7 +3,7 @@
 //! memory on either side. The rows are read as the member (or as whom View as names) through
 //! the REST API, so the same RLS decides (F is the grid's filter, PostgREST pairs such as
 //! `title=eq.a&price=lt.10`, itself URL-encoded), in keyset pages of 5,000 in primary-key order; a
-//! table without a one-column key is read in offset pages ordered by its key (or first column).
+//! table without a one-column key is read in offset pages ordered by its key (or all its columns).
 //! `probe=1` reads one row and answers 204 or the error, so the page can show a refusal before
 //! it starts a download that could only fail.
 
@@ -97,7 +97,13 @@ pub async fn export(
     };
     let columns: Vec<String> = relation.columns.iter().map(|c| c.name.clone()).collect();
     let key = (relation.pk.len() == 1).then(|| relation.pk[0].clone());
-    let order_by = if relation.pk.is_empty() { columns.iter().take(1).cloned().collect() } else { relation.pk.clone() };
+    // without a key, every column that has an order (json has none), so offset pages are stable
+    // unless two rows are equal throughout
+    let order_by = if relation.pk.is_empty() {
+        relation.columns.iter().filter(|c| !matches!(c.type_name.as_str(), "json" | "xml" | "point")).map(|c| c.name.clone()).collect()
+    } else {
+        relation.pk.clone()
+    };
     let order = order_by.iter().map(|c| format!("{c}.asc")).collect::<Vec<_>>().join(",");
     let export = Export {
         state: state.clone(),

@@ -108,7 +108,11 @@ pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Resul
 /// `POST /totp/begin`: a new secret for the member's own TOTP, to confirm with a code.
 pub async fn totp_begin(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    Ok(Json(state.engine.call_as_sidecar(calls::console_totp_begin(session)).await.map_err(ended)?))
+    let answer = state.engine.call_as_sidecar(calls::console_totp_begin(session)).await.map_err(ended)?;
+    if answer["error"].is_string() {
+        return Err(ConsoleError::new(409, "already_enabled", answer["message"].as_str().unwrap_or("TOTP is on already")));
+    }
+    Ok(Json(answer))
 }
 
 /// `POST /totp/enable {code}` and `/totp/disable {code}`: the member's own TOTP on or off.

@@ -51,10 +51,13 @@ calls! {
     fn admin_delete_user(user_id: String) = "SELECT bknd.admin_delete_user($1::text)::text";
     fn console_auth_settings() = "SELECT bknd.console_auth_settings()::text";
     fn configure_auth(config: &Value) = "SELECT bknd.configure_auth($1::text::jsonb)::text";
+    #[allow(clippy::too_many_arguments)]
     fn configure_oauth_provider(name: String, client_id: String, client_secret: String, issuer: Option<String>,
-                                kind: Option<String>, scopes: Option<String>, enabled: bool) =
+                                kind: Option<String>, scopes: Option<String>, authorize_url: Option<String>,
+                                token_url: Option<String>, userinfo_url: Option<String>, enabled: bool) =
         "SELECT bknd.configure_oauth_provider($1::text, $2::text, $3::text, issuer => $4::text, kind => $5::text, \
-         scopes => $6::text, enabled => $7::text::boolean)::text";
+         scopes => $6::text, authorize_url => $7::text, token_url => $8::text, userinfo_url => $9::text, \
+         enabled => $10::text::boolean)::text";
     fn remove_oauth_provider(name: String) = "SELECT to_jsonb(bknd.remove_oauth_provider($1::text))::text";
     fn admin_search_users(search: Option<String>, after: Option<String>, max: i64) =
         "SELECT bknd.admin_search_users($1::text, $2::text, $3::text::integer)::text";
