@@ -9,9 +9,13 @@ use super::user::{self, apply_update, find_by_email, normalize_email, Editor};
 use super::{audit, password};
 use crate::errors;
 
+/// Whether `s` has a UUID's shape (36 hex digits and dashes): worth a `::uuid` cast.
+pub(super) fn uuid_like(s: &str) -> bool {
+    s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
 fn uuid_arg(id: &str) -> Result<String, Value> {
-    let ok = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    if ok {
+    if uuid_like(id) {
         Ok(id.to_ascii_lowercase())
     } else {
         Err(fail(404, "user_not_found", "User not found"))

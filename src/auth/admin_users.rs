@@ -6,7 +6,7 @@
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 
-use super::admin::existing;
+use super::admin::{existing, uuid_like};
 use super::outcome::{answer, Outcome};
 use super::{audit, user};
 use crate::errors;
@@ -17,10 +17,6 @@ const ROW: &str = "jsonb_build_object('id', u.id, 'email', u.email, 'role', u.ro
     'is_anonymous', u.is_anonymous, \
     'mfa', EXISTS (SELECT 1 FROM bknd.mfa_factors f WHERE f.user_id = u.id AND f.status = 'verified'), \
     'providers', coalesce((SELECT jsonb_agg(DISTINCT i.provider) FROM bknd.identities i WHERE i.user_id = u.id), '[]'))";
-
-fn uuid_like(s: &str) -> bool {
-    s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-}
 
 /// Users newest first, `max` (1..=200) at a time: `{users, next, estimate}`. `search` is an
 /// email prefix (or a user's id); `after` is the previous page's `next`. Keyset pages over

@@ -56,9 +56,9 @@ fn console_invite_member(email: &str, role: &str) -> pgrx::JsonB {
 /// changes cannot each leave the other as the last owner and then both go.
 fn lock_member(id: &str) -> Value {
     errors::spi(Spi::run("SELECT 1 FROM bknd.console_members WHERE role = 'owner' FOR UPDATE"));
-    let valid = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    let found =
-        valid.then(|| member_json(&format!("SELECT {MEMBER} FROM bknd.console_members m WHERE m.id = $1::uuid"), &[id.into()])).flatten();
+    let found = super::admin::uuid_like(id)
+        .then(|| member_json(&format!("SELECT {MEMBER} FROM bknd.console_members m WHERE m.id = $1::uuid"), &[id.into()]))
+        .flatten();
     found.unwrap_or_else(|| errors::raise(Code::ERRCODE_NO_DATA_FOUND, "no such member"))
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::error::ConsoleError;
 use super::session::{body, ended, required};
-use crate::engine::{Access, Caller};
+use crate::engine::{Access, Call, Caller};
 use crate::extension::console as calls;
 use crate::state::AppState;
 
@@ -52,10 +52,23 @@ pub fn parse_view_as(text: &str) -> Result<Option<String>, ConsoleError> {
     Ok(Some(text.to_string()))
 }
 
+/// One extension call through the engine as the session's member: how the console's own
+/// screens reach the database (`path` names the request in the logs).
+pub async fn as_member(
+    state: &AppState,
+    session: &str,
+    path: &str,
+    method: &str,
+    access: Access,
+    call: Call,
+) -> Result<Value, ConsoleError> {
+    let caller = Caller::new(Some(console_token(session, None)), method, path);
+    Ok(state.engine.call(caller, access, call).await?)
+}
+
 pub async fn project(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    let caller = Caller::new(Some(console_token(&session, None)), "GET", "/console/api/project");
-    let keys = state.engine.call(caller, Access::Read, calls::console_api_keys(false)).await?;
+    let keys = as_member(&state, &session, "/console/api/project", "GET", Access::Read, calls::console_api_keys(false)).await?;
     let base = state.auth.public_url.trim_end_matches('/');
     let realtime = base.replacen("http", "ws", 1);
     Ok(Json(json!({
@@ -80,8 +93,8 @@ async fn member_role(state: &AppState, session: &str) -> Result<Option<String>, 
 
 pub async fn service_role_key(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    let caller = Caller::new(Some(console_token(&session, None)), "POST", "/console/api/project/service-role-key");
-    let keys = state.engine.call(caller, Access::Read, calls::console_api_keys(true)).await?;
+    let path = "/console/api/project/service-role-key";
+    let keys = as_member(&state, &session, path, "POST", Access::Read, calls::console_api_keys(true)).await?;
     record(&state, &session, "reveal_service_role_key".to_string(), None, json!({})).await;
     Ok(Json(json!({"service_role_key": keys["service_role_key"]})))
 }
@@ -89,8 +102,7 @@ pub async fn service_role_key(State(state): State<AppState>, headers: HeaderMap)
 /// `GET /overview`: the Home screen's figures (`bknd.console_overview`), as the member.
 pub async fn overview(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    let caller = Caller::new(Some(console_token(&session, None)), "GET", "/console/api/overview");
-    Ok(Json(state.engine.call(caller, Access::Read, calls::console_overview()).await?))
+    Ok(Json(as_member(&state, &session, "/console/api/overview", "GET", Access::Read, calls::console_overview()).await?))
 }
 
 /// `POST /project/rotate-jwt-secret {confirm: "rotate"}`: a new JWT secret (owners; the
@@ -105,11 +117,10 @@ pub async fn rotate_jwt_secret(
     if body(&bytes)?["confirm"] != json!("rotate") {
         return Err(ConsoleError::bad_request("confirm with {\"confirm\": \"rotate\"}: every key and access token stops working"));
     }
-    let caller = Caller::new(Some(console_token(&session, None)), "POST", "/console/api/project/rotate-jwt-secret");
-    state.engine.call(caller, Access::Write, calls::console_rotate_jwt_secret()).await?;
+    let path = "/console/api/project/rotate-jwt-secret";
+    as_member(&state, &session, path, "POST", Access::Write, calls::console_rotate_jwt_secret()).await?;
     record(&state, &session, "rotate_jwt_secret".to_string(), None, json!({})).await;
-    let caller = Caller::new(Some(console_token(&session, None)), "GET", "/console/api/project");
-    let keys = state.engine.call(caller, Access::Read, calls::console_api_keys(false)).await?;
+    let keys = as_member(&state, &session, path, "GET", Access::Read, calls::console_api_keys(false)).await?;
     Ok(Json(json!({"anon_key": keys["anon_key"]})))
 }
 

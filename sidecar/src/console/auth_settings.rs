@@ -15,23 +15,20 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::api::{console_token, record};
+use super::api::{as_member, record};
 use super::error::ConsoleError;
 use super::session::{body, required};
-use crate::engine::{Access, Call, Caller};
+use crate::engine::Access;
 use crate::extension::auth as calls;
 use crate::state::AppState;
 
-const SWITCHES: [&str; 4] = ["autoconfirm", "disable_signup", "secure_email_change", "secure_password_change"];
+const PATH: &str = "/console/api/auth-settings";
 
-async fn run(state: &AppState, session: &str, method: &str, access: Access, call: Call) -> Result<Value, ConsoleError> {
-    let caller = Caller::new(Some(console_token(session, None)), method, "/console/api/auth-settings");
-    Ok(state.engine.call(caller, access, call).await?)
-}
+const SWITCHES: [&str; 4] = ["autoconfirm", "disable_signup", "secure_email_change", "secure_password_change"];
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    Ok(Json(run(&state, &session, "GET", Access::Read, calls::console_auth_settings()).await?))
+    Ok(Json(as_member(&state, &session, PATH, "GET", Access::Read, calls::console_auth_settings()).await?))
 }
 
 /// Only the known switches (booleans) and rate limits (positive whole numbers by name).
@@ -65,9 +62,9 @@ fn checked_config(body: &Value) -> Result<Value, ConsoleError> {
 pub async fn save(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
     let config = checked_config(&body(&bytes)?)?;
-    run(&state, &session, "POST", Access::Write, calls::configure_auth(&config)).await?;
+    as_member(&state, &session, PATH, "POST", Access::Write, calls::configure_auth(&config)).await?;
     record(&state, &session, "settings:auth".into(), None, config).await;
-    Ok(Json(run(&state, &session, "GET", Access::Read, calls::console_auth_settings()).await?))
+    Ok(Json(as_member(&state, &session, PATH, "GET", Access::Read, calls::console_auth_settings()).await?))
 }
 
 pub async fn save_provider(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
@@ -91,7 +88,7 @@ pub async fn save_provider(State(state): State<AppState>, headers: HeaderMap, by
         text("userinfo_url"),
         enabled,
     );
-    let provider = run(&state, &session, "POST", Access::Write, call).await?;
+    let provider = as_member(&state, &session, PATH, "POST", Access::Write, call).await?;
     let detail = json!({"enabled": enabled, "secret_changed": !secret.is_empty()});
     record(&state, &session, "settings:oauth_provider".into(), Some(name), detail).await;
     Ok(Json(provider))
@@ -103,7 +100,7 @@ pub async fn remove_provider(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    let removed = run(&state, &session, "DELETE", Access::Write, calls::remove_oauth_provider(name.clone())).await?;
+    let removed = as_member(&state, &session, PATH, "DELETE", Access::Write, calls::remove_oauth_provider(name.clone())).await?;
     if removed != json!(true) {
         return Err(ConsoleError::new(404, "not_found", format!("no provider {name:?}")));
     }

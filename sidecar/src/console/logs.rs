@@ -7,10 +7,10 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
 
-use super::api::console_token;
+use super::api::as_member;
 use super::error::ConsoleError;
 use super::session::required;
-use crate::engine::{Access, Caller};
+use crate::engine::Access;
 use crate::extension::console as calls;
 use crate::state::AppState;
 
@@ -47,8 +47,7 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<LogQuery>, head
         nonempty(q.actor).filter(|a| a.len() <= 320),
         nonempty(q.action).filter(|a| a.len() <= 100),
     );
-    let caller = Caller::new(Some(console_token(&session, None)), "GET", "/console/api/logs");
-    Ok(Json(state.engine.call(caller, Access::Read, call).await?))
+    Ok(Json(as_member(&state, &session, "/console/api/logs", "GET", Access::Read, call).await?))
 }
 
 /// `2026-12-01`, `2026-12-01T10:00`, `2026-12-01T10:00:00.5Z`, `...+02:00`: digits and the

@@ -11,17 +11,14 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::api::{console_token, record};
+use super::api::{as_member, record};
 use super::error::ConsoleError;
 use super::session::{body, required};
-use crate::engine::{Access, Call, Caller};
+use crate::engine::Access;
 use crate::extension::console as calls;
 use crate::state::AppState;
 
-async fn run(state: &AppState, session: &str, method: &str, access: Access, call: Call) -> Result<Value, ConsoleError> {
-    let caller = Caller::new(Some(console_token(session, None)), method, "/console/api/members");
-    Ok(state.engine.call(caller, access, call).await?)
-}
+const PATH: &str = "/console/api/members";
 
 fn text(body: &Value, key: &str) -> Result<String, ConsoleError> {
     body[key].as_str().map(str::to_string).ok_or_else(|| ConsoleError::bad_request(format!("{key} is required")))
@@ -29,14 +26,15 @@ fn text(body: &Value, key: &str) -> Result<String, ConsoleError> {
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    Ok(Json(run(&state, &session, "GET", Access::Read, calls::console_team()).await?))
+    Ok(Json(as_member(&state, &session, PATH, "GET", Access::Read, calls::console_team()).await?))
 }
 
 pub async fn invite(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
     let body = body(&bytes)?;
     let (email, role) = (text(&body, "email")?, text(&body, "role")?);
-    let answer = run(&state, &session, "POST", Access::Write, calls::console_invite_member(email.clone(), role.clone())).await?;
+    let answer =
+        as_member(&state, &session, PATH, "POST", Access::Write, calls::console_invite_member(email.clone(), role.clone())).await?;
     let token = answer["set_password_token"].as_str().unwrap_or_default();
     // the token rides in the fragment, which browsers never send to a server or a log
     let link = format!("{}/console/set-password#token={token}", state.auth.public_url.trim_end_matches('/'));
@@ -52,14 +50,14 @@ pub async fn set_role(
 ) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
     let role = text(&body(&bytes)?, "role")?;
-    let member = run(&state, &session, "POST", Access::Write, calls::console_set_member_role(id, role.clone())).await?;
+    let member = as_member(&state, &session, PATH, "POST", Access::Write, calls::console_set_member_role(id, role.clone())).await?;
     record(&state, &session, "member:role".into(), member["email"].as_str().map(str::to_string), json!({"role": role})).await;
     Ok(Json(member))
 }
 
 pub async fn remove(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
-    let member = run(&state, &session, "DELETE", Access::Write, calls::console_remove_member(id)).await?;
+    let member = as_member(&state, &session, PATH, "DELETE", Access::Write, calls::console_remove_member(id)).await?;
     record(&state, &session, "member:remove".into(), member["email"].as_str().map(str::to_string), json!({})).await;
     Ok(Json(member))
 }

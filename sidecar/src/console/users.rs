@@ -15,10 +15,10 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::api::{console_token, record};
+use super::api::{as_member, record};
 use super::error::ConsoleError;
 use super::session::{body, required};
-use crate::engine::{Access, Caller};
+use crate::engine::Access;
 use crate::extension::auth as calls;
 use crate::extension::Call;
 use crate::state::AppState;
@@ -33,8 +33,7 @@ pub struct ListQuery {
 /// Run one `bknd.admin_*` call as the member; their `{error: {status, code, message}}` answers
 /// become the console's errors.
 async fn run(state: &AppState, session: &str, method: &str, access: Access, call: Call) -> Result<Value, ConsoleError> {
-    let caller = Caller::new(Some(console_token(session, None)), method, "/console/api/users");
-    let answer = state.engine.call(caller, access, call).await?;
+    let answer = as_member(state, session, "/console/api/users", method, access, call).await?;
     if let Some(error) = answer.get("error").filter(|e| e.is_object()) {
         let status = error["status"].as_u64().unwrap_or(400) as u16;
         let code = match error["code"].as_str() {
