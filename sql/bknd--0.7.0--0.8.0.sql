@@ -1050,3 +1050,12 @@ REVOKE EXECUTE ON FUNCTION bknd.console_overview() FROM PUBLIC;
 -- the console's Home
 GRANT EXECUTE ON FUNCTION bknd.console_overview()
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+-- (console part 2) a bucket's policies, listed and dropped one by one (service_role)
+CREATE FUNCTION bknd."storage_policies"("bucket" TEXT) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'storage_policies_wrapper';
+CREATE FUNCTION bknd."drop_storage_policy"("bucket" TEXT, "name" TEXT) RETURNS bool
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'drop_storage_policy_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.storage_policies(text), bknd.drop_storage_policy(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.storage_policies(text), bknd.drop_storage_policy(text, text) TO service_role;

@@ -144,7 +144,8 @@ GRANT EXECUTE ON FUNCTION
 TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
   bknd.create_bucket(text, boolean, bigint, text[]), bknd.update_bucket(text, jsonb),
-  bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text)
+  bknd.empty_bucket(text), bknd.delete_bucket(text), bknd.allow_storage(text, text, text, text),
+  bknd.storage_policies(text), bknd.drop_storage_policy(text, text)
 TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.storage_finish_upload(uuid, bigint, text, boolean, text, text, jsonb), bknd.storage_abort_upload(uuid),
   bknd.storage_finish_move(uuid, uuid, bigint, text),

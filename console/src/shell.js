@@ -11,7 +11,7 @@ import { SettingsScreen } from './screens/settings.js';
 import { UsersScreen } from './screens/users.js';
 import { LogsScreen } from './screens/logs.js';
 import { HomeScreen } from './screens/home.js';
-import { ComingSoon } from './screens/soon.js';
+import { StorageScreen } from './screens/storage.js';
 
 const NAV = [
   ['Tables', '/console/tables', 'tables'],
@@ -43,7 +43,7 @@ function screenFor(section, rest, member) {
     case 'logs':
       return html`<${LogsScreen} member=${member} />`;
     case 'storage':
-      return html`<${ComingSoon} title=${NAV.find((n) => n[2] === section)[0]} />`;
+      return html`<${StorageScreen} bucket=${rest[0]} folder=${rest.slice(1)} />`;
     default:
       return html`<main id="main" class="main"><h1>Not found</h1><p>No console page is at this address.</p></main>`;
   }

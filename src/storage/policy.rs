@@ -68,3 +68,29 @@ fn allow_storage(
     }
     pgrx::JsonB(json!({"bucket": bucket, "policies": policies}))
 }
+
+/// The `bknd.objects` policies of one bucket, as `bknd.allow_storage` writes them (their rule
+/// begins `bucket_id = 'BUCKET'`): name, command, roles, using, with_check.
+#[pg_extern(stable, strict, parallel_safe)]
+fn storage_policies(bucket: &str) -> pgrx::JsonB {
+    super::bucket(bucket);
+    let objects = errors::spi(Spi::get_one::<pg_sys::Oid>("SELECT 'bknd.objects'::regclass::oid")).expect("bknd.objects exists");
+    let all = crate::ddl::catalog::json_query(crate::ddl::describe::POLICIES, Some(objects));
+    let prefix = format!("((bucket_id = {}::text) AND ", quote_literal(bucket));
+    let of_bucket = |p: &serde_json::Value| ["using", "with_check"].iter().any(|k| p[k].as_str().is_some_and(|e| e.starts_with(&prefix)));
+    pgrx::JsonB(serde_json::Value::Array(all.as_array().into_iter().flatten().filter(|p| of_bucket(p)).cloned().collect()))
+}
+
+/// Drop one of `bucket`'s policies (by name, as `bknd.storage_policies` lists them). Other
+/// policies on bknd.objects, of other buckets or written by hand for several, are refused.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn drop_storage_policy(bucket: &str, name: &str) -> bool {
+    let pgrx::JsonB(listed) = storage_policies(bucket);
+    let ours = listed.as_array().into_iter().flatten().any(|p| p["name"].as_str() == Some(name));
+    if !ours {
+        errors::raise(Code::ERRCODE_UNDEFINED_OBJECT, format!("bucket {bucket:?} has no policy {name:?}"));
+    }
+    let sql = format!("DROP POLICY {} ON bknd.objects", crate::ddl::names::quote(name));
+    identity::as_extension_owner(|| errors::spi(Spi::run(&sql)));
+    true
+}

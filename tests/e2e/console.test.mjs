@@ -17,7 +17,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { chromium, request as playwrightRequest } from 'playwright-core';
 
 const env = (name) => {
@@ -494,9 +494,8 @@ step('the owner signs in and sees the navigation', async () => {
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.sameSite, 'Strict');
   assert.equal((await api(context, 'GET', '/console/api/session')).body?.member?.email, OWNER.email);
-  // part 2's screens are there, saying so
   await link(page, 'Storage').click();
-  await page.getByText('Coming in part 2').first().waitFor();
+  await button(page, 'New bucket').waitFor();
   await link(page, 'Tables').click();
   await button(page, 'New table').waitFor();
 });
@@ -795,6 +794,126 @@ step('logs: auth events and the members\' actions, newest first, filtered', asyn
   await entries.getByRole('cell', { name: 'user:delete', exact: true }).first().waitFor();
   await entries.getByRole('cell', { name: 'tool:create_table', exact: true }).first().waitFor();
   if (SHOTS) await shot(page, 'console-logs.png');
+});
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+// a 1x1 PNG, for the image preview
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+
+step('storage: a bucket, a 20 MiB resumable upload that survives a reload, a folder, download, preview, signed URL, move, policies, delete', async () => {
+  const { page } = owner;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bknd-console-files-'));
+  const big = randomBytes(20 * 1024 * 1024);
+  const bigFile = path.join(dir, 'big.bin');
+  fs.writeFileSync(bigFile, big);
+  const photos = path.join(dir, 'photos');
+  fs.mkdirSync(photos);
+  fs.writeFileSync(path.join(photos, 'dot.png'), PNG);
+  for (let i = 1; i <= 5; i += 1) fs.writeFileSync(path.join(photos, `note-${i}.txt`), `note ${i}\n`);
+
+  await link(page, 'Storage').click();
+  await button(page, 'New bucket').click();
+  await textbox(page, 'Bucket name').fill('media');
+  assert.equal(await checkbox(page, 'Public').isChecked(), false, 'buckets are private unless chosen');
+  await succeeding(page, { path: '/console/api/storage/bucket', method: 'POST' }, () => button(page, 'Create bucket').click());
+  await page.getByRole('heading', { name: /^media/ }).waitFor();
+  await page.waitForURL(/\/console\/storage\/media$/);
+
+  // a large file goes resumable; its second chunk is cut off, the page reloaded, the same file
+  // chosen again: the upload goes on from where the server stopped
+  const cut = async (route) => {
+    const r = route.request();
+    if (r.method() === 'PATCH' && r.headers()['upload-offset'] !== '0') await route.abort('connectionreset');
+    else await route.continue();
+  };
+  await page.route('**/console/api/storage/upload/resumable/**', cut);
+  await page.getByLabel('Upload files', { exact: true }).setInputFiles(bigFile);
+  await page.getByText(/failed: the upload was cut off/).waitFor();
+  await page.unroute('**/console/api/storage/upload/resumable/**', cut);
+  await page.reload();
+  await page.getByRole('heading', { name: /^media/ }).waitFor();
+  await page.getByLabel('Upload files', { exact: true }).setInputFiles(bigFile);
+  await page.getByText(/resumed from 6\.0 MB/).waitFor();
+  await page.getByText('1 file uploaded.').waitFor({ timeout: 60_000 });
+  const files = page.getByRole('table', { name: 'Files' });
+  await files.getByRole('button', { name: 'big.bin', exact: true }).waitFor();
+
+  // a folder of small files
+  await page.getByLabel('Upload folder', { exact: true }).setInputFiles(photos);
+  await page.getByText('6 files uploaded.').waitFor();
+  await files.getByRole('link', { name: 'photos/', exact: true }).click();
+  await page.waitForURL(/\/console\/storage\/media\/photos$/);
+  for (const name of ['dot.png', 'note-1.txt', 'note-5.txt']) await files.getByRole('button', { name, exact: true }).waitFor();
+  await files.getByRole('button', { name: 'dot.png', exact: true }).click();
+  const preview = page.getByRole('img', { name: 'Preview of photos/dot.png' });
+  await until('the image preview to load', () => preview.evaluate((img) => img.complete && img.naturalWidth === 1));
+  if (SHOTS) await shot(page, 'console-storage.png');
+
+  // download, compared byte for byte
+  await page.getByRole('navigation', { name: 'Folder' }).getByRole('link', { name: 'media', exact: true }).click();
+  await page.waitForURL(/\/console\/storage\/media$/);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download big.bin', exact: true }).click()]);
+  assert.equal(sha256(fs.readFileSync(await download.path())), sha256(big), 'the download is the upload');
+
+  // a signed URL, fetched without any session or key
+  await files.getByRole('button', { name: 'big.bin', exact: true }).click();
+  await choose(page, combobox(page, 'Expires in'), '1 minute');
+  await button(page, 'Create signed URL').click();
+  const signed = await until('a signed URL', async () => (await textbox(page, 'Signed URL').inputValue()) || null);
+  assert.ok(signed.startsWith(`${BKND}/storage/v1/object/sign/media/big.bin?token=`), signed);
+  const fetched = await fetch(signed);
+  assert.equal(fetched.status, 200);
+  assert.equal(sha256(Buffer.from(await fetched.arrayBuffer())), sha256(big));
+
+  // move into a folder
+  await button(page, 'Move big.bin').click();
+  await textbox(page, 'New path').fill('archive/big.bin');
+  await succeeding(page, { path: '/console/api/storage/object/move', method: 'POST' }, () => button(page, 'Move file').click());
+  await files.getByRole('link', { name: 'archive/', exact: true }).waitFor();
+  assert.equal(await files.getByRole('button', { name: 'big.bin', exact: true }).count(), 0);
+
+  // a policy from the presets: anon may read the bucket's files, then no more
+  const anonList = async () => {
+    const r = await fetch(`${BKND}/storage/v1/object/list/media`, {
+      method: 'POST',
+      headers: { apikey: ANON_KEY, authorization: `Bearer ${ANON_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prefix: 'photos' }),
+    });
+    return (await r.json()).length;
+  };
+  assert.equal(await anonList(), 0, 'no policy: anon sees nothing');
+  await button(page, 'Policies').click();
+  const policies = page.getByRole('region', { name: 'Bucket policies' });
+  await policies.getByText('No policies').waitFor();
+  await choose(page, combobox(page, 'Role'), 'anon');
+  await choose(page, combobox(page, 'Rule'), 'everyone with the role');
+  await succeeding(page, { path: '/console/api/tools/allow_storage', method: 'POST' }, () => button(page, 'Add policy').click());
+  await policies.getByRole('cell', { name: 'anon', exact: true }).waitFor();
+  assert.equal(await anonList(), 6);
+  await policies.getByRole('button', { name: /^Drop / }).click();
+  await policies.getByText('No policies').waitFor();
+  assert.equal(await anonList(), 0);
+
+  // delete one file, then the bucket (confirmed by its name)
+  await files.getByRole('link', { name: 'photos/', exact: true }).click();
+  await button(page, 'Delete note-1.txt').click();
+  await succeeding(page, { path: '/console/api/storage/object/media', method: 'DELETE' }, () => button(page, 'Confirm delete').click());
+  await until('the file to go', async () => (await files.getByRole('button', { name: 'note-1.txt', exact: true }).count()) === 0);
+  await button(page, 'Delete bucket').click();
+  const confirm = button(page, 'Delete');
+  assert.equal(await confirm.isDisabled(), true, 'not before the name is typed');
+  await textbox(page, 'Type media to confirm').fill('media');
+  await succeeding(page, { path: '/console/api/storage/bucket/media', method: 'DELETE' }, () => confirm.click());
+  await page.waitForURL(/\/console\/storage$/);
+  assert.equal(await page.getByRole('complementary', { name: 'Buckets' }).getByRole('link', { name: 'media' }).count(), 0);
+
+  // every change is in the members' log
+  const log = await (await page.request.get(`${BKND}/console/api/logs?log=console&limit=200`)).json();
+  const actions = (log.entries || log).map((e) => `${e.action} ${e.target}`);
+  for (const expected of ['storage:POST bucket', 'storage:POST upload/resumable', 'storage:POST object/move', 'storage:DELETE object/media', 'storage:DELETE bucket/media']) {
+    assert.ok(actions.includes(expected), `${expected} in ${actions.slice(0, 30).join(', ')}`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 step('team: an owner invites a developer, who sets a password through the link and signs in', async () => {

@@ -23,7 +23,7 @@ pub fn console_token(session: &str, view_as: Option<&str>) -> String {
 }
 
 /// `x-bknd-view-as`: `anon`, `authenticated`, `role:NAME` or `user:EMAIL`; anything else is refused.
-fn view_as(headers: &HeaderMap) -> Result<Option<String>, ConsoleError> {
+pub(super) fn view_as(headers: &HeaderMap) -> Result<Option<String>, ConsoleError> {
     let Some(value) = headers.get("x-bknd-view-as") else { return Ok(None) };
     // not text: refused, never read as "no view" (which would show the member's own)
     let text = value.to_str().map_err(|_| ConsoleError::bad_request(VIEW_AS))?;

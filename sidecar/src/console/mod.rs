@@ -18,6 +18,7 @@ mod guard;
 mod logs;
 pub mod outside;
 mod session;
+mod storage;
 mod team;
 mod users;
 
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/tools/{name}", post(api::tool))
         .route("/rest/{*path}", any(api::rest))
         .route("/export/{table}", get(export::export))
+        .route("/storage/{*path}", any(storage::forward))
         .route("/logs", get(logs::page))
         .route("/auth-settings", get(auth_settings::get).post(auth_settings::save))
         .route("/oauth-providers", post(auth_settings::save_provider))

@@ -12,6 +12,10 @@ calls! {
         "SELECT bknd.create_bucket($1::text, $2::text::boolean, $3::text::bigint, \
          (SELECT array_agg(m) FROM jsonb_array_elements_text($4::text::jsonb) m))::text";
     fn update_bucket(id: String, changes: &Value) = "SELECT bknd.update_bucket($1::text, $2::text::jsonb)::text";
+    fn storage_policies(bucket: String) = "SELECT bknd.storage_policies($1::text)::text";
+    fn allow_storage(bucket: String, operations: String, to_role: String, rule: String) =
+        "SELECT bknd.allow_storage($1::text, $2::text, $3::text, $4::text)::text";
+    fn drop_storage_policy(bucket: String, name: String) = "SELECT to_jsonb(bknd.drop_storage_policy($1::text, $2::text))::text";
     fn empty_bucket(id: String) = "SELECT to_jsonb(bknd.empty_bucket($1::text))::text";
     fn delete_bucket(id: String) = "SELECT to_jsonb(bknd.delete_bucket($1::text))::text";
     fn storage_object(bucket: String, name: String) = "SELECT bknd.storage_object($1::text, $2::text)::text";

@@ -188,6 +188,13 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
                 storage::create_bucket(text(args, "name")?, public, args["file_size_limit"].as_i64(), args.get("allowed_mime_types"));
             sql(state, t, call).await
         }
+        "list_storage_policies" => sql(state, t, storage::storage_policies(text(args, "bucket")?)).await,
+        "allow_storage" => {
+            let role = opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into());
+            let rule = opt_text(args, "rule")?.unwrap_or_else(|| "true".into());
+            sql(state, t, storage::allow_storage(text(args, "bucket")?, text(args, "operations")?, role, rule)).await
+        }
+        "drop_storage_policy" => sql(state, t, storage::drop_storage_policy(text(args, "bucket")?, text(args, "name")?)).await,
         "list_objects" => {
             let (bucket, prefix) = (text(args, "bucket")?, opt_text(args, "prefix")?.unwrap_or_default());
             let (limit, offset) = (int(args, "limit", 100)?, int(args, "offset", 0)?);

@@ -53,7 +53,7 @@ impl StorageError {
 /// The engine's failure in Supabase Storage's format. The status is the one table's, except
 /// where Supabase Storage answers otherwise: a bad token or signature is 400, a refused MIME
 /// type 415. The storage functions raise what they mean (P0002 not found, 23505 taken, class
-/// 22 bad input, 54000 too large, 2BP01 not empty); anything else the table calls the client's
+/// 22 bad input, 54000 too large, 2BP01 not empty), and a read-only caller's change is 403; anything else the table calls the client's
 /// mistake (a missing function, another constraint, a write in a read) is ours here: 500, logged.
 impl From<Failure> for StorageError {
     fn from(failure: Failure) -> StorageError {
@@ -71,6 +71,8 @@ impl From<Failure> for StorageError {
                 Kind::TooLarge => StorageError::too_large(),
                 Kind::Forbidden if d.sqlstate.starts_with("28") => StorageError::new(400, "InvalidSignature", d.message),
                 Kind::Unauthorized | Kind::Forbidden => StorageError::new(d.status, "Unauthorized", d.message),
+                // a change in a transaction the caller's role keeps read-only (a console viewer)
+                Kind::NotAllowed if d.sqlstate == "25006" => StorageError::new(403, "Unauthorized", d.message),
                 Kind::Timeout => StorageError::new(d.status, "timeout", d.message),
                 Kind::Busy | Kind::Unavailable => StorageError::new(d.status, "unavailable", d.message),
                 Kind::Custom => StorageError::new(d.status, "InvalidRequest", d.message),
