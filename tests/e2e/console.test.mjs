@@ -752,6 +752,13 @@ step('users: add one, ban and unban, delete; the sign-in through /auth/v1 follow
   await carol.waitFor();
   assert.equal(await appSignIn(email, password), 200, 'the new user signs in');
 
+  // an invitation: the user exists, unconfirmed, and is mailed a link to choose a password
+  await button(page, 'Add user').click();
+  await textbox(page, 'Email').fill('dave@example.com');
+  await succeeding(page, { path: '/console/api/users/invite', method: 'POST' }, () => button(page, 'Invite by email').click());
+  await page.getByText('User dave@example.com invited', { exact: false }).waitFor();
+  await usersGrid.getByRole('button', { name: 'dave@example.com', exact: true }).waitFor();
+
   await carol.click();
   await page.getByRole('heading', { name: email }).waitFor();
   await succeeding(page, { path: /\/console\/api\/users\/[^/]+\/ban$/, method: 'POST' }, () => button(page, 'Ban').click());
@@ -966,6 +973,10 @@ step('auth settings: sign-ups turned off in Settings are refused by /auth/v1, an
   await checkbox(page, 'Turn off new sign-ups').uncheck();
   await succeeding(page, { path: '/console/api/auth-settings', method: 'POST' }, () => button(page, 'Save auth settings').click());
   assert.equal(await signUp('erin@example.com'), 200, 'sign-ups are on again');
+  // a test email through whatever mail is configured
+  await textbox(page, 'Test email address').fill('ops@example.com');
+  await succeeding(page, { path: '/console/api/auth-settings/test-email', method: 'POST' }, () => button(page, 'Send test email').click());
+  await page.getByText(/^Test email sent to ops@example\.com/).waitFor();
   // a provider: its secret is typed once and never shown again
   await button(page, 'Add provider').click();
   await textbox(page, 'Provider name').fill('github');

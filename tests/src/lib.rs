@@ -5,6 +5,7 @@ pub mod argon2_bench;
 pub mod cluster;
 pub mod conformance;
 pub mod jwt;
+pub mod mail;
 pub mod sidecar;
 pub mod totp;
 pub mod walkthrough;

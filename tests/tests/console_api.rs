@@ -77,6 +77,11 @@ fn answer(method: &str, path: &str, result: Result<ureq::Response, ureq::Error>)
 
 const PAGE: [(&str, &str); 2] = [("content-type", "application/json"), ("x-bknd-console", "1")];
 
+/// Signing in to the app (`/auth/v1`, a user's password) with `body` {email, password}.
+fn app_sign_in(c: &Console, anon_key: &str, body: Value) -> Answer {
+    send(c, "POST", "/auth/v1/token?grant_type=password", None, &[("apikey", anon_key), ("content-type", "application/json")], Some(body))
+}
+
 fn post(c: &Console, path: &str, cookie: &str, body: Value) -> Answer {
     send(c, "POST", path, Some(cookie), &PAGE, Some(body))
 }
@@ -774,17 +779,7 @@ fn users_are_listed_by_any_member_and_changed_by_admins_and_owners() {
     let made = create(&owner, "ann@example.com");
     assert_eq!(made.status, 200, "{}", made.body);
     let ann = made.body["id"].as_str().unwrap().to_string();
-    let sign_in_ann = || {
-        send(
-            &c,
-            "POST",
-            "/auth/v1/token?grant_type=password",
-            None,
-            &[("apikey", &anon_key), ("content-type", "application/json")],
-            Some(json!({"email": "ann@example.com", "password": "a user password 1"})),
-        )
-        .status
-    };
+    let sign_in_ann = || app_sign_in(&c, &anon_key, json!({"email": "ann@example.com", "password": "a user password 1"})).status;
     assert_eq!(sign_in_ann(), 200);
     let detail = send(&c, "GET", &format!("/console/api/users/{ann}"), Some(&viewer), &[], None);
     assert_eq!(detail.status, 200, "{}", detail.body);
@@ -845,14 +840,7 @@ fn logs_page_newest_first_with_filters_and_the_members_actions_for_admins_and_ow
     }
     for email in ["ann@example.com", "ann@example.com", "bob@example.com"] {
         let body = json!({"email": email, "password": "a user password 1"});
-        let signed = send(
-            &c,
-            "POST",
-            "/auth/v1/token?grant_type=password",
-            None,
-            &[("apikey", &anon_key), ("content-type", "application/json")],
-            Some(body),
-        );
+        let signed = app_sign_in(&c, &anon_key, body);
         assert_eq!(signed.status, 200);
     }
     assert_eq!(
@@ -1143,14 +1131,7 @@ fn home_shows_what_the_app_holds_and_what_happened_today() {
     assert_eq!(post(&c, "/console/api/users", &owner, json!({"email": "ann@example.com", "password": "a user password 1"})).status, 200);
     let anon_key = c.db.token(json!({"role": "anon"}));
     let body = json!({"email": "ann@example.com", "password": "a user password 1"});
-    let signed = send(
-        &c,
-        "POST",
-        "/auth/v1/token?grant_type=password",
-        None,
-        &[("apikey", &anon_key), ("content-type", "application/json")],
-        Some(body),
-    );
+    let signed = app_sign_in(&c, &anon_key, body);
     assert_eq!(signed.status, 200);
 
     let home = send(&c, "GET", "/console/api/overview", Some(&viewer), &[], None);
@@ -1300,4 +1281,61 @@ fn storage_through_the_console_runs_as_the_member_and_is_recorded() {
         0,
         "chunks are not recorded"
     );
+}
+
+#[test]
+fn admins_invite_users_by_email_and_send_a_test_email() {
+    let db = TestDb::new("console_api_invite");
+    add_member(&db, "owner@example.com", "owner", "owner password 1");
+    add_member(&db, "dev@example.com", "developer", "developer password 1");
+    let sink = bknd_tests::mail::MailSink::start();
+    let site = "http://app.example.test";
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--smtp-url", &sink.url(), "--site-url", site]);
+    let c = Console { sidecar, db };
+    let (owner, dev) = (sign_in(&c, "owner@example.com", "owner password 1"), sign_in(&c, "dev@example.com", "developer password 1"));
+
+    // an invitation: a user without a password, mailed a link that signs them in at the app
+    let refused = post(&c, "/console/api/users/invite", &dev, json!({"email": "zoe@example.com"}));
+    assert_eq!(refused.status, 403, "developers do not manage users: {}", refused.body);
+    let mut admin = c.db.admin();
+    assert_eq!(scalar_i64(&mut admin, "SELECT count(*) FROM bknd.users"), 0);
+    let invited = post(&c, "/console/api/users/invite", &owner, json!({"email": "zoe@example.com"}));
+    assert_eq!(invited.status, 200, "{}", invited.body);
+    assert_eq!(invited.body["user"]["email"], json!("zoe@example.com"));
+    let mail = sink.nth("zoe@example.com", 1);
+    assert!(mail.contains("You have been invited"), "{mail}");
+    let at = mail.find("/auth/v1/verify?").expect("a link");
+    let link = &mail[at..mail[at..].find(char::is_whitespace).map(|e| at + e).unwrap_or(mail.len())];
+    assert!(link.contains("type=recovery") && link.contains(&percent(site)), "{link}");
+    let landed = send(&c, "GET", link, None, &[], None);
+    assert_eq!(landed.status, 303, "{}", landed.body);
+    let to = landed.header("location").unwrap();
+    assert!(to.starts_with(site), "{to}");
+    let fragment = to.split_once('#').unwrap().1;
+    let token = fragment.split('&').find_map(|p| p.strip_prefix("access_token=")).unwrap();
+    let anon_key = c.db.token(json!({"role": "anon"}));
+    let auth = format!("Bearer {token}");
+    let chose = send(
+        &c,
+        "PUT",
+        "/auth/v1/user",
+        None,
+        &[("apikey", &anon_key), ("authorization", &auth), ("content-type", "application/json")],
+        Some(json!({"password": "zoe's own password 1"})),
+    );
+    assert_eq!(chose.status, 200, "the invited user chooses a password: {}", chose.body);
+    let signed = app_sign_in(&c, &anon_key, json!({"email": "zoe@example.com", "password": "zoe's own password 1"}));
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let again = post(&c, "/console/api/users/invite", &owner, json!({"email": "zoe@example.com"}));
+    assert_eq!(again.status, 422, "an existing user is not invited twice: {}", again.body);
+
+    // a test email through the configured SMTP
+    assert_eq!(post(&c, "/console/api/auth-settings/test-email", &dev, json!({"to": "ops@example.com"})).status, 403);
+    assert_eq!(post(&c, "/console/api/auth-settings/test-email", &owner, json!({"to": "not an address"})).status, 400);
+    let sent = post(&c, "/console/api/auth-settings/test-email", &owner, json!({"to": "ops@example.com"}));
+    assert_eq!((sent.status, &sent.body), (200, &json!({"sent": true, "via": "smtp"})));
+    assert!(sink.nth("ops@example.com", 1).contains("bknd test email"));
+    assert_eq!(sink.to("ops@example.com").len(), 1, "the refused ones sent nothing");
+    let recorded = json(&mut admin, "SELECT jsonb_agg(action ORDER BY id) FROM bknd.console_audit WHERE email = 'owner@example.com'");
+    assert_eq!(recorded, json!(["user:invite", "auth:test_email"]));
 }

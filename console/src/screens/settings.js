@@ -66,6 +66,7 @@ function AuthSettings({ me }) {
   const [settings, setSettings] = useState(null);
   const [limits, setLimits] = useState('{}');
   const [provider, setProvider] = useState(null); // the form's fields while adding or editing
+  const [testTo, setTestTo] = useState('');
   const [status, setStatus] = useState(null);
   const { error, busy, run } = useAction();
   const manager = ['owner', 'admin'].includes(me.role);
@@ -103,6 +104,14 @@ function AuthSettings({ me }) {
       await load();
     });
   };
+  const sendTest = (e) => {
+    e.preventDefault();
+    run(async () => {
+      const sent = await post('/console/api/auth-settings/test-email', { to: testTo.trim() });
+      const how = { smtp: 'through SMTP', mail_dir: 'to the mail directory (no --smtp-url)', log: "to the sidecar's log (no --smtp-url or --mail-dir)" }[sent.via];
+      setStatus(`Test email sent to ${testTo.trim()} ${how}.`);
+    });
+  };
   const removeProvider = (name) =>
     run(async () => {
       await request('DELETE', `/console/api/oauth-providers/${encodeURIComponent(name)}`);
@@ -124,6 +133,10 @@ function AuthSettings({ me }) {
           onInput=${(e) => setLimits(e.currentTarget.value)}></textarea></div>
       ${manager && html`<button type="submit" class="primary" disabled=${busy}>Save auth settings</button>`}
     </form>
+    ${manager && html`<form class="row" onSubmit=${sendTest} aria-label="Test email">
+      <${TextField} id="test-email-to" label="Test email address" type="email" value=${testTo} onInput=${setTestTo} required autocomplete="off" />
+      <button type="submit" disabled=${busy}>Send test email</button>
+    </form>`}
     <h3>OAuth providers</h3>
     ${settings.oauth_providers.length
       ? html`<table class="grid" aria-label="OAuth providers"><thead><tr><th>Name</th><th>Kind</th><th>Client ID</th><th>Issuer</th><th>Enabled</th>${manager && html`<th>Actions</th>`}</tr></thead>

@@ -56,10 +56,10 @@ export function UsersScreen() {
       </form>
       <span class="muted total">${page ? `about ${page.estimate} users` : ''}</span>
     </div>
-    ${adding && html`<${AddUser} onCancel=${() => setAdding(false)} onDone=${(user) => {
+    ${adding && html`<${AddUser} onCancel=${() => setAdding(false)} onDone=${(user, how) => {
       setAdding(false);
       setCursors([null]);
-      changed(`User ${user.email} created.`);
+      changed(how === 'invited' ? `User ${user.email} invited: a link to choose a password is on its way.` : `User ${user.email} created.`);
     }} />`}
     ${page && html`<div class="grid-wrap"><table class="grid" aria-label="Users">
       <thead><tr><th>Email</th><th>Created</th><th>Last sign-in</th><th>Confirmed</th><th>Banned</th><th>MFA</th><th>Providers</th></tr></thead>
@@ -98,17 +98,20 @@ function AddUser({ onCancel, onDone }) {
     e.preventDefault();
     run(async () => onDone(await post('/console/api/users', { email: email.trim(), password, email_confirm: confirmed })));
   };
+  // no password: the user gets a one-time link that signs them in at the app to choose one
+  const invite = () => run(async () => onDone((await post('/console/api/users/invite', { email: email.trim() })).user, 'invited'));
   return html`<form class="card" onSubmit=${submit} aria-label="Add user">
     <h2>Add user</h2>
     <div class="row">
       <${TextField} id="new-user-email" label="Email" type="email" value=${email} onInput=${setEmail} required autocomplete="off" />
       <${TextField} id="new-user-password" label="Password" type="password" value=${password} onInput=${setPassword} autocomplete="new-password" />
     </div>
-    <p class="hint">Without a password the user signs in by email link, code or OAuth.</p>
+    <p class="hint">Without a password the user signs in by email link, code or OAuth; Invite by email mails them a link to choose one.</p>
     <${CheckField} id="new-user-confirmed" label="Email confirmed" checked=${confirmed} onChange=${setConfirmed} />
     <${Alert} error=${error} />
     <div class="actions">
       <button type="submit" class="primary" disabled=${busy}>Create user</button>
+      <button type="button" disabled=${busy || !email.trim()} onClick=${invite}>Invite by email</button>
       <button type="button" onClick=${onCancel}>Cancel</button>
     </div>
   </form>`;

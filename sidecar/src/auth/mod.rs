@@ -333,21 +333,32 @@ async fn send_token(
     ok(json!({}))
 }
 
+/// An invitation by email (the console's Users screen, as GoTrue's invite): a code and a
+/// one-time link that confirm the address and sign the user in at the app's site URL, where
+/// the app lets them choose a password. Refused (429) when the address was mailed too recently.
+pub(crate) async fn send_invite(s: &AppState, email: &str) -> Result<(), AuthError> {
+    let v = call_privileged(s, ext::request_email_token(email.to_string(), "recovery", false, None, None, None)).await?;
+    if v["send"].as_bool() != Some(true) {
+        return Err(AuthError::new(429, "over_email_send_rate_limit", "this address was sent an email moments ago; try again later"));
+    }
+    let redirect = s.auth.redirect(None);
+    mail_token(s, v["email"].as_str().unwrap_or(email), v["code"].as_str().unwrap_or(""), v["link_token"].as_str(), "invite", &redirect)
+        .await
+}
+
 /// Mail `code` (and, when there is one, a link with `link_token` that lands on `redirect`).
 async fn mail_token(s: &AppState, to: &str, code: &str, link_token: Option<&str>, purpose: &str, redirect: &str) -> Result<(), AuthError> {
+    // an invitation's token is a recovery token: it signs the user in to choose a password
+    let kind = if purpose == "invite" { "recovery" } else { purpose };
     let link = link_token.map(|token| {
-        format!(
-            "{}/auth/v1/verify?token={}&type={purpose}&redirect_to={}",
-            s.auth.public_url.trim_end_matches('/'),
-            token,
-            encode(redirect)
-        )
+        format!("{}/auth/v1/verify?token={}&type={kind}&redirect_to={}", s.auth.public_url.trim_end_matches('/'), token, encode(redirect))
     });
     let (subject, what) = match purpose {
         "recovery" => ("Reset your password", "To reset your password"),
         "signup" => ("Confirm your email", "To confirm your email"),
         "email_change" => ("Confirm your email change", "To confirm the change of your account's email"),
         "reauthentication" => ("Confirm reauthentication", "To confirm it is you"),
+        "invite" => ("You have been invited", "You have been invited: to accept and choose a password"),
         _ => ("Your sign-in code", "To sign in"),
     };
     let body = match link {

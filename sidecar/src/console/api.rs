@@ -86,7 +86,7 @@ pub async fn project(State(state): State<AppState>, headers: HeaderMap) -> Resul
 }
 
 /// The member's role, for what the page offers (the database decides what it allows).
-async fn member_role(state: &AppState, session: &str) -> Result<Option<String>, ConsoleError> {
+pub(super) async fn member_role(state: &AppState, session: &str) -> Result<Option<String>, ConsoleError> {
     let member = state.engine.call_as_sidecar(calls::console_session(session.to_string())).await?;
     Ok(member["role"].as_str().map(str::to_string))
 }

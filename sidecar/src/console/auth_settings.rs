@@ -8,6 +8,8 @@
 //! - `POST /oauth-providers {name, client_id, client_secret?, kind?, issuer?, scopes?,
 //!   authorize_url?, token_url?, userinfo_url?, enabled?}` (the form sends back what it does not edit),
 //!   `DELETE /oauth-providers/{name}`
+//! - `POST /auth-settings/test-email {to}`: one message through the configured mail (admins
+//!   and owners), answering how it went out (`smtp`, `mail_dir` or `log`)
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::api::{as_member, record};
+use super::api::{as_member, member_role, record};
 use super::error::ConsoleError;
 use super::session::{body, required};
 use crate::engine::Access;
@@ -106,4 +108,32 @@ pub async fn remove_provider(
     }
     record(&state, &session, "settings:remove_oauth_provider".into(), Some(name), json!({})).await;
     Ok(Json(json!({"removed": true})))
+}
+
+/// `POST /auth-settings/test-email {to}`: whether auth's email goes out, as configured
+/// (`--smtp-url`, else `--mail-dir`, else the log). Admins and owners, who configure auth.
+pub async fn test_email(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
+    let session = required(&headers)?;
+    if !matches!(member_role(&state, &session).await?.as_deref(), Some("owner" | "admin")) {
+        return Err(ConsoleError::new(403, "forbidden", "only admins and owners send test emails"));
+    }
+    let body = body(&bytes)?;
+    let to = body["to"].as_str().map(str::trim).filter(|t| t.contains('@') && t.len() <= 320);
+    let Some(to) = to else { return Err(ConsoleError::bad_request("to is the address to send the test email to")) };
+    let mail = &state.auth.mail;
+    let text = "This is a test email from the bknd console. If it reached you, auth's email (sign-up confirmations, magic links, \
+                password resets, invitations) goes out as configured.\n"
+        .to_string();
+    if let Err(e) = crate::auth::mail::send(mail, to, "bknd test email", text).await {
+        return Err(ConsoleError::new(502, "email_failed", format!("the test email was not sent: {e}")));
+    }
+    record(&state, &session, "auth:test_email".into(), None, json!({"to": to})).await;
+    let via = if mail.smtp_url.is_some() {
+        "smtp"
+    } else if mail.mail_dir.is_some() {
+        "mail_dir"
+    } else {
+        "log"
+    };
+    Ok(Json(json!({"sent": true, "via": via})))
 }

@@ -6,6 +6,8 @@
 //! - `GET /users?search=&after=&limit=` keyset pages, newest first (`bknd.admin_search_users`)
 //! - `GET /users/{id}`: identities, sessions, factors, audit trail (`bknd.admin_user_detail`)
 //! - `POST /users {email, password?, email_confirm?}` (`bknd.admin_create_user`)
+//! - `POST /users/invite {email}`: a user without a password, mailed a one-time link
+//!   (`crate::auth::send_invite`)
 //! - `POST /users/{id}/ban|unban|confirm|sign-out|remove-factors`, `POST /users/{id}/metadata
 //!   {app_metadata?, user_metadata?}`, `DELETE /users/{id}`
 
@@ -74,6 +76,24 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, bytes: By
     record(&state, &session, "user:create".into(), target, json!({"email": email, "with_password": attributes.get("password").is_some()}))
         .await;
     Ok(Json(user))
+}
+
+/// A new user invited by email: created as the member (admins and owners; the database
+/// decides), then mailed a link that signs them in at the app to choose a password.
+pub async fn invite(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
+    let session = required(&headers)?;
+    let body = body(&bytes)?;
+    let Some(email) = body["email"].as_str() else { return Err(ConsoleError::bad_request("email is required")) };
+    let attributes = json!({"email": email, "email_confirm": false});
+    let user = run(&state, &session, "POST", Access::Write, calls::admin_create_user(&attributes)).await?;
+    let target = user["id"].as_str().map(str::to_string);
+    record(&state, &session, "user:invite".into(), target, json!({"email": email})).await;
+    if let Err(e) = crate::auth::send_invite(&state, email).await {
+        let message = format!("the user was added, but the invitation was not sent: {}", e.message);
+        let status = if e.status.as_u16() == 429 { 429 } else { 502 };
+        return Err(ConsoleError::new(status, "invite_not_sent", message));
+    }
+    Ok(Json(json!({"user": user, "invited": true})))
 }
 
 pub async fn act(
