@@ -1059,3 +1059,20 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'drop_storage_policy_wrapper';
 REVOKE EXECUTE ON FUNCTION bknd.storage_policies(text), bknd.drop_storage_policy(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.storage_policies(text), bknd.drop_storage_policy(text, text) TO service_role;
+-- (console part 2) requests answered per hour and surface, for the console's Home
+CREATE TABLE bknd.request_stats (
+  hour timestamptz NOT NULL,
+  surface text NOT NULL,
+  requests bigint NOT NULL DEFAULT 0,
+  errors bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (hour, surface)
+);
+ALTER TABLE bknd.request_stats ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON bknd.request_stats FROM PUBLIC;
+CREATE FUNCTION bknd."record_requests"("counts" jsonb) RETURNS bigint
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE SET search_path TO pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'record_requests_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.record_requests(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.record_requests(jsonb) TO authenticator;
+-- the Logs screen's time ranges over the schema history
+CREATE INDEX schema_history_at_idx ON bknd.schema_history (at);

@@ -111,3 +111,17 @@ SELECT pg_catalog.pg_extension_config_dump('bknd.console_audit_id_seq', '');
 CREATE INDEX users_created_at_idx ON bknd.users (created_at, id);
 CREATE INDEX users_email_prefix_idx ON bknd.users (lower(email) text_pattern_ops);
 CREATE INDEX audit_log_user_id_idx ON bknd.audit_log (user_id, id);
+-- the Logs screen's time ranges over the schema history
+CREATE INDEX schema_history_at_idx ON bknd.schema_history (at);
+
+-- (console part 2) requests answered per hour and surface, added by each sidecar once a minute
+-- (bknd.record_requests) for the console's Home; kept 30 days
+CREATE TABLE bknd.request_stats (
+  hour timestamptz NOT NULL,
+  surface text NOT NULL,
+  requests bigint NOT NULL DEFAULT 0,
+  errors bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (hour, surface)
+);
+ALTER TABLE bknd.request_stats ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON bknd.request_stats FROM PUBLIC;

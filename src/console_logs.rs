@@ -18,7 +18,8 @@ fn source(name: &str) -> Option<(&'static str, &'static str, &'static str, &'sta
             "jsonb_build_object('id', l.id, 'at', l.at, 'action', l.action, \
                'actor', coalesce((SELECT u.email FROM bknd.users u WHERE u.id = l.user_id), l.user_id::text), \
                'user_id', l.user_id, 'ip', host(l.ip), 'detail', l.detail)",
-            "l.user_id = (SELECT u.id FROM bknd.users u WHERE lower(u.email) = lower($A) OR u.id::text = lower($A) LIMIT 1)",
+            // by email here; by id (a UUID) in console_logs, each through its own index
+            "l.user_id = (SELECT u.id FROM bknd.users u WHERE lower(u.email) = lower($A) LIMIT 1)",
             "l.action = $B",
         ),
         "schema" => (
@@ -98,8 +99,9 @@ fn console_logs(
         ));
     }
     if let Some(a) = actor {
+        let by_id = log == "auth" && crate::auth::admin::uuid_like(a);
         let p = param(&mut args, a.into());
-        conditions.push(by_actor.replace("$A", &p));
+        conditions.push(if by_id { format!("l.user_id = {p}::uuid") } else { by_actor.replace("$A", &p) });
     }
     if let Some(a) = action {
         let p = param(&mut args, a.into());

@@ -154,6 +154,11 @@ pub struct ServeArgs {
     /// How long delivered and dead webhook deliveries stay in bknd.webhook_deliveries, in hours.
     #[arg(long, env = "BKND_WEBHOOK_RETENTION_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=87_600))]
     pub webhook_retention_hours: u32,
+    /// How often the requests this sidecar answered are added to bknd.request_stats (the
+    /// console's Home), in milliseconds; tests shorten it.
+    #[arg(long, env = "BKND_REQUEST_STATS_INTERVAL_MS", default_value_t = 60_000, hide = true,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub request_stats_interval_ms: u64,
 }
 
 #[derive(clap::Args, Debug, Clone)]

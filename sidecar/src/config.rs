@@ -28,6 +28,8 @@ pub struct Config {
     pub sweep_storage: bool,
     /// deliver webhooks (the HTTP server does; a stdio MCP process does not)
     pub webhooks: Option<crate::webhooks::WebhookConfig>,
+    /// how often to add the requests answered to bknd.request_stats (the HTTP server only)
+    pub request_stats: Option<Duration>,
 }
 
 fn schemas(list: &[String]) -> Vec<String> {
@@ -78,6 +80,7 @@ impl Config {
                 allow: Arc::new(crate::webhooks::guard::Allow::parse(&args.webhook_allow_hosts)?),
                 retention_hours: i64::from(args.webhook_retention_hours),
             }),
+            request_stats: Some(Duration::from_millis(args.request_stats_interval_ms)),
         })
     }
 
@@ -106,6 +109,7 @@ impl Config {
             cors: Arc::new(Origins::Any),
             sweep_storage: false,
             webhooks: None,
+            request_stats: None,
         })
     }
 }

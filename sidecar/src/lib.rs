@@ -22,5 +22,6 @@ pub mod serve;
 pub mod state;
 pub mod storage;
 pub mod tls;
+pub mod traffic;
 pub mod webhooks;
 pub mod welcome;

@@ -32,8 +32,10 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
     // at ERROR level so that it is on whenever any line of the request is logged
     let span = tracing::error_span!("request", id = %id, method = %request.method(), path = %request.uri().path());
     let started = Instant::now();
+    let surface = crate::traffic::surface(request.uri().path());
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    crate::traffic::count(surface, status);
     span.in_scope(|| {
         let ms = started.elapsed().as_millis() as u64;
         if status >= 500 {

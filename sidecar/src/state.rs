@@ -1,5 +1,5 @@
 //! The application's one state, built in one place for every way bknd runs (`serve`, stdio
-//! `mcp`), and the background tasks it owns (schema reload, storage sweeper, realtime listener, webhook worker), which stop when
+//! `mcp`), and the background tasks it owns (schema reload, storage sweeper, realtime listener, webhook worker, request counts), which stop when
 //! it shuts down. Areas take what they need from `AppState`; none imports the server.
 
 use std::future::Future;
@@ -61,6 +61,9 @@ impl App {
         background.spawn(crate::realtime::listen::prune(state.realtime.clone()));
         if config.sweep_storage {
             background.spawn(crate::storage::sweep(state.clone()));
+        }
+        if let Some(every) = config.request_stats {
+            background.spawn(crate::traffic::record(state.engine.clone(), every));
         }
         if let Some(webhooks) = config.webhooks {
             background.spawn(crate::webhooks::worker::run(config.database_url.clone(), engine, webhooks));

@@ -10,7 +10,7 @@ use super::{audit, password};
 use crate::errors;
 
 /// Whether `s` has a UUID's shape (36 hex digits and dashes): worth a `::uuid` cast.
-pub(super) fn uuid_like(s: &str) -> bool {
+pub(crate) fn uuid_like(s: &str) -> bool {
     s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 

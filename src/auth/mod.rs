@@ -2,7 +2,7 @@
 //! rate limits and an audit log. Every function is SECURITY DEFINER with a fixed search_path;
 //! the tables are out of every API role's reach. The sidecar maps `/auth/v1` onto these.
 
-mod admin;
+pub(crate) mod admin;
 mod admin_users;
 mod audit;
 mod commit;

@@ -948,6 +948,9 @@ step('team: an owner invites a developer, who sets a password through the link a
     await link(newcomer.page, 'Settings').click();
     await newcomer.page.getByRole('table', { name: 'Members' }).waitFor();
     assert.equal(await button(newcomer.page, 'Invite').count(), 0);
+    // and the database refuses what the page does not offer
+    const tried = await api(newcomer.context, 'POST', '/console/api/members', { email: 'eve@example.com', role: 'owner' });
+    assert.equal(tried.status, 403, `a developer cannot invite members: ${JSON.stringify(tried.body)}`);
   } finally {
     await newcomer.context.close();
   }

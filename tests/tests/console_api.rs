@@ -24,11 +24,16 @@ fn add_member(db: &TestDb, email: &str, role: &str, password: &str) {
 }
 
 fn start(label: &str) -> Console {
+    start_with(label, &[])
+}
+
+/// An owner, a developer and a viewer, and a sidecar started with `args`.
+fn start_with(label: &str, args: &[&str]) -> Console {
     let db = TestDb::new(label);
     add_member(&db, "owner@example.com", "owner", "owner password 1");
     add_member(&db, "dev@example.com", "developer", "developer password 1");
     add_member(&db, "viewer@example.com", "viewer", "viewer password 1");
-    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), args);
     Console { sidecar, db }
 }
 
@@ -834,9 +839,11 @@ fn logs_page_newest_first_with_filters_and_the_members_actions_for_admins_and_ow
         sign_in(&c, "viewer@example.com", "viewer password 1"),
     );
     let anon_key = c.db.token(json!({"role": "anon"}));
+    let mut user_ids = Vec::new();
     for email in ["ann@example.com", "bob@example.com"] {
         let made = post(&c, "/console/api/users", &owner, json!({"email": email, "password": "a user password 1"}));
         assert_eq!(made.status, 200, "{}", made.body);
+        user_ids.push(made.body["id"].as_str().unwrap().to_string());
     }
     for email in ["ann@example.com", "ann@example.com", "bob@example.com"] {
         let body = json!({"email": email, "password": "a user password 1"});
@@ -865,6 +872,8 @@ fn logs_page_newest_first_with_filters_and_the_members_actions_for_admins_and_ow
     let ann = logs(&viewer, "log=auth&actor=ANN%40example.com&action=login");
     assert_eq!(actions(&ann), ["login", "login"], "{}", ann.body);
     assert!(ann.body["entries"].as_array().unwrap().iter().all(|e| e["actor"] == "ann@example.com"));
+    let by_id = logs(&viewer, &format!("log=auth&actor={}&action=login", user_ids[0].to_uppercase()));
+    assert_eq!(actions(&by_id), ["login", "login"], "by the user's id too: {}", by_id.body);
     let first = logs(&viewer, "log=auth&action=login&limit=2");
     assert_eq!(actions(&first).len(), 2);
     let next = first.body["next"].as_i64().expect("a next page");
@@ -879,6 +888,23 @@ fn logs_page_newest_first_with_filters_and_the_members_actions_for_admins_and_ow
     let schema = logs(&viewer, "log=schema&actor=dev%40example.com");
     assert_eq!(schema.body["entries"][0]["target"], "notes", "{}", schema.body);
     assert_eq!(schema.body["entries"][0]["actor"], "console:dev@example.com");
+
+    // webhook deliveries, by webhook
+    let hook = json!({"name": "notes-hook", "url": "https://hooks.example.invalid/notes", "events": ["notes.*"]});
+    assert_eq!(post(&c, "/console/api/tools/create_webhook", &owner, hook).status, 200);
+    let inserted = send(&c, "POST", "/console/api/rest/notes", Some(&dev), &PAGE, Some(json!({"t": "hello"})));
+    assert_eq!(inserted.status, 201, "{}", inserted.body);
+    let deliveries = logs(&viewer, "log=webhooks&actor=notes-hook");
+    assert_eq!(deliveries.status, 200, "{}", deliveries.body);
+    let entries = deliveries.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", deliveries.body);
+    assert_eq!(
+        (entries[0]["action"].as_str(), entries[0]["actor"].as_str()),
+        (Some("notes.insert"), Some("notes-hook")),
+        "{}",
+        deliveries.body
+    );
+    assert_eq!(actions(&logs(&viewer, "log=webhooks&actor=another-hook")).len(), 0);
 
     // the members' own actions: admins and owners only, whatever a member asks
     for session in [&viewer, &dev] {
@@ -1116,7 +1142,7 @@ fn only_owners_rotate_the_jwt_secret_and_old_keys_stop_working() {
 
 #[test]
 fn home_shows_what_the_app_holds_and_what_happened_today() {
-    let c = start("console_api_home");
+    let c = start_with("console_api_home", &["--request-stats-interval-ms", "200"]);
     let mut admin = c.db.admin();
     admin
         .batch_execute(
@@ -1143,6 +1169,37 @@ fn home_shows_what_the_app_holds_and_what_happened_today() {
     assert_eq!(sign_ins.last().unwrap()["count"], json!(1), "{}", home.body["sign_ins"]);
     assert!(home.body["recent_changes"].as_array().unwrap().iter().any(|c| c["operation"] == "create_table" && c["table"] == "notes"));
     assert_eq!(send(&c, "GET", "/console/api/overview", None, &[], None).status, 401);
+
+    // the requests the sidecars answered: this one's, and another's added to the same hour
+    let this_hour = |home: &Value| home["requests"].as_array().unwrap().last().unwrap().clone();
+    let counted = poll(|| {
+        let home = send(&c, "GET", "/console/api/overview", Some(&viewer), &[], None).body;
+        (this_hour(&home)["count"].as_i64().unwrap_or(0) >= 5).then_some(home)
+    });
+    assert_eq!(counted["requests"].as_array().unwrap().len(), 24);
+    let before = this_hour(&counted)["count"].as_i64().unwrap();
+    let added = "SELECT bknd.record_requests('[{\"surface\": \"rest\", \"requests\": 1000, \"errors\": 7}]')";
+    assert_eq!(scalar_i64(&mut admin, added), 1);
+    let home = send(&c, "GET", "/console/api/overview", Some(&viewer), &[], None).body;
+    let now = this_hour(&home);
+    assert!(now["count"].as_i64().unwrap() >= before + 1000, "{now}");
+    assert!(now["errors"].as_i64().unwrap() >= 7, "{now}");
+    expect_error(&mut admin, "SELECT bknd.record_requests('[{\"surface\": \"x\", \"requests\": 1, \"errors\": 0}]')", "22023");
+    expect_error(&mut admin, "SELECT bknd.record_requests('[{\"surface\": \"rest\", \"requests\": 1, \"errors\": 2}]')", "22023");
+    let mut api = c.db.connect_as("authenticator");
+    api.batch_execute("SET ROLE service_role").unwrap();
+    expect_error(&mut api, "SELECT bknd.record_requests('[]')", "42501");
+}
+
+/// `check`'s answer once it has one, within 10 s.
+fn poll<T>(check: impl Fn() -> Option<T>) -> T {
+    for _ in 0..100 {
+        if let Some(answer) = check() {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no answer within 10 s");
 }
 
 fn percent(s: &str) -> String {

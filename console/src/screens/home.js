@@ -1,5 +1,5 @@
-// Home: what the app holds (tables, users, files and their size), sign-ins and sign-ups over
-// the last day as small charts, the latest schema changes, and a quick start.
+// Home: what the app holds (tables, users, files and their size), sign-ins, sign-ups and the
+// requests the sidecars answered over the last day as small charts, the latest schema changes, and a quick start.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { get } from '../api.js';
@@ -65,7 +65,10 @@ export function HomeScreen() {
     <div class="charts">
       <${HourChart} title="Sign-ins" points=${o.sign_ins} />
       <${HourChart} title="Sign-ups" points=${o.sign_ups} />
+      <${HourChart} title="Requests" points=${o.requests} />
     </div>
+    ${o.requests.some((p) => p.errors) && html`<p class="hint">Server errors (5xx) in the last 24 hours:
+      ${o.requests.reduce((n, p) => n + p.errors, 0)}; the sidecars' logs say why (by request id).</p>`}
     <h2>Recent schema changes</h2>
     ${o.recent_changes.length
       ? html`<ul class="changes">${o.recent_changes.map((c) => html`<li>${when(c.at)} · ${c.operation}

@@ -1,5 +1,7 @@
 //! The console's team: members, their one-time links and sessions (src/auth/console.rs).
 
+use serde_json::Value;
+
 use super::{calls, Call};
 
 calls! {
@@ -15,6 +17,8 @@ calls! {
          $6::text, $7::text)::text";
     fn console_rotate_jwt_secret() = "SELECT to_jsonb(bknd.console_rotate_jwt_secret())::text";
     fn console_overview() = "SELECT bknd.console_overview()::text";
+    /// the sidecar's own: requests answered since the last call, by surface
+    fn record_requests(counts: &Value) = "SELECT bknd.record_requests($1::text::jsonb)::text";
     fn console_team() = "SELECT bknd.console_team()::text";
     fn console_invite_member(email: String, role: String) = "SELECT bknd.console_invite_member($1::text, $2::text)::text";
     fn console_set_member_role(id: String, role: String) = "SELECT bknd.console_set_member_role($1::text, $2::text)::text";

@@ -125,6 +125,7 @@ mod tests {
         let ours = raised("42883", "function bknd.list_buckets() does not exist");
         assert_eq!((ours.status, ours.message.as_str()), (500, "Internal error"));
         assert_eq!(raised("42P01", "relation \"bknd.x\" does not exist").status, 500);
-        assert_eq!(raised("25006", "cannot execute INSERT in a read-only transaction").status, 500);
+        // storage writes in read-write transactions: read-only is the caller's role (a console viewer)
+        assert_eq!(raised("25006", "cannot execute INSERT in a read-only transaction").status, 403);
     }
 }
