@@ -1076,3 +1076,12 @@ REVOKE EXECUTE ON FUNCTION bknd.record_requests(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.record_requests(jsonb) TO authenticator;
 -- the Logs screen's time ranges over the schema history
 CREATE INDEX schema_history_at_idx ON bknd.schema_history (at);
+-- (MCP for agents) get_context and get_advisors, as the caller
+CREATE FUNCTION bknd."agent_context"("schemas" TEXT[]) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'agent_context_wrapper';
+CREATE FUNCTION bknd."advisors"("schemas" TEXT[] DEFAULT ARRAY['public']) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'advisors_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.agent_context(text[]), bknd.advisors(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.agent_context(text[]), bknd.advisors(text[]) TO anon, authenticated, service_role;

@@ -123,6 +123,8 @@ TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_
 -- the console's Home
 GRANT EXECUTE ON FUNCTION bknd.console_overview()
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
+-- what an agent needs to know, and what it should fix: as the caller, about what it may use
+GRANT EXECUTE ON FUNCTION bknd.agent_context(text[]), bknd.advisors(text[]) TO anon, authenticated, service_role;
 -- the requests each sidecar answered, for the Home's chart: the sidecar's own
 GRANT EXECUTE ON FUNCTION bknd.record_requests(jsonb) TO authenticator;
 -- the console's Logs screen (the members' own actions only for console admins and owners)

@@ -6,6 +6,8 @@
 
 use pgrx::prelude::*;
 
+mod advisors;
+mod agent_context;
 mod auth;
 mod console_logs;
 mod console_overview;

@@ -8,7 +8,9 @@ TOKEN_B, ANON_KEY.
 """
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import sys
 
@@ -33,7 +35,8 @@ async def over_http(token):
 
 @contextlib.asynccontextmanager
 async def over_stdio(token):
-    env = {"DATABASE_URL": os.environ["DATABASE_URL"], "BKND_LOG": "warn", "PATH": os.environ.get("PATH", "")}
+    # where the HTTP APIs are, for signed URLs and get_context
+    env = {"DATABASE_URL": os.environ["DATABASE_URL"], "BKND_PUBLIC_URL": os.environ["BKND_URL"], "BKND_LOG": "warn", "PATH": os.environ.get("PATH", "")}
     args = ["mcp"] + (["--token", token] if token else [])
     params = StdioServerParameters(command=os.environ["BKND_BIN"], args=args, env=env)
     async with stdio_client(params) as (read, write):
@@ -166,6 +169,73 @@ async def scenario(open_session, table):
         await ok(admin, "drop_table", table=table)
 
 
+def claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+async def agent_run(open_session, p):
+    """What an agent building an app does: context, two related tables with owner policies,
+    advisors before and after fixing a deliberately open table, the docs, the logs."""
+    projects, tasks, opened = f"{p}_projects", f"{p}_tasks", f"{p}_open"
+    async with open_session(SERVICE) as admin:
+        assert {"build_app", "secure_table"} <= {x.name for x in (await admin.list_prompts()).prompts}
+        steps = await admin.get_prompt("build_app", {"app": "a shared todo list"})
+        assert "get_context" in steps.messages[0].content.text and "a shared todo list" in steps.messages[0].content.text
+        review = await admin.get_prompt("secure_table", {"table": projects})
+        assert projects in review.messages[0].content.text
+
+        ctx = await ok(admin, "get_context")
+        assert ctx["urls"]["rest"] == os.environ["BKND_URL"] + "/rest/v1", ctx["urls"]
+        assert ctx["urls"]["realtime"].startswith("ws"), ctx["urls"]
+        assert ctx["caller"] == {"role": "service_role", "user_id": None, "bypasses_rls": True, "can_change_schema": True}, ctx["caller"]
+        assert claims(ctx["keys"]["anon_key"])["role"] == "anon", ctx["keys"]
+        assert any("edge functions" in a for a in ctx["bknd_does_not_offer"]), ctx["bknd_does_not_offer"]
+
+        await ok(admin, "create_table", table=projects, columns={"name": {"type": "text", "required": True}})
+        await ok(admin, "create_table", table=tasks, columns={"title": {"type": "text", "required": True}})
+        await ok(admin, "create_relation", from_table=tasks, to_table=projects, kind="many_to_one")
+        for table in (projects, tasks):
+            await ok(admin, "allow", table=table, operations="all", role="authenticated", rule="owner")
+        await ok(admin, "create_table", table=opened, columns={"note": {"type": "text"}})
+        await ok(admin, "allow", table=opened, operations="select", role="anon", rule="true")
+
+        found = await ok(admin, "get_advisors")
+        flagged = [f for f in found if f["object"] == opened]
+        assert [(f["level"], f["kind"]) for f in flagged] == [("warn", "anon_true_policy")], found
+        assert "DROP POLICY" in flagged[0]["fix"] and "owner" in flagged[0]["fix"], flagged
+        serious = [f for f in found if f["object"] in (projects, tasks) and f["level"] in ("error", "warn")]
+        assert serious == [], serious
+        await ok(admin, "revoke", table=opened, operations="select", role="anon", rule="true")
+        after = await ok(admin, "get_advisors")
+        assert [f["kind"] for f in after if f["object"] == opened] == ["rls_no_policy"], after
+
+        hits = await ok(admin, "search_docs", query="realtime channel postgres_changes subscribe")
+        assert hits[0]["page"] == "realtime.md", [h["page"] for h in hits]
+        page = await admin.read_resource(hits[0]["uri"])
+        assert page.contents[0].text.startswith("# Realtime"), page.contents[0].text[:80]
+        uris = [str(r.uri) for r in (await admin.list_resources()).resources]
+        assert "bknd://docs/realtime.md" in uris and "bknd://schema" in uris, uris
+
+        changes = await ok(admin, "get_logs", log="schema", action="create_table")
+        assert opened in [e["target"] for e in changes["entries"]], changes
+        assert "log" in await refused(admin, "get_logs", log="console")
+
+    async with open_session(A) as alice:
+        ctx = await ok(alice, "get_context")
+        assert ctx["caller"]["role"] == "authenticated" and ctx["caller"]["user_id"] and not ctx["caller"]["bypasses_rls"], ctx["caller"]
+        assert "anon_key" not in ctx["keys"] and "service_role" not in str(ctx["keys"]).replace("never a service_role key", ""), ctx["keys"]
+        mine = {t["table"]: t for t in ctx["tables"]}
+        assert set(mine[projects]["can"]) == {"select", "insert", "update", "delete"}, mine[projects]
+        assert any("owner_id" in (x["using"] or "") for x in mine[projects]["policies"]), mine[projects]
+        assert "service_role" in await refused(alice, "get_logs", log="auth")
+        await ok(alice, "get_advisors")
+
+    async with open_session(SERVICE) as admin:
+        for table in (tasks, projects, opened):
+            await ok(admin, "drop_table", table=table)
+
+
 async def main():
     # an invalid token is refused before any MCP message: 401 with WWW-Authenticate
     async with httpx2.AsyncClient() as http:
@@ -186,7 +256,9 @@ async def main():
         assert r.status_code in (200, 204), r.status_code
     await scenario(over_http, "mcp_http_notes")
     await scenario(over_stdio, "mcp_stdio_notes")
-    print("mcp: http and stdio scenarios passed")
+    await agent_run(over_http, "agent_http")
+    await agent_run(over_stdio, "agent_stdio")
+    print("mcp: http and stdio scenarios and agent runs passed")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,9 @@ export function HomeScreen() {
     ${project && html`<h2>Quick start</h2>
       <p>In a browser app, with supabase-js (see <${Link} href="/console/api-keys">the API screen<//> for a snippet per table and the MCP set-up
         for Claude Code, Cursor, VS Code and Claude Desktop):</p>
-      <${Code} text=${quick} label="supabase-js quick start" />`}
+      <${Code} text=${quick} label="supabase-js quick start" />
+      <p>An AI tool (Claude Code here; Cursor, VS Code and Claude Desktop on <${Link} href="/console/api-keys">the API screen<//>)
+        builds on it through MCP, with a service_role key to change the schema or a user's token to work as that user:</p>
+      <${Code} text=${`claude mcp add --transport http bknd ${project.urls.mcp} --header "Authorization: Bearer SERVICE_ROLE_KEY"`} label="MCP set-up" />`}
   </main>`;
 }

@@ -25,6 +25,10 @@ calls! {
         "SELECT bknd.allow($1::text, $2::text, $3::text, $4::text)::text";
     fn revoke(table: String, operations: String, role: String, rule: Option<String>) =
         "SELECT bknd.revoke($1::text, $2::text, $3::text, $4::text)::text";
+    /// as the caller: its role, user and the tables of `schemas` it may use (get_context)
+    fn agent_context(schemas: TextArray) = "SELECT bknd.agent_context(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
+    /// as the caller: security and performance findings (get_advisors)
+    fn advisors(schemas: TextArray) = "SELECT bknd.advisors(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
     fn schema_history(max_rows: i64) = "SELECT bknd.schema_history($1::text::integer)::text";
     /// one statement, service_role only (the MCP `execute_sql` and `explain` tools)
     fn execute_sql(statement: String, read_only: bool) = "SELECT bknd.execute_sql($1::text, $2::text::boolean)::text";

@@ -66,6 +66,15 @@ pub fn reads_only(name: &str) -> bool {
 pub fn tools() -> Vec<Tool> {
     let table = s("table name, optionally schema-qualified");
     vec![
+        // start here (any token)
+        tool("get_context", "Start here: where the REST, auth, storage and realtime APIs are, which key a browser app uses (the anon key; never a service_role key in an app), your role, the tables you may use with their columns and policies, and what bknd offers and does not (do not use absent Supabase features). Any token; shows only what the token may use.", READ, json!({}), &[]),
+        tool("search_docs", "Search bknd's own documentation (the running version's): the best few sections with their headings and resource URIs (bknd://docs/...). Use it before guessing an API. Not for data: use select.", READ,
+            json!({"query": s("what to look for, in a few words"), "limit": i("sections, default 5, at most 20")}), &["query"]),
+        tool("get_advisors", "Security and performance findings about what your token may use: RLS off, tables with no policy, open policies on owned rows, SECURITY DEFINER functions the API may call, foreign keys without an index, duplicate or unused indexes, public buckets. Each has a level (error, warn, info), a description and the fix as SQL; apply fixes only when asked.", READ, json!({}), &[]),
+        tool("get_logs", "Recent auth events (sign-ups, sign-ins, bans...), schema changes or webhook deliveries, newest first (service_role). Filters: since/until (ISO times), actor (a user's email or id, a role, a webhook's name), action.", READ,
+            json!({"log": {"type": "string", "enum": ["auth", "schema", "webhooks"], "description": "which log"}, "since": s("ISO time"), "until": s("ISO time"),
+                   "actor": s("a user's email or id, a role or member, a webhook's name"), "action": s("e.g. login, user_signedup, create_table, notes.insert"),
+                   "limit": i("entries, default 50, at most 500")}), &["log"]),
         // schema (service_role)
         tool("list_tables", "List the tables bknd manages, with their columns (service_role).", READ, json!({}), &[]),
         tool("describe_table", "Describe one table: columns, constraints, indexes, relations, policies (service_role).", READ, json!({"table": table}), &["table"]),

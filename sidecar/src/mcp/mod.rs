@@ -5,7 +5,10 @@
 
 mod arguments;
 mod catalog;
+mod context;
+mod docs;
 pub mod http;
+mod prompts;
 mod run;
 
 pub use run::ToolError;
@@ -45,8 +48,9 @@ pub fn changes(name: &str, args: &Value) -> bool {
 }
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -78,12 +82,14 @@ impl Bknd {
 
 impl ServerHandler for Bknd {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build())
             .with_server_info(Implementation::new("bknd", env!("CARGO_PKG_VERSION")))
             .with_instructions(
-                "bknd: a backend inside PostgreSQL. Every tool runs under your token's role with row-level security: \
+                "bknd: a backend inside PostgreSQL with Supabase-compatible APIs. Call get_context first, and search_docs \
+                 before guessing an API. Every tool runs under your token's role with row-level security: \
                  schema, user and SQL tools need a service_role token; data and storage tools work for any token and \
-                 see only what its policies allow. Tables start with RLS on and no access: add policies with `allow`.",
+                 see only what its policies allow. Tables start with RLS on and no access: add policies with `allow`. \
+                 The prompt build_app lists the steps to build an app.",
             )
     }
 
@@ -114,7 +120,12 @@ impl ServerHandler for Bknd {
         let schema = Resource::new(SCHEMA_URI, "schema")
             .with_description("The tables, columns, relations and policies bknd manages, as JSON (service_role)")
             .with_mime_type("application/json");
-        Ok(ListResourcesResult::with_all_items(vec![schema]))
+        let pages = docs::PAGES.iter().map(|(name, text)| {
+            Resource::new(format!("{}{name}", docs::URI_PREFIX), *name)
+                .with_description(format!("bknd's documentation: {}", docs::title(text)))
+                .with_mime_type("text/markdown")
+        });
+        Ok(ListResourcesResult::with_all_items(std::iter::once(schema).chain(pages).collect()))
     }
 
     async fn read_resource(
@@ -122,6 +133,10 @@ impl ServerHandler for Bknd {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        if let Some(text) = docs::page(&request.uri) {
+            let contents = ResourceContents::text(text, request.uri.as_str()).with_mime_type("text/markdown");
+            return Ok(ReadResourceResult::new(vec![contents]).into());
+        }
         if request.uri != SCHEMA_URI {
             return Err(ErrorData::resource_not_found(format!("no resource {}", request.uri), None));
         }
@@ -130,5 +145,22 @@ impl ServerHandler for Bknd {
             .map_err(|m| ErrorData::invalid_request(m.message, None))?;
         let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
         Ok(ReadResourceResult::new(vec![ResourceContents::text(text, SCHEMA_URI).with_mime_type("application/json")]).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let args = request.arguments.unwrap_or_default();
+        prompts::get(&request.name, &args).map(Into::into).map_err(|m| ErrorData::invalid_params(m, None))
     }
 }

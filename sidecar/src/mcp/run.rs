@@ -188,6 +188,32 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
                 storage::create_bucket(text(args, "name")?, public, args["file_size_limit"].as_i64(), args.get("allowed_mime_types"));
             sql(state, t, call).await
         }
+        "get_context" => {
+            let seen = sql(state, t.clone(), schema::agent_context(TextArray(&state.rest.schemas))).await?;
+            let anon_key = match seen["role"].as_str() {
+                Some("service_role") => Some(sql(state, t, users::jwt_sign_role("anon", 10 * 365 * 86400)).await?),
+                _ => None,
+            };
+            Ok(super::context::assemble(state, seen, anon_key))
+        }
+        "search_docs" => Ok(super::docs::search(&text(args, "query")?, int(args, "limit", 5)?.clamp(1, 20) as usize)),
+        "get_advisors" => sql(state, t, schema::advisors(TextArray(&state.rest.schemas))).await,
+        "get_logs" => {
+            let log = text(args, "log")?;
+            if !["auth", "schema", "webhooks"].contains(&log.as_str()) {
+                return Err("log is auth, schema or webhooks".into());
+            }
+            let call = crate::extension::console::console_logs(
+                log,
+                int(args, "limit", 50)?.clamp(1, 500),
+                None,
+                opt_text(args, "since")?,
+                opt_text(args, "until")?,
+                opt_text(args, "actor")?,
+                opt_text(args, "action")?,
+            );
+            sql(state, t, call).await
+        }
         "list_storage_policies" => sql(state, t, storage::storage_policies(text(args, "bucket")?)).await,
         "allow_storage" => {
             let role = opt_text(args, "role")?.unwrap_or_else(|| "authenticated".into());
