@@ -1085,3 +1085,8 @@ STRICT STABLE PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'advisors_wrapper';
 REVOKE EXECUTE ON FUNCTION bknd.agent_context(text[]), bknd.advisors(text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.agent_context(text[]), bknd.advisors(text[]) TO anon, authenticated, service_role;
+CREATE FUNCTION bknd."api_schema"("schemas" TEXT[]) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'api_schema_wrapper';
+REVOKE EXECUTE ON FUNCTION bknd.api_schema(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.api_schema(text[]) TO anon, authenticated, service_role;

@@ -124,7 +124,7 @@ TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_
 GRANT EXECUTE ON FUNCTION bknd.console_overview()
 TO bknd_console_owner, bknd_console_admin, bknd_console_developer, bknd_console_viewer;
 -- what an agent needs to know, and what it should fix: as the caller, about what it may use
-GRANT EXECUTE ON FUNCTION bknd.agent_context(text[]), bknd.advisors(text[]) TO anon, authenticated, service_role;
+GRANT EXECUTE ON FUNCTION bknd.agent_context(text[]), bknd.advisors(text[]), bknd.api_schema(text[]) TO anon, authenticated, service_role;
 -- the requests each sidecar answered, for the Home's chart: the sidecar's own
 GRANT EXECUTE ON FUNCTION bknd.record_requests(jsonb) TO authenticator;
 -- the console's Logs screen (the members' own actions only for console admins and owners)

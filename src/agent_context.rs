@@ -1,7 +1,8 @@
 //! What an AI agent (or any client) needs to know before it builds on this database, as the
 //! caller: its role and user, and the tables of the API's schemas it has any privilege on, with
 //! what it may do, their columns and the policies that decide which rows. Nothing the caller
-//! could not find out by itself; the MCP server's `get_context` adds the URLs and keys.
+//! could not find out by itself; the MCP server's `get_context` adds the URLs and keys. And
+//! what the API's schemas hold, for the TypeScript types an app's client is written against.
 
 use pgrx::prelude::*;
 use serde_json::json;
@@ -43,5 +44,15 @@ fn agent_context(schemas: Vec<String>) -> pgrx::JsonB {
              AND has_schema_privilege(n.oid, 'USAGE') \
              AND has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')) x), '[]'::jsonb))";
     let found = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(sql, &[schemas.into()]));
+    found.unwrap_or(pgrx::JsonB(json!({})))
+}
+
+const API_SCHEMA: &str = include_str!("../sql/queries/api_schema.sql");
+
+/// What `schemas` hold for the caller, for the TypeScript types supabase-js takes:
+/// `{SCHEMA: {tables: [{name, columns, relationships}], views, functions, enums}}`.
+#[pg_extern(stable, strict, parallel_safe)]
+fn api_schema(schemas: Vec<String>) -> pgrx::JsonB {
+    let found = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(API_SCHEMA, &[schemas.into()]));
     found.unwrap_or(pgrx::JsonB(json!({})))
 }

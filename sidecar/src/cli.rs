@@ -25,6 +25,26 @@ pub enum Command {
     /// The console's team: `bknd members add EMAIL --role ROLE`.
     #[command(subcommand)]
     Members(MembersCommand),
+    /// Generated code: `bknd gen types` prints the TypeScript types supabase-js takes.
+    #[command(subcommand)]
+    Gen(GenCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum GenCommand {
+    /// Print the `Database` type for `createClient<Database>()`, in the shape
+    /// `supabase gen types typescript` prints, from the live schema.
+    Types(GenTypesArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct GenTypesArgs {
+    /// PostgreSQL URL of a superuser, or of `authenticator` (it reads as service_role).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The schemas to describe (repeat, or a comma list).
+    #[arg(long = "schema", value_delimiter = ',', default_value = "public")]
+    pub schemas: Vec<String>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -186,6 +206,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Keys(args) => crate::keys::print(args).await,
             Command::Mcp(args) => crate::mcp::stdio::serve(args).await,
             Command::Members(MembersCommand::Add(args)) => crate::members::add(args).await,
+            Command::Gen(GenCommand::Types(args)) => crate::typescript::print(args).await,
         }
     });
     match result {

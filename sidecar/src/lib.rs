@@ -23,5 +23,6 @@ pub mod state;
 pub mod storage;
 pub mod tls;
 pub mod traffic;
+pub mod typescript;
 pub mod webhooks;
 pub mod welcome;

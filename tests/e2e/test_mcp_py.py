@@ -12,7 +12,9 @@ import base64
 import contextlib
 import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import httpx2
 from mcp import ClientSession
@@ -169,6 +171,40 @@ async def scenario(open_session, table):
         await ok(admin, "drop_table", table=table)
 
 
+E2E = os.path.dirname(os.path.abspath(__file__))
+
+
+def compiles(types, program):
+    """Whether `program` type-checks against the generated `types` with supabase-js (tsc from
+    tests/e2e/node_modules, pinned), and tsc's complaints."""
+    with tempfile.TemporaryDirectory(dir=E2E, prefix=".types-") as folder:
+        with open(os.path.join(folder, "database.types.ts"), "w") as f:
+            f.write(types)
+        with open(os.path.join(folder, "app.ts"), "w") as f:
+            f.write(program)
+        tsc = [os.path.join(E2E, "node_modules", ".bin", "tsc"), "--noEmit", "--strict", "--skipLibCheck", "--target", "es2022",
+               "--module", "esnext", "--moduleResolution", "bundler", os.path.join(folder, "app.ts")]
+        done = subprocess.run(tsc, capture_output=True, text=True, timeout=120)
+        return done.returncode == 0, done.stdout + done.stderr
+
+
+APP = """import { createClient } from '@supabase/supabase-js'
+import type { Database } from './database.types'
+
+const supabase = createClient<Database>('http://127.0.0.1:3000', 'anon-key')
+
+export async function run(): Promise<string> {
+  const { data, error } = await supabase.from('PROJECTS').select('id, name, TASKS(title)')
+  if (error || !data) return ''
+  const name: string = data[0].name
+  const titles: string[] = data[0].TASKS.map((t) => t.title)
+  await supabase.from('PROJECTS').insert({ name: 'launch' })
+  BROKEN
+  return name + titles.join(', ')
+}
+"""
+
+
 def claims(token):
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -197,6 +233,23 @@ async def agent_run(open_session, p):
         await ok(admin, "create_relation", from_table=tasks, to_table=projects, kind="many_to_one")
         for table in (projects, tasks):
             await ok(admin, "allow", table=table, operations="all", role="authenticated", rule="owner")
+        # the types an app is written against: a correct program compiles, one that names a
+        # column that does not exist does not; the CLI prints the same file
+        types = (await ok(admin, "generate_typescript_types"))["types"]
+        assert "export type Database" in types and f"{projects}: {{" in types, types[:2000]
+        app = APP.replace("PROJECTS", projects).replace("TASKS", tasks)
+        good, why = compiles(types, app.replace("BROKEN", ""))
+        assert good, why + "\n" + types
+        for broken in [f"await supabase.from('{projects}').insert({{ name: 'x', nope: 1 }})",
+                       f"const {{ data: bad }} = await supabase.from('{projects}').select('nope'); bad?.[0].nope.toUpperCase()"]:
+            good, why = compiles(types, app.replace("BROKEN", broken))
+            # refused on the broken line itself (line 12 of APP), not somewhere else
+            assert not good and "app.ts(12," in why, broken + "\n" + why
+        cli = subprocess.run([os.environ["BKND_BIN"], "gen", "types", "--database-url", os.environ["DATABASE_URL"]],
+                             capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 0, cli.stderr
+        assert cli.stdout == types, cli.stdout[:2000]
+
         await ok(admin, "create_table", table=opened, columns={"note": {"type": "text"}})
         await ok(admin, "allow", table=opened, operations="select", role="anon", rule="true")
 

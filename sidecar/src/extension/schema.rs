@@ -29,6 +29,8 @@ calls! {
     fn agent_context(schemas: TextArray) = "SELECT bknd.agent_context(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
     /// as the caller: security and performance findings (get_advisors)
     fn advisors(schemas: TextArray) = "SELECT bknd.advisors(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
+    /// as the caller: what the schemas hold, for generated TypeScript types
+    fn api_schema(schemas: TextArray) = "SELECT bknd.api_schema(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))::text";
     fn schema_history(max_rows: i64) = "SELECT bknd.schema_history($1::text::integer)::text";
     /// one statement, service_role only (the MCP `execute_sql` and `explain` tools)
     fn execute_sql(statement: String, read_only: bool) = "SELECT bknd.execute_sql($1::text, $2::text::boolean)::text";

@@ -197,6 +197,14 @@ pub async fn tool(state: &AppState, token: Option<String>, name: &str, args: &Va
             Ok(super::context::assemble(state, seen, anon_key))
         }
         "search_docs" => Ok(super::docs::search(&text(args, "query")?, int(args, "limit", 5)?.clamp(1, 20) as usize)),
+        "generate_typescript_types" => {
+            let schemas = match args.get("schemas") {
+                Some(Value::Null) | None => state.rest.schemas.clone(),
+                Some(_) => text_list(args, "schemas")?,
+            };
+            let described = sql(state, t, schema::api_schema(TextArray(&schemas))).await?;
+            Ok(json!({"types": crate::typescript::render(&described)}))
+        }
         "get_advisors" => sql(state, t, schema::advisors(TextArray(&state.rest.schemas))).await,
         "get_logs" => {
             let log = text(args, "log")?;
