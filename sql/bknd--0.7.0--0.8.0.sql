@@ -1090,3 +1090,18 @@ STRICT STABLE PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'api_schema_wrapper';
 REVOKE EXECUTE ON FUNCTION bknd.api_schema(text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.api_schema(text[]) TO anon, authenticated, service_role;
+-- a pending upload is continued only by a caller that may write (not a console viewer)
+CREATE OR REPLACE FUNCTION bknd.storage_upload(upload_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- looked up only to write to it (its bytes, then the object, are written as the sidecar): a
+  -- caller whose transactions are read-only (a console viewer, View as) continues no upload
+  IF current_setting('transaction_read_only') = 'on' THEN
+    RAISE EXCEPTION 'cannot continue an upload in a read-only transaction' USING ERRCODE = 'read_only_sql_transaction';
+  END IF;
+  RETURN (SELECT jsonb_build_object('id', o.id, 'version', o.version, 'bucket', o.bucket_id, 'name', o.name,
+    'mime_type', o.mime_type, 'size_limit', (SELECT b.file_size_limit FROM bknd.buckets b WHERE b.id = o.bucket_id))
+  FROM bknd.objects o WHERE o.id = upload_id AND o.status = 'pending');
+END
+$$;

@@ -130,11 +130,18 @@ $$;
 
 -- A pending upload the caller may see (a resumable upload's owner continuing it), or NULL.
 CREATE FUNCTION bknd.storage_upload(upload_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT jsonb_build_object('id', o.id, 'version', o.version, 'bucket', o.bucket_id, 'name', o.name,
+BEGIN
+  -- looked up only to write to it (its bytes, then the object, are written as the sidecar): a
+  -- caller whose transactions are read-only (a console viewer, View as) continues no upload
+  IF current_setting('transaction_read_only') = 'on' THEN
+    RAISE EXCEPTION 'cannot continue an upload in a read-only transaction' USING ERRCODE = 'read_only_sql_transaction';
+  END IF;
+  RETURN (SELECT jsonb_build_object('id', o.id, 'version', o.version, 'bucket', o.bucket_id, 'name', o.name,
     'mime_type', o.mime_type, 'size_limit', (SELECT b.file_size_limit FROM bknd.buckets b WHERE b.id = o.bucket_id))
-  FROM bknd.objects o WHERE o.id = upload_id AND o.status = 'pending'
+  FROM bknd.objects o WHERE o.id = upload_id AND o.status = 'pending');
+END
 $$;
 
 -- Pending uploads older than `older_than_seconds` are abandoned: remove their rows and answer

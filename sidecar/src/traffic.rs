@@ -40,9 +40,13 @@ pub fn count(surface: Option<usize>, status: u16) {
 fn take() -> Vec<(usize, u64, u64)> {
     (0..SURFACES.len())
         .filter_map(|i| {
-            let requests = COUNTS[i].0.swap(0, Ordering::Relaxed);
+            // a request is counted, then its error: taken in the other order, an error is never
+            // ahead of its request; one counted meanwhile waits for the next round
             let errors = COUNTS[i].1.swap(0, Ordering::Relaxed);
-            (requests > 0).then_some((i, requests, errors))
+            let requests = COUNTS[i].0.swap(0, Ordering::Relaxed);
+            let kept = errors.min(requests);
+            COUNTS[i].1.fetch_add(errors - kept, Ordering::Relaxed);
+            (requests > 0).then_some((i, requests, kept))
         })
         .collect()
 }

@@ -47,9 +47,9 @@ pub fn render(schemas: &Value) -> String {
     out.push_str("export type Database = {\n");
     for (schema, content) in schemas.as_object().into_iter().flatten() {
         let _ = writeln!(out, "  {}: {{", key(schema));
-        let _ = writeln!(out, "    Tables: {}", tables(&content["tables"], true));
-        let _ = writeln!(out, "    Views: {}", tables(&content["views"], false));
-        let _ = writeln!(out, "    Functions: {}", functions(schema, &content["functions"]));
+        let _ = writeln!(out, "    Tables: {}", tables(schemas, &content["tables"], true));
+        let _ = writeln!(out, "    Views: {}", tables(schemas, &content["views"], false));
+        let _ = writeln!(out, "    Functions: {}", functions(schemas, schema, &content["functions"]));
         let _ = writeln!(out, "    Enums: {}", enums(&content["enums"]));
         let _ = writeln!(out, "    CompositeTypes: {NONE}");
         out.push_str("  }\n");
@@ -75,10 +75,14 @@ fn string_literal(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 
-/// The TypeScript type of a PostgreSQL type by name (an enum's, by schema and name).
-fn ts_type(name: &str, type_schema: &str, is_enum: bool) -> String {
+/// The TypeScript type of a PostgreSQL type by name (an enum's, by schema and name, when that
+/// schema is described; else its labels are strings).
+fn ts_type(all: &Value, name: &str, type_schema: &str, is_enum: bool) -> String {
     if is_enum {
-        return format!("Database[{}][\"Enums\"][{}]", string_literal(type_schema), string_literal(name));
+        if all[type_schema]["enums"].get(name).is_some() {
+            return format!("Database[{}][\"Enums\"][{}]", string_literal(type_schema), string_literal(name));
+        }
+        return "string".to_string();
     }
     match name {
         "bool" => "boolean",
@@ -94,8 +98,8 @@ fn ts_type(name: &str, type_schema: &str, is_enum: bool) -> String {
     .to_string()
 }
 
-fn column_type(c: &Value) -> String {
-    let base = ts_type(c["type"].as_str().unwrap_or(""), c["type_schema"].as_str().unwrap_or(""), c["enum"] == true);
+fn column_type(all: &Value, c: &Value) -> String {
+    let base = ts_type(all, c["type"].as_str().unwrap_or(""), c["type_schema"].as_str().unwrap_or(""), c["enum"] == true);
     if c["array"] == true {
         format!("{base}[]")
     } else {
@@ -104,7 +108,7 @@ fn column_type(c: &Value) -> String {
 }
 
 /// Tables (with Insert and Update) or views (Row and Relationships), sorted by name.
-fn tables(list: &Value, writable: bool) -> String {
+fn tables(all: &Value, list: &Value, writable: bool) -> String {
     let list = list.as_array().map(Vec::as_slice).unwrap_or_default();
     if list.is_empty() {
         return NONE.to_string();
@@ -118,7 +122,7 @@ fn tables(list: &Value, writable: bool) -> String {
             // a view's columns may be null whatever their source says
             let nullable = c["nullable"] == true || !writable;
             let null = if nullable { " | null" } else { "" };
-            let _ = writeln!(out, "          {}: {}{null}", key(c["name"].as_str().unwrap_or("")), column_type(c));
+            let _ = writeln!(out, "          {}: {}{null}", key(c["name"].as_str().unwrap_or("")), column_type(all, c));
         }
         out.push_str("        }\n");
         if writable {
@@ -132,7 +136,7 @@ fn tables(list: &Value, writable: bool) -> String {
                     }
                     let optional = all_optional || c["nullable"] == true || c["has_default"] == true;
                     let null = if c["nullable"] == true { " | null" } else { "" };
-                    let _ = writeln!(out, "          {name}{}: {}{null}", if optional { "?" } else { "" }, column_type(c));
+                    let _ = writeln!(out, "          {name}{}: {}{null}", if optional { "?" } else { "" }, column_type(all, c));
                 }
                 out.push_str("        }\n");
             }
@@ -168,7 +172,13 @@ fn relationships(list: &Value) -> String {
     out
 }
 
-fn functions(schema: &str, list: &Value) -> String {
+/// Where a row type is described: `"Tables"` or `"Views"` of its schema, if at all.
+fn relation(all: &Value, schema: &str, name: &str) -> Option<&'static str> {
+    let has = |part: &str| all[schema][part].as_array().into_iter().flatten().any(|t| t["name"] == name);
+    [("tables", "Tables"), ("views", "Views")].into_iter().find(|(part, _)| has(part)).map(|(_, key)| key)
+}
+
+fn functions(all: &Value, schema: &str, list: &Value) -> String {
     let list = list.as_array().map(Vec::as_slice).unwrap_or_default();
     if list.is_empty() {
         return NONE.to_string();
@@ -185,9 +195,9 @@ fn functions(schema: &str, list: &Value) -> String {
                 .iter()
                 .map(|a| {
                     let t = if a["array"] == true {
-                        format!("{}[]", ts_type(a["element"].as_str().unwrap_or(""), schema, false))
+                        format!("{}[]", ts_type(all, a["element"].as_str().unwrap_or(""), schema, false))
                     } else {
-                        ts_type(a["type"].as_str().unwrap_or(""), schema, false)
+                        ts_type(all, a["type"].as_str().unwrap_or(""), schema, false)
                     };
                     format!("{}{}: {t}", key(a["name"].as_str().unwrap_or("")), if a["has_default"] == true { "?" } else { "" })
                 })
@@ -195,16 +205,18 @@ fn functions(schema: &str, list: &Value) -> String {
             format!("{{ {} }}", fields.join("; "))
         };
         let returns_schema = f["returns_schema"].as_str().unwrap_or(schema);
+        let returned = f["returns"].as_str().unwrap_or("");
         let mut returns = if f["returns_table"] == true {
-            format!(
-                "Database[{}][\"Tables\"][{}][\"Row\"]",
-                string_literal(returns_schema),
-                string_literal(f["returns"].as_str().unwrap_or(""))
-            )
+            // a row type the file describes, else (a composite type, a table the token cannot
+            // see or of another schema) a plain object
+            match relation(all, returns_schema, returned) {
+                Some(part) => format!("Database[{}][\"{part}\"][{}][\"Row\"]", string_literal(returns_schema), string_literal(returned)),
+                None => "Record<string, unknown>".to_string(),
+            }
         } else if f["returns_array"] == true {
-            format!("{}[]", ts_type(f["returns_element"].as_str().unwrap_or(""), returns_schema, false))
+            format!("{}[]", ts_type(all, f["returns_element"].as_str().unwrap_or(""), returns_schema, false))
         } else {
-            ts_type(f["returns"].as_str().unwrap_or(""), returns_schema, false)
+            ts_type(all, returned, returns_schema, false)
         };
         if f["returns_set"] == true {
             returns = format!("{returns}[]");
@@ -291,7 +303,9 @@ mod tests {
                 {"name": "tags", "type": "text", "type_schema": "pg_catalog", "array": true, "nullable": true},
                 {"name": "title", "type": "text", "type_schema": "pg_catalog", "nullable": false}],
               "relationships": [{"name": "todos_list_fkey", "columns": ["list_id"], "one_to_one": false, "referenced": "lists", "referenced_columns": ["id"]}]}],
-            "views": [], "functions": [{"name": "add", "args": [{"name": "a", "type": "int4"}, {"name": "b", "type": "int4", "has_default": true}], "returns": "int4"}],
+            "views": [], "functions": [{"name": "add", "args": [{"name": "a", "type": "int4"}, {"name": "b", "type": "int4", "has_default": true}], "returns": "int4"},
+                {"name": "mine", "args": [], "returns": "todos", "returns_schema": "public", "returns_table": true, "returns_set": true},
+                {"name": "pair", "args": [], "returns": "a_pair", "returns_schema": "public", "returns_table": true}],
             "enums": {"state": ["open", "done"]}}});
         let ts = render(&schema);
         for expected in [
@@ -303,6 +317,8 @@ mod tests {
             "          title?: string\n",
             "            referencedRelation: \"lists\"\n",
             "      add: { Args: { a: number; b?: number }; Returns: number }\n",
+            "      mine: { Args: Record<PropertyKey, never>; Returns: Database[\"public\"][\"Tables\"][\"todos\"][\"Row\"][] }\n",
+            "      pair: { Args: Record<PropertyKey, never>; Returns: Record<string, unknown> }\n",
             "      state: \"open\" | \"done\"\n",
             "    Views: {\n      [_ in never]: never\n    }\n",
             "      state: [\"open\", \"done\"],\n",

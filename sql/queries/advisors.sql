@@ -16,7 +16,8 @@ WITH tables AS (
 owned AS (
   SELECT t.oid, min(a.attname::text) AS owner_column FROM tables t
   JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
-  WHERE a.attname IN ('user_id', 'owner_id', 'owner', 'created_by', 'author_id') AND a.atttypid = 'uuid'::regtype
+  -- the column bknd.create_table makes and bknd.allow's rule `owner` checks
+  WHERE a.attname = 'owner_id' AND a.atttypid = 'uuid'::regtype
   GROUP BY t.oid
 ),
 findings AS (
@@ -74,6 +75,7 @@ findings AS (
   FROM tables t JOIN pg_index ia ON ia.indrelid = t.oid JOIN pg_class a ON a.oid = ia.indexrelid
   JOIN pg_index ib ON ib.indrelid = t.oid AND ib.indexrelid > ia.indexrelid JOIN pg_class b ON b.oid = ib.indexrelid
   WHERE ia.indkey = ib.indkey AND ia.indclass = ib.indclass AND ia.indcollation = ib.indcollation
+    AND ia.indisunique = ib.indisunique
     AND coalesce(pg_get_expr(ia.indexprs, t.oid), '') = coalesce(pg_get_expr(ib.indexprs, t.oid), '')
     AND coalesce(pg_get_expr(ia.indpred, t.oid), '') = coalesce(pg_get_expr(ib.indpred, t.oid), '')
     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ib.indexrelid)

@@ -912,7 +912,7 @@ step('storage: a bucket, a 20 MiB resumable upload that survives a reload, a fol
   await textbox(page, 'Type media to confirm').fill('media');
   await succeeding(page, { path: '/console/api/storage/bucket/media', method: 'DELETE' }, () => confirm.click());
   await page.waitForURL(/\/console\/storage$/);
-  assert.equal(await page.getByRole('complementary', { name: 'Buckets' }).getByRole('link', { name: 'media' }).count(), 0);
+  await until('the bucket to leave the list', async () => (await page.getByRole('complementary', { name: 'Buckets' }).getByRole('link', { name: 'media' }).count()) === 0);
 
   // every change is in the members' log
   const log = await (await page.request.get(`${BKND}/console/api/logs?log=console&limit=200`)).json();

@@ -22,6 +22,7 @@ fn advisors_find_what_is_open_or_slow_and_their_fixes_make_it_go() {
              ALTER TABLE public.items ADD COLUMN list_id uuid REFERENCES public.lists (id);
              CREATE INDEX items_title_a ON public.items (title);
              CREATE INDEX items_title_b ON public.items (title);
+             CREATE UNIQUE INDEX items_title_unique ON public.items (title);
              SELECT bknd.allow('lists', 'select', 'anon', 'true');
              CREATE FUNCTION public.as_owner() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
              GRANT EXECUTE ON FUNCTION public.as_owner() TO anon;

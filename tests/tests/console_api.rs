@@ -1244,6 +1244,9 @@ fn storage_through_the_console_runs_as_the_member_and_is_recorded() {
     assert_eq!(put.status, 200, "{}", put.body);
     let got = send(&c, "GET", upload.replace("/object/", "/object/authenticated/").as_str(), Some(&viewer), &[], None);
     assert_eq!((got.status, got.body.as_str()), (200, Some("hello world")), "a viewer reads");
+    // an uploaded file never runs script on this origin
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert!(got.header("content-security-policy").is_some_and(|p| p.contains("sandbox") && p.contains("default-src 'none'")));
     let too_big = send_bytes(&c, "POST", "/console/api/storage/object/docs/big.bin", &owner, &text, &vec![7u8; 1048577]);
     assert!(too_big.status == 413 || too_big.status == 400, "the bucket's limit holds: {}", too_big.status);
 
@@ -1262,6 +1265,10 @@ fn storage_through_the_console_runs_as_the_member_and_is_recorded() {
     let location = created.header("location").unwrap().to_string();
     assert!(location.starts_with("/console/api/storage/upload/resumable/"), "{location}");
     let patch = [tus[0], tus[1], ("upload-offset", "0"), ("content-type", "application/offset+octet-stream")];
+    // a viewer may not write into (or cancel) someone's pending upload, whose id it can read
+    let forged = send_bytes(&c, "PATCH", &location, &viewer, &patch, b"by a viewer");
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(send_bytes(&c, "DELETE", &location, &viewer, &tus, b"").status, 403);
     let patched = send_bytes(&c, "PATCH", &location, &owner, &patch, b"0123456789");
     assert_eq!((patched.status, patched.header("upload-offset")), (204, Some("10")), "{}", patched.body);
     let listed = post(&c, "/console/api/storage/object/list/docs", &viewer, json!({"prefix": ""}));

@@ -82,6 +82,10 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
         (
             "anon",
             vec![
+                // what an agent is told (get_context, get_advisors, generated types), as the caller
+                "advisors",
+                "agent_context",
+                "api_schema",
                 "auth_public_settings",
                 "authenticate",
                 "claims",
@@ -128,6 +132,9 @@ fn only_the_expected_functions_are_callable_by_api_roles() {
         (
             "authenticated",
             vec![
+                "advisors",
+                "agent_context",
+                "api_schema",
                 "auth_public_settings",
                 "authenticate",
                 "claims",

@@ -166,7 +166,7 @@ function BucketView({ bucket, folder, onChanged }) {
       onCancel=${() => setMode(null)} onConfirm=${() => run(async () => {
         await storage('POST', `/bucket/${encodeURIComponent(id)}/empty`, {});
         await storage('DELETE', `/bucket/${encodeURIComponent(id)}`, {});
-        onChanged();
+        await onChanged();
         navigate('/console/storage');
       })} />`}
     ${mode === 'policies' && html`<${BucketPolicies} bucket=${id} />`}

@@ -336,10 +336,14 @@ async fn send_token(
 /// An invitation by email (the console's Users screen, as GoTrue's invite): a code and a
 /// one-time link that confirm the address and sign the user in at the app's site URL, where
 /// the app lets them choose a password. Refused (429) when the address was mailed too recently.
-pub(crate) async fn send_invite(s: &AppState, email: &str) -> Result<(), AuthError> {
-    let v = call_privileged(s, ext::request_email_token(email.to_string(), "recovery", false, None, None, None)).await?;
+pub(crate) async fn send_invite(s: &AppState, email: &str, ip: Option<String>) -> Result<(), AuthError> {
+    let v = call_privileged(s, ext::request_email_token(email.to_string(), "recovery", false, ip, None, None)).await?;
     if v["send"].as_bool() != Some(true) {
-        return Err(AuthError::new(429, "over_email_send_rate_limit", "this address was sent an email moments ago; try again later"));
+        return Err(AuthError::new(
+            429,
+            "over_email_send_rate_limit",
+            "too many emails to this address or from here lately; try again later",
+        ));
     }
     let redirect = s.auth.redirect(None);
     mail_token(s, v["email"].as_str().unwrap_or(email), v["code"].as_str().unwrap_or(""), v["link_token"].as_str(), "invite", &redirect)

@@ -12,7 +12,9 @@
 //!   {app_metadata?, user_metadata?}`, `DELETE /users/{id}`
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
@@ -80,19 +82,28 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, bytes: By
 
 /// A new user invited by email: created as the member (admins and owners; the database
 /// decides), then mailed a link that signs them in at the app to choose a password.
-pub async fn invite(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Json<Value>, ConsoleError> {
+pub async fn invite(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
     let body = body(&bytes)?;
     let Some(email) = body["email"].as_str() else { return Err(ConsoleError::bad_request("email is required")) };
     let attributes = json!({"email": email, "email_confirm": false});
     let user = run(&state, &session, "POST", Access::Write, calls::admin_create_user(&attributes)).await?;
-    let target = user["id"].as_str().map(str::to_string);
-    record(&state, &session, "user:invite".into(), target, json!({"email": email})).await;
-    if let Err(e) = crate::auth::send_invite(&state, email).await {
-        let message = format!("the user was added, but the invitation was not sent: {}", e.message);
+    let id = user["id"].as_str().unwrap_or("").to_string();
+    // rate-limited like any emailed link: per address, and per the member's address
+    if let Err(e) = crate::auth::send_invite(&state, email, Some(addr.ip().to_string())).await {
+        // not invited: the user goes again, so inviting them later is not refused as taken
+        if let Err(undo) = run(&state, &session, "DELETE", Access::Write, calls::admin_delete_user(id.clone())).await {
+            tracing::warn!(failure = %undo.message, "console: an invited user whose email failed could not be removed");
+        }
         let status = if e.status.as_u16() == 429 { 429 } else { 502 };
-        return Err(ConsoleError::new(status, "invite_not_sent", message));
+        return Err(ConsoleError::new(status, "invite_not_sent", format!("the invitation was not sent: {}", e.message)));
     }
+    record(&state, &session, "user:invite".into(), Some(id), json!({"email": email})).await;
     Ok(Json(json!({"user": user, "invited": true})))
 }
 

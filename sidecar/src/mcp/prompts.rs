@@ -37,8 +37,9 @@ pub fn get(name: &str, args: &Map<String, Value>) -> Result<GetPromptResult, Str
                  1. Call get_context: the URLs, the key a browser app uses, your role, the tables you may use and what bknd does not offer. \
                  Do not use features it lists as absent.\n\
                  2. Look things up with search_docs (or read the bknd://docs/ resources) before guessing an API.\n\
-                 3. Create the tables with create_table (service_role): a uuid primary key, an owner column `user_id uuid` defaulting to \
-                 bknd.uid() for rows that belong to a user, foreign keys with create_relation. Tables start with RLS on and no access.\n\
+                 3. Create the tables with create_table (service_role): each gets a uuid primary key `id` and an owner column \
+                 `owner_id` defaulting to the signed-in user (bknd.uid()), which the rule owner checks; foreign keys with \
+                 create_relation. Tables start with RLS on and no access.\n\
                  4. Add policies with allow: for user-owned rows, rule owner for select, insert, update and delete to authenticated; \
                  public data: select to anon with rule true. Never leave a table readable by anon unless it is meant to be public.\n\
                  5. Buckets for files with create_bucket and their policies with allow_storage (folder or owner rules).\n\
@@ -56,7 +57,7 @@ pub fn get(name: &str, args: &Map<String, Value>) -> Result<GetPromptResult, Str
                  1. describe_table and list_policies for it: is RLS on, which roles (anon, authenticated) may select, insert, update \
                  and delete, and under which rule?\n\
                  2. For each operation say who can reach which rows. A rule `true` for anon makes every row public; a table with an \
-                 owner column (user_id, owner_id) usually wants rule owner for authenticated, and nothing for anon.\n\
+                 owner_id column usually wants rule owner for authenticated, and nothing for anon.\n\
                  3. Check inserts and updates: WITH CHECK must keep users from writing rows that belong to someone else.\n\
                  4. Run get_advisors and read the findings for this table.\n\
                  5. Propose the fix as allow / revoke calls (or SQL for get_advisors' fixes), apply it only when asked, and verify with \

@@ -92,6 +92,10 @@ async fn serve(s: &AppState, object: &Value, headers: &HeaderMap, download: Opti
     set(header::CACHE_CONTROL, object["cache_control"].as_str().filter(|c| !c.is_empty()).unwrap_or("max-age=3600").to_string());
     set(header::CONTENT_TYPE, object["mime_type"].as_str().unwrap_or("application/octet-stream").to_string());
     set(header::ACCEPT_RANGES, "bytes".into());
+    // files are served from the API's own origin (and the console's): an uploaded HTML or SVG
+    // opened in a tab must not run script there, and no type is sniffed into one that does
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
+    set(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox".into());
     if let Some(modified) = object["last_modified"].as_str() {
         set(header::LAST_MODIFIED, modified.to_string());
     }
