@@ -43,3 +43,16 @@ pub async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Clien
     });
     Ok(client)
 }
+
+/// For the CLI's commands (`bknd keys`, `bknd gen types`): a transaction as the URL's user if it
+/// is a superuser, else as service_role (authenticator may become it); `why` says what needs it.
+pub async fn as_service_role<'a>(client: &'a mut tokio_postgres::Client, why: &str) -> anyhow::Result<tokio_postgres::Transaction<'a>> {
+    let tx = client.transaction().await?;
+    let superuser: bool = tx.query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[]).await?.get(0);
+    if !superuser {
+        tx.batch_execute("SET LOCAL ROLE service_role")
+            .await
+            .with_context(|| format!("only a superuser or a member of service_role {why}"))?;
+    }
+    Ok(tx)
+}

@@ -8,12 +8,7 @@ use crate::extension::auth::jwt_sign_role;
 
 pub async fn print(args: KeysArgs) -> anyhow::Result<()> {
     let mut client = crate::db::connect(&args.database_url).await?;
-    let tx = client.transaction().await?;
-    let superuser: bool = tx.query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[]).await?.get(0);
-    if !superuser {
-        // authenticator may become service_role, which may sign
-        tx.batch_execute("SET LOCAL ROLE service_role").await.context("only a superuser or a member of service_role can sign keys")?;
-    }
+    let tx = crate::db::as_service_role(&mut client, "can sign keys").await?;
     let mut keys = Vec::new();
     for role in ["anon", "service_role"] {
         let call = jwt_sign_role(role, i64::from(args.expires_in));

@@ -24,14 +24,7 @@ const NONE: &str = "{\n      [_ in never]: never\n    }";
 pub async fn print(args: crate::cli::GenTypesArgs) -> anyhow::Result<()> {
     use anyhow::Context;
     let mut client = crate::db::connect(&args.database_url).await?;
-    let tx = client.transaction().await?;
-    let superuser: bool = tx.query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[]).await?.get(0);
-    if !superuser {
-        // authenticator may become service_role, which sees every table of the API
-        tx.batch_execute("SET LOCAL ROLE service_role")
-            .await
-            .context("only a superuser or a member of service_role reads the whole schema")?;
-    }
+    let tx = crate::db::as_service_role(&mut client, "reads the whole schema").await?;
     let call = crate::extension::schema::api_schema(crate::extension::TextArray(&args.schemas));
     let row = tx.query_one(call.sql, &call.params()).await.context("reading the schema (is the bknd extension installed?)")?;
     let text: Option<String> = row.get(0);

@@ -69,17 +69,8 @@ pub async fn as_member(
 pub async fn project(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ConsoleError> {
     let session = required(&headers)?;
     let keys = as_member(&state, &session, "/console/api/project", "GET", Access::Read, calls::console_api_keys(false)).await?;
-    let base = state.auth.public_url.trim_end_matches('/');
-    let realtime = base.replacen("http", "ws", 1);
     Ok(Json(json!({
-        "urls": {
-            "base": base,
-            "rest": format!("{base}/rest/v1"),
-            "auth": format!("{base}/auth/v1"),
-            "storage": format!("{base}/storage/v1"),
-            "realtime": format!("{realtime}/realtime/v1"),
-            "mcp": format!("{base}/mcp"),
-        },
+        "urls": crate::mcp::context::urls(&state.auth.public_url),
         "anon_key": keys["anon_key"],
         "can_reveal_service_role_key": matches!(member_role(&state, &session).await?.as_deref(), Some("owner" | "admin")),
     })))

@@ -35,6 +35,20 @@ const ABSENT: [&str; 8] = [
 
 /// The answer, from what the caller's token sees (`seen`, bknd.agent_context) and, for
 /// service_role, the anon key.
+/// Where each API is, from the public URL: what the console's API screen and get_context show.
+pub fn urls(public_url: &str) -> Value {
+    let base = public_url.trim_end_matches('/');
+    json!({
+        "base": base,
+        "rest": format!("{base}/rest/v1"),
+        "auth": format!("{base}/auth/v1"),
+        "storage": format!("{base}/storage/v1"),
+        "realtime": format!("{}/realtime/v1", base.replacen("http", "ws", 1)),
+        "mcp": format!("{base}/mcp"),
+        "console": format!("{base}/console/"),
+    })
+}
+
 pub fn assemble(state: &AppState, seen: Value, anon_key: Option<Value>) -> Value {
     let base = state.auth.public_url.trim_end_matches('/');
     let role = seen["role"].as_str().unwrap_or("").to_string();
@@ -50,15 +64,7 @@ pub fn assemble(state: &AppState, seen: Value, anon_key: Option<Value>) -> Value
         }),
     };
     json!({
-        "urls": {
-            "base": base,
-            "rest": format!("{base}/rest/v1"),
-            "auth": format!("{base}/auth/v1"),
-            "storage": format!("{base}/storage/v1"),
-            "realtime": format!("{}/realtime/v1", base.replacen("http", "ws", 1)),
-            "mcp": format!("{base}/mcp"),
-            "console": format!("{base}/console/"),
-        },
+        "urls": urls(base),
         "keys": key,
         "caller": {
             "role": role,

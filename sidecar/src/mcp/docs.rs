@@ -40,6 +40,20 @@ struct Section<'a> {
     text: &'a str,
 }
 
+/// Every section with its words, made once (the pages are in the binary).
+fn indexed() -> &'static [(Section<'static>, Vec<String>)] {
+    static INDEX: std::sync::OnceLock<Vec<(Section<'static>, Vec<String>)>> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        sections()
+            .into_iter()
+            .map(|s| {
+                let bag = words(s.text);
+                (s, bag)
+            })
+            .collect()
+    })
+}
+
 fn sections() -> Vec<Section<'static>> {
     let mut out = Vec::new();
     for (page, text) in PAGES {
@@ -79,30 +93,29 @@ pub fn search(query: &str, max: usize) -> Value {
     if wanted.is_empty() {
         return json!([]);
     }
-    let all = sections();
-    let bags: Vec<Vec<String>> = all.iter().map(|s| words(s.text)).collect();
+    let all = indexed();
     let rarity: Vec<f64> = wanted
         .iter()
         .map(|w| {
-            let with = bags.iter().filter(|b| b.contains(w)).count() as f64;
+            let with = all.iter().filter(|(_, bag)| bag.contains(w)).count() as f64;
             ((all.len() as f64 + 1.0) / (with + 1.0)).ln()
         })
         .collect();
     let mut scored: Vec<(f64, usize)> = all
         .iter()
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(i, (s, bag))| {
             let head = words(&format!("{} {}", s.heading, s.page));
             let score: f64 = wanted
                 .iter()
                 .zip(&rarity)
                 .map(|(w, r)| {
-                    let body = bags[i].iter().filter(|x| *x == w).count() as f64;
+                    let body = bag.iter().filter(|x| *x == w).count() as f64;
                     let top = head.iter().filter(|x| *x == w).count() as f64;
                     r * ((1.0 + body).ln() + 3.0 * top)
                 })
                 .sum();
-            (score / (1.0 + (bags[i].len() as f64 / 400.0)), i)
+            (score / (1.0 + (bag.len() as f64 / 400.0)), i)
         })
         .filter(|(score, _)| *score > 0.0)
         .collect();
@@ -111,7 +124,7 @@ pub fn search(query: &str, max: usize) -> Value {
         .into_iter()
         .take(max)
         .map(|(score, i)| {
-            let s = &all[i];
+            let s = &all[i].0;
             let text: String = s.text.chars().take(3000).collect();
             json!({"page": s.page, "uri": format!("{URI_PREFIX}{}", s.page), "heading": s.heading, "score": (score * 100.0).round() / 100.0, "text": text})
         })

@@ -5,7 +5,7 @@
 
 mod arguments;
 mod catalog;
-mod context;
+pub mod context;
 mod docs;
 pub mod http;
 mod prompts;
