@@ -64,7 +64,8 @@ GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text
   bknd.realtime_capture() TO service_role;
 GRANT EXECUTE ON FUNCTION bknd.realtime_changes_in(text[]), bknd.realtime_message(bigint), bknd.realtime_prune(interval),
   bknd.realtime_tables(), bknd.realtime_presence_relay(jsonb), bknd.realtime_changes_since(xid8, integer),
-  bknd.realtime_visible_to(text, text, jsonb, jsonb) TO authenticator;
+  bknd.realtime_visible_to(text, text, jsonb, jsonb), bknd.realtime_changes_json(bigint[]), bknd.realtime_stamp_unheard(),
+  bknd.realtime_replay_changes(text, text, bigint, timestamptz, bigint, integer) TO authenticator;
 -- webhooks: endpoints are service_role's; claiming, reporting and pruning deliveries the
 -- sidecar's (which is handed signatures, never a secret)
 GRANT EXECUTE ON FUNCTION bknd.create_webhook(text, text, text[], jsonb), bknd.list_webhooks(),

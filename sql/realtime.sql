@@ -154,13 +154,48 @@ BEGIN
   RETURN rel;
 END $$;
 
+-- When each transaction with logged changes was first heard of as committed, in commit order
+-- (the listener hears commits in that order): its changes' commit_timestamp and the position a
+-- channel replays from. Written by the sidecars as they deliver (the first one wins), never on
+-- the write path.
+CREATE TABLE bknd.realtime_commits (
+  xid xid8 PRIMARY KEY,
+  committed_at timestamptz NOT NULL
+);
+CREATE INDEX realtime_commits_committed_idx ON bknd.realtime_commits (committed_at);
+ALTER TABLE bknd.realtime_commits ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON bknd.realtime_commits FROM PUBLIC;
+
 -- The changes of these transactions, in the order given (commit order) and within each in the
--- order made, with their tables' columns; for the sidecar alone.
+-- order made, with their tables' columns; for the sidecar alone. Transactions not yet stamped
+-- are stamped now, in that order, each later than every stamp before it.
 CREATE FUNCTION bknd.realtime_changes_in(xids text[]) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  base timestamptz := greatest(clock_timestamp(),
+    (SELECT max(k.committed_at) + interval '1 microsecond' FROM bknd.realtime_commits k));
+BEGIN
+  INSERT INTO bknd.realtime_commits (xid, committed_at)
+  SELECT x.xid::xid8, base + (x.ord - 1) * interval '1 microsecond'
+  FROM unnest(xids) WITH ORDINALITY AS x(xid, ord)
+  WHERE EXISTS (SELECT 1 FROM bknd.realtime_changes c WHERE c.xid = x.xid::xid8)
+  ON CONFLICT (xid) DO NOTHING;
+  RETURN bknd.realtime_changes_json(ARRAY(
+    SELECT c.id FROM unnest(xids) WITH ORDINALITY AS x(xid, ord) JOIN bknd.realtime_changes c ON c.xid = x.xid::xid8
+    ORDER BY x.ord, c.id));
+END $$;
+
+-- Logged changes by id, in the order given, as the sidecar delivers them: with their tables'
+-- columns, and their commit stamp as commit_timestamp, in ms (a replay position) and exactly
+-- (a replay's cursor).
+CREATE FUNCTION bknd.realtime_changes_json(ids bigint[]) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
   WITH changes AS (
-    SELECT c.* FROM bknd.realtime_changes c WHERE c.xid = ANY (xids::xid8[])
+    SELECT o.ord, c.*, coalesce(k.committed_at, c.created_at) AS committed_at
+    FROM unnest(ids) WITH ORDINALITY AS o(id, ord) JOIN bknd.realtime_changes c ON c.id = o.id
+    LEFT JOIN bknd.realtime_commits k ON k.xid = c.xid
   ), tables AS (
     SELECT DISTINCT ch.schema_name, ch.table_name,
       (SELECT coalesce(jsonb_agg(jsonb_build_object('name', a.attname, 'type', t.typname) ORDER BY a.attnum), '[]')
@@ -171,9 +206,51 @@ AS $$
   SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'xid', c.xid::text, 'schema', c.schema_name, 'table', c.table_name,
       'type', c.type, 'record', c.record, 'old_record', c.old_record, 'primary_key', c.primary_key,
       'deleted_row', c.deleted_row, 'columns', t.columns,
-      'commit_timestamp', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-    ORDER BY array_position(xids, c.xid::text), c.id), '[]')
+      'commit_timestamp', to_char(c.committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'committed_ms', floor(extract(epoch FROM c.committed_at) * 1000)::bigint,
+      'committed_at', c.committed_at)
+    ORDER BY c.ord), '[]')
   FROM changes c JOIN tables t USING (schema_name, table_name)
+$$;
+
+-- Stamp the logged transactions no sidecar has heard of (committed while none listened), in
+-- transaction id order, later than every stamp before: a sidecar's listener does it when it
+-- starts, so a replay finds them. For the sidecar alone.
+CREATE FUNCTION bknd.realtime_stamp_unheard() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  base timestamptz := greatest(clock_timestamp(),
+    (SELECT max(k.committed_at) + interval '1 microsecond' FROM bknd.realtime_commits k));
+  stamped bigint;
+BEGIN
+  INSERT INTO bknd.realtime_commits (xid, committed_at)
+  SELECT u.xid, base + (row_number() OVER (ORDER BY u.xid) - 1) * interval '1 microsecond'
+  FROM (SELECT DISTINCT c.xid FROM bknd.realtime_changes c
+        WHERE NOT EXISTS (SELECT 1 FROM bknd.realtime_commits k WHERE k.xid = c.xid)) u
+  ON CONFLICT (xid) DO NOTHING;
+  GET DIAGNOSTICS stamped = ROW_COUNT;
+  RETURN stamped;
+END $$;
+
+-- One table's changes committed at or after `since` (ms since the epoch), in commit order, after
+-- the cursor (the last page's last stamp and id; NULLs for the first page), at most
+-- `max_changes`: what a channel that joins with a replay position missed. Only transactions
+-- already stamped: the sidecar replays once its listener has caught up, so anything committed
+-- and not yet stamped reaches the channel live. For the sidecar alone, which checks each
+-- change against the subscriber's policies before sending it.
+CREATE FUNCTION bknd.realtime_replay_changes(schema_name text, table_name text, since bigint, after_at timestamptz,
+                                             after_id bigint, max_changes integer DEFAULT 500) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT bknd.realtime_changes_json(coalesce((
+    SELECT array_agg(p.id ORDER BY p.committed_at, p.id) FROM (
+      SELECT c.id, k.committed_at FROM bknd.realtime_commits k JOIN bknd.realtime_changes c ON c.xid = k.xid
+      WHERE k.committed_at >= 'epoch'::timestamptz + since * interval '1 millisecond'
+        AND c.schema_name = realtime_replay_changes.schema_name AND c.table_name = realtime_replay_changes.table_name
+        AND (after_at IS NULL OR (k.committed_at, c.id) > (after_at, after_id))
+      ORDER BY k.committed_at, c.id
+      LIMIT least(greatest(max_changes, 1), 1000)) p), '{}'))
 $$;
 
 -- The statement that tells which changes of one table the current role may SELECT now, under
@@ -367,6 +444,7 @@ DECLARE
 BEGIN
   DELETE FROM bknd.realtime_changes WHERE created_at < now() - keep;
   GET DIAGNOSTICS gone = ROW_COUNT;
+  DELETE FROM bknd.realtime_commits WHERE committed_at < now() - keep;
   DELETE FROM bknd.realtime_messages WHERE inserted_at < now() - keep;
   GET DIAGNOSTICS more = ROW_COUNT;
   RETURN gone + more;

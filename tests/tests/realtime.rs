@@ -91,6 +91,10 @@ fn setup(label: &str, count: usize) -> Env {
 /// `node --test realtime_js.test.mjs` with REALTIME_VSN = `vsn`; only the tests whose names
 /// match `only`, if given.
 fn run_node(env: &Env, vsn: &str, only: Option<&str>) {
+    run_node_with(env, vsn, only, &[]);
+}
+
+fn run_node_with(env: &Env, vsn: &str, only: Option<&str>, extra: &[(&str, &str)]) {
     let dir = repo().join("tests/e2e");
     assert!(dir.join("node_modules/@supabase/supabase-js").exists(), "npm packages missing: run `make test`");
     let mut cmd = Command::new("node");
@@ -102,6 +106,7 @@ fn run_node(env: &Env, vsn: &str, only: Option<&str>) {
     for (k, v) in &env.vars {
         cmd.env(k, v);
     }
+    cmd.envs(extra.iter().copied());
     let out = cmd.output().unwrap_or_else(|e| panic!("node: cannot start: {e} (run `make test`, which installs it)"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -126,6 +131,29 @@ fn realtime_supabase_js_over_protocol_2() {
 fn realtime_supabase_js_across_two_sidecars() {
     let env = setup("rt_js_two", 2);
     run_node(&env, "1.0.0", Some("^two sidecars"));
+}
+
+/// The log is durable: a client keeps the commit_timestamp of the last change it saw; the
+/// sidecar stops; changes are made from psql; a new sidecar starts, and a channel joined with
+/// that position gets them (those its policies allow), then live ones.
+#[test]
+fn realtime_replay_across_a_sidecar_restart() {
+    let mut env = setup("rt_js_restart", 1);
+    let position = std::env::temp_dir().join(format!("bknd-replay-{}", std::process::id()));
+    let file = position.to_str().unwrap().to_string();
+    run_node_with(&env, "2.0.0", Some("^replay across a restart: before"), &[("REPLAY_FILE", &file)]);
+    env.sidecars.clear();
+    let mut admin = env.db.admin();
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO public.notes (title, owner_id) VALUES ('rs-2', '{USER_A}');
+             INSERT INTO public.notes (title, owner_id) VALUES ('rs-hidden', '{USER_B}');"
+        ))
+        .unwrap();
+    env.sidecars.push(Sidecar::start(&url("authenticator", &env.db.name), &[]));
+    env.vars[0].1 = env.sidecars[0].base.clone();
+    run_node_with(&env, "1.0.0", Some("^replay across a restart: after"), &[("REPLAY_FILE", &file)]);
+    let _ = std::fs::remove_file(position);
 }
 
 // ---------------------------------------------------------------------------------------------

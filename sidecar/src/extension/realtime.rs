@@ -24,6 +24,11 @@ calls! {
     /// a private channel's missed broadcasts, as the caller may read them
     fn realtime_replay(topic: String, since_ms: i64, limit: i64) =
         "SELECT bknd.realtime_replay($1::text, to_timestamp($2::text::bigint / 1000.0), $3::text::integer)::text";
+    /// the sidecar's own: stamp what committed while no sidecar listened
+    fn realtime_stamp_unheard() = "SELECT to_jsonb(bknd.realtime_stamp_unheard())::text";
+    /// the sidecar's own: one table's changes committed since a replay position, a page at a time
+    fn realtime_replay_changes(schema: String, table: String, since_ms: i64, after_at: Option<String>, after_id: Option<i64>, max: i64) =
+        "SELECT bknd.realtime_replay_changes($1::text, $2::text, $3::text::bigint, $4::text::timestamptz, $5::text::bigint, $6::text::integer)::text";
     fn realtime_send(topic: String, event: String, payload: &Value, private: bool) =
         "SELECT to_jsonb(bknd.realtime_send($1::text, $2::text, $3::text::jsonb, $4::text::boolean))::text";
     /// a client's broadcast: `origin` names the sending channel, so it can skip its own

@@ -4,7 +4,7 @@
 //! through PostgreSQL (listen.rs): a change's transaction, a sent message and a presence change
 //! each NOTIFY, and every sidecar delivers to its own channels.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +26,23 @@ pub struct Binding {
     pub schema: String,
     pub table: String,
     pub filter: Option<Filter>,
+    /// a replay position: this binding also gets the changes committed since then
+    pub replay: Option<Replay>,
+}
+
+/// `replay: {since, limit}` on a binding: the changes committed at or after `since` (ms since
+/// the epoch, as a change's commit_timestamp gives it), at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Replay {
+    pub since: i64,
+    pub limit: usize,
+}
+
+impl Binding {
+    /// Does this binding take a change of `kind` to `row` of schema.table?
+    pub fn takes(&self, schema: &str, table: &str, kind: &str, row: &Value) -> bool {
+        self.schema == schema && self.table == table && self.event.matches(kind) && self.filter.as_ref().is_none_or(|f| f.matches(row))
+    }
 }
 
 /// Who a channel runs as: its token and the claims the database accepted for it.
@@ -38,6 +55,14 @@ pub struct Subscriber {
     /// claims are equal are checked together
     pub claims_key: String,
     pub exp: Option<i64>,
+}
+
+impl Subscriber {
+    /// What `bknd.realtime_visible_to` takes to check changes as this subscriber.
+    pub fn as_checked(&self) -> Value {
+        let role = self.claims["role"].as_str().unwrap_or("anon");
+        json!({"role": role, "claims": self.claims})
+    }
 }
 
 /// A socket's way out: its bounded queue, and a token to end it (a slow reader is dropped).
@@ -66,6 +91,10 @@ pub struct Channel {
     pub bindings: Vec<Binding>,
     pub subscriber: Subscriber,
     pub outbox: Outbox,
+    /// while a replay is being sent, live changes wait here (change id, message)
+    pub held: Option<Vec<(i64, frame::Frame)>>,
+    /// the changes a replay sent, never sent again live
+    pub replayed: HashSet<i64>,
 }
 
 impl Channel {
@@ -96,6 +125,8 @@ pub struct Hub {
     engine: Engine,
     next: AtomicU64,
     registry: Mutex<Registry>,
+    /// the listener is connected and has caught up on what it missed
+    caught_up: tokio::sync::watch::Sender<bool>,
 }
 
 impl Hub {
@@ -105,7 +136,32 @@ impl Hub {
             engine,
             next: AtomicU64::new(1),
             registry: Mutex::new(Registry::default()),
+            caught_up: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// The listener says whether it is connected and has caught up.
+    pub fn set_caught_up(&self, caught_up: bool) {
+        self.caught_up.send_replace(caught_up);
+    }
+
+    /// Wait, at most `limit`, until the listener has caught up; whether it has.
+    pub async fn wait_caught_up(&self, limit: std::time::Duration) -> bool {
+        let mut caught_up = self.caught_up.subscribe();
+        tokio::time::timeout(limit, caught_up.wait_for(|c| *c)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// A replay has been sent: the channel's held changes follow, but those the replay sent.
+    pub fn release(&self, id: u64, replayed: HashSet<i64>) {
+        let mut registry = self.registry();
+        let Some(channel) = registry.channels.get_mut(&id) else { return };
+        let held = channel.held.take().unwrap_or_default();
+        for (change, message) in held {
+            if !replayed.contains(&change) {
+                channel.outbox.send(&message);
+            }
+        }
+        channel.replayed = replayed;
     }
 
     pub fn engine(&self) -> &Engine {
@@ -320,14 +376,51 @@ impl Hub {
                 }
                 let s = &channel.subscriber;
                 if !groups.iter().any(|(key, _)| *key == s.claims_key) {
-                    let role = s.claims["role"].as_str().unwrap_or("anon");
-                    groups.push((s.claims_key.clone(), json!({"role": role, "claims": s.claims})));
+                    groups.push((s.claims_key.clone(), s.as_checked()));
                 }
             }
         }
         if groups.is_empty() {
             return;
         }
+        let visible = self.visible(schema, table, changes, &groups).await;
+
+        let mut registry = self.registry();
+        let mut slow = vec![];
+        for (position, change) in changes.iter().enumerate() {
+            let (kind, row, data) = change_data(schema, table, change);
+            let change_id = change["id"].as_i64().unwrap_or(0);
+            for (id, channel) in registry.channels.iter_mut() {
+                if !visible.get(&channel.subscriber.claims_key).is_some_and(|seen| seen.contains(&position)) {
+                    continue;
+                }
+                if channel.replayed.contains(&change_id) {
+                    continue;
+                }
+                let ids: Vec<u32> = channel.bindings.iter().filter(|b| b.takes(schema, table, kind, row)).map(|b| b.id).collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                let message = frame::push(&channel.wire_topic(), "postgres_changes", json!({"ids": ids, "data": data}));
+                match &mut channel.held {
+                    // a reader that falls this far behind during its replay is a slow reader
+                    Some(held) if held.len() >= HELD => slow.push(*id),
+                    Some(held) => held.push((change_id, message)),
+                    None => channel.outbox.send(&message),
+                }
+            }
+        }
+        for id in slow {
+            if let Some(channel) = registry.channels.get(&id) {
+                channel.outbox.closed.cancel();
+            }
+        }
+    }
+
+    /// Which of one table's `changes` each group of subscribers may SELECT now: positions (from
+    /// 0) by claims key. Every group's check in one call: the database switches to each group's
+    /// role and claims.
+    pub async fn visible(&self, schema: &str, table: &str, changes: &[Value], groups: &[(String, Value)]) -> HashMap<String, Vec<usize>> {
         // the rows to look for (a key's one value, or its object when it has several columns),
         // and the deleted rows to check against the policies
         let mut keys = vec![];
@@ -344,7 +437,6 @@ impl Hub {
             }
         }
         let probes = json!({"keys": keys, "deleted": deleted});
-        // every group's check in one call: the database switches to each group's role and claims
         let subscribers: Value = groups.iter().map(|(_, s)| s.clone()).collect();
         let call = ext::realtime_visible_to(schema.to_string(), table.to_string(), &probes, &subscribers);
         let answers = match self.engine.call_as_sidecar(call).await {
@@ -355,7 +447,7 @@ impl Hub {
                 vec![]
             }
         };
-        let visible: HashMap<String, Vec<usize>> = groups
+        groups
             .iter()
             .zip(answers.iter())
             .map(|((key, _), seen)| {
@@ -363,41 +455,29 @@ impl Hub {
                     seen.as_array().map(|p| p.iter().filter_map(Value::as_u64).map(|p| p as usize - 1).collect()).unwrap_or_default();
                 (key.clone(), positions)
             })
-            .collect();
-
-        let registry = self.registry();
-        for (position, change) in changes.iter().enumerate() {
-            let kind = change["type"].as_str().unwrap_or("");
-            let row = if kind == "DELETE" { &change["old_record"] } else { &change["record"] };
-            let mut data = json!({
-                "schema": schema, "table": table, "commit_timestamp": change["commit_timestamp"], "type": kind,
-                "columns": change["columns"], "errors": Value::Null,
-            });
-            if kind != "DELETE" {
-                data["record"] = change["record"].clone();
-            }
-            if kind != "INSERT" {
-                data["old_record"] = change["old_record"].clone();
-            }
-            for channel in registry.channels.values() {
-                if !visible.get(&channel.subscriber.claims_key).is_some_and(|seen| seen.contains(&position)) {
-                    continue;
-                }
-                let ids: Vec<u32> = channel
-                    .bindings
-                    .iter()
-                    .filter(|b| b.schema == schema && b.table == table && b.event.matches(kind))
-                    .filter(|b| b.filter.as_ref().is_none_or(|f| f.matches(row)))
-                    .map(|b| b.id)
-                    .collect();
-                if ids.is_empty() {
-                    continue;
-                }
-                let payload = json!({"ids": ids, "data": data});
-                channel.outbox.send(&frame::push(&channel.wire_topic(), "postgres_changes", payload));
-            }
-        }
+            .collect()
     }
+}
+
+/// Live changes a channel may hold while its replay is sent.
+const HELD: usize = 4096;
+
+/// A logged change as the Realtime server sends it: its kind, the row its filters look at, and
+/// the `data` of the message (DELETEs carry only the primary key).
+pub fn change_data<'a>(schema: &str, table: &str, change: &'a Value) -> (&'a str, &'a Value, Value) {
+    let kind = change["type"].as_str().unwrap_or("");
+    let row = if kind == "DELETE" { &change["old_record"] } else { &change["record"] };
+    let mut data = json!({
+        "schema": schema, "table": table, "commit_timestamp": change["commit_timestamp"], "type": kind,
+        "columns": change["columns"], "errors": Value::Null,
+    });
+    if kind != "DELETE" {
+        data["record"] = change["record"].clone();
+    }
+    if kind != "INSERT" {
+        data["old_record"] = change["old_record"].clone();
+    }
+    (kind, row, data)
 }
 
 fn meta_with_ref(meta: &Value, phx_ref: &str) -> Value {

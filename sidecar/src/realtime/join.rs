@@ -5,11 +5,13 @@
 use serde_json::{json, Map, Value};
 
 use super::filter::{Event, Filter};
-use super::hub::{Binding, Hub, Subscriber};
+use super::hub::{Binding, Hub, Replay, Subscriber};
 use crate::engine::{Access, Caller, Failure};
 use crate::extension::realtime as ext;
 
 pub const MAX_BINDINGS: usize = 100;
+/// A binding's replay sends at most this many changes (and 100 when it does not say).
+pub const MAX_REPLAY: usize = 1000;
 
 pub struct Joining {
     pub name: String,
@@ -68,6 +70,18 @@ fn binding_id(binding: &Value) -> u32 {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     (h & 0x7fff_ffff).max(1)
+}
+
+/// A binding's `replay: {since, limit}`: since is ms since the epoch (a change's
+/// commit_timestamp, as `Date.parse` reads it), limit at most MAX_REPLAY.
+fn replay_position(r: &Value) -> Result<Replay, Refused> {
+    let bad = || Refused(format!("UnableToReplayChanges: replay is {{since: ms since the epoch, limit: 1 to {MAX_REPLAY}}}"));
+    let since = r.get("since").and_then(Value::as_i64).filter(|s| *s >= 0).ok_or_else(bad)?;
+    let limit = match r.get("limit") {
+        None | Some(Value::Null) => 100,
+        Some(l) => l.as_u64().filter(|l| (1..=MAX_REPLAY as u64).contains(l)).ok_or_else(bad)? as usize,
+    };
+    Ok(Replay { since, limit })
 }
 
 pub async fn join(hub: &Hub, name: &str, payload: &Value, fallback_token: Option<String>) -> Result<Joining, Refused> {
@@ -133,11 +147,15 @@ pub async fn join(hub: &Hub, name: &str, payload: &Value, fallback_token: Option
                 "TableNotPublished: {schema}.{table} does not exist or does not publish its changes (bknd.enable_realtime)"
             )));
         }
+        let replay = match fields.get("replay") {
+            None | Some(Value::Null) => None,
+            Some(r) => Some(replay_position(r)?),
+        };
         let id = binding_id(&wanted);
         let mut echo: Map<String, Value> = fields.clone();
         echo.insert("id".into(), json!(id));
         echoed.push(Value::Object(echo));
-        bindings.push(Binding { id, event, schema, table, filter });
+        bindings.push(Binding { id, event, schema, table, filter, replay });
     }
 
     let replay = match &config["broadcast"]["replay"] {

@@ -82,6 +82,7 @@ pub async fn watch(database_url: String, hub: Arc<Hub>) {
             Ok(()) => backoff = Duration::from_millis(200),
             Err(e) => tracing::warn!("realtime: {e}; listening again in {backoff:?}"),
         }
+        hub.set_caught_up(false);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
@@ -116,15 +117,21 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
             }
         }
     });
-    // the first time, what ended before listening began is not this sidecar's to deliver
+    // the first time, what ended before listening began is not this sidecar's to deliver; what
+    // committed while no sidecar listened is stamped, so a replay finds it
     if cursor.horizon.is_none() {
-        cursor.horizon = Some(oldest_running(&client).await?);
+        let horizon = oldest_running(&client).await?;
+        if let Err(e) = hub.engine().call_as_sidecar(ext::realtime_stamp_unheard()).await {
+            anyhow::bail!("stamping the changes committed while no sidecar listened failed: {e:?}");
+        }
+        cursor.horizon = Some(horizon);
     }
     // a check from an earlier connection is not one whose notifications have all arrived
     cursor.checked = None;
     client.batch_execute("LISTEN bknd_realtime; LISTEN bknd_realtime_message; LISTEN bknd_realtime_presence").await?;
     tracing::info!("realtime: listening");
     catch_up(hub, cursor).await?;
+    hub.set_caught_up(true);
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {
         let first = tokio::select! {

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod hub;
 pub mod join;
 pub mod listen;
+pub mod replay;
 pub mod socket;
 
 use std::collections::HashMap;

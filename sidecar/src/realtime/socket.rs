@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, Frame, Vsn};
 use super::hub::{Channel, Hub, Outbox};
-use super::join;
+use super::{join, replay};
 use crate::engine::{Access, Caller};
 use crate::extension::realtime as ext;
 
@@ -138,6 +138,8 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                 }
             };
             let has_bindings = !joining.bindings.is_empty();
+            let replays = joining.bindings.iter().any(|b| b.replay.is_some());
+            let replaying = replays.then(|| (joining.subscriber.clone(), joining.bindings.clone()));
             let replay = joining.replay;
             let presence_enabled = joining.presence_enabled;
             let (private, exp, token) = (joining.private, joining.subscriber.exp, joining.subscriber.token.clone());
@@ -149,6 +151,9 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                 bindings: joining.bindings,
                 subscriber: joining.subscriber,
                 outbox: outbox.clone(),
+                // live changes wait while the replay is sent
+                held: replays.then(Vec::new),
+                replayed: Default::default(),
             });
             joined.insert(
                 frame.topic.clone(),
@@ -176,6 +181,16 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                     "system",
                     json!({"extension": "postgres_changes", "status": "ok", "message": "Subscribed to PostgreSQL", "channel": name}),
                 ));
+            }
+            if let Some((subscriber, bindings)) = replaying {
+                let (sent, incomplete) = replay::send(hub, outbox, &name, &subscriber, &bindings).await;
+                hub.release(id, sent);
+                if let Some(replay::Incomplete(why)) = incomplete {
+                    outbox.send(&from_channel(
+                        "system",
+                        json!({"extension": "postgres_changes", "status": "error", "message": why, "channel": name}),
+                    ));
+                }
             }
             if presence_enabled {
                 outbox.send(&from_channel("presence_state", hub.presence_state(private, &name)));
