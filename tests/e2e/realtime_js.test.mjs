@@ -14,7 +14,8 @@
 // sidecar knows nothing about, exactly what a user at a psql prompt does.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { promisify, isDeepStrictEqual } from 'node:util';
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
@@ -407,7 +408,11 @@ test('postgres_changes: each of two users and anon sees exactly the changes its 
 
 test('postgres_changes: event and filter bindings (eq, neq, lt, lte, gt, gte, in), several on one channel', TEST, async () => {
   const a = client(TOKEN_A, 'A');
+  // a row to update later, delivered before the channel joins (a probe channel sees it first)
+  const probe = await joined(a, 'filters-probe', { changes: [{ event: 'INSERT', ...NOTES }] });
   const fixed = await insert(a, { title: 'fixed', rank: 1 });
+  await waitChange(probe, 'INSERT fixed');
+  await leave(probe);
   const on = (event, filter) => ({ event, ...NOTES, ...(filter ? { filter } : {}) });
   const bindings = [
     on('INSERT', 'rank=eq.7'), //            0
@@ -963,4 +968,42 @@ test('two sidecars: presence through one is seen by the clients of the other', T
   await p2.log.wait((e) => e.kind === 'presence' && e.event === 'leave' && e.key === USER_A, 'the leave of A at sidecar 2');
   await until(() => isDeepStrictEqual(Object.keys(presenceOf(p2)), [USER_B]), 'only B at sidecar 2');
   await Promise.all([p1, p2].map(leave));
+});
+
+/** `bknd serve` on a free port of its own; stopped by the returned function. */
+async function startSidecar() {
+  const port = await new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+  const child = spawn(process.env.BKND_BIN, ['serve', '--database-url', process.env.AUTHENTICATOR_DATABASE_URL, '--listen', `127.0.0.1:${port}`], {
+    stdio: 'ignore',
+    env: { ...process.env, BKND_LOG: 'warn' },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => assert.equal((await fetch(`${url}/health`)).status, 200), 20_000);
+  return { url, stop: () => child.kill() };
+}
+
+test('two sidecars: presence tracked before a sidecar starts is in its presence_state', TWO, async () => {
+  const a1 = client(TOKEN_A, 'A@1');
+  const p1 = await joined(a1, 'x-early', { config: { presence: { key: USER_A } }, presence: true });
+  assert.equal(await p1.ch.track({ name: 'Ann' }), 'ok');
+  const third = await startSidecar();
+  try {
+    const b3 = client(TOKEN_B, 'B@3', { url: third.url, vsn: OTHER_VSN });
+    // the new sidecar asks the others once its listener is up: a join then knows A at once
+    // (presence_state) or soon after (presence_diff)
+    const p3 = await joined(b3, 'x-early', { config: { presence: { key: USER_B } }, presence: true });
+    await until(() => isDeepStrictEqual(presenceOf(p3), { [USER_A]: [{ name: 'Ann' }] }), 'A at sidecar 3');
+    // and what changes later reaches it as before
+    assert.equal(await p1.ch.untrack(), 'ok');
+    await until(() => isDeepStrictEqual(presenceOf(p3), {}), 'A gone at sidecar 3');
+    await leave(p3);
+  } finally {
+    third.stop();
+  }
+  await leave(p1);
 });

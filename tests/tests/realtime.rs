@@ -84,6 +84,9 @@ fn setup(label: &str, count: usize) -> Env {
     ];
     if let Some(second) = sidecars.get(1) {
         vars.push(("BKND_URL_2".into(), second.base.clone()));
+        // a test starts a third sidecar of its own, late
+        vars.push(("BKND_BIN".into(), bknd_tests::sidecar::binary()));
+        vars.push(("AUTHENTICATOR_DATABASE_URL".into(), url("authenticator", &db.name)));
     }
     Env { sidecars, db, vars }
 }

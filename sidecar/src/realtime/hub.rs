@@ -261,20 +261,77 @@ impl Hub {
         let diff = json!({"joins": group(&joins), "leaves": group(&leaves)});
         self.deliver_to_topic(private, name, None, &frame::push(&format!("realtime:{name}"), "presence_diff", diff));
         if relay {
-            let message = json!({
-                "origin": self.id, "private": private, "topic": name,
-                "joins": joins.iter().map(|p| json!({"key": p.key, "meta": p.meta, "owner": p.owner})).collect::<Vec<_>>(),
-                "leaves": leaves.iter().map(|p| json!({"key": p.key, "meta": p.meta, "owner": p.owner})).collect::<Vec<_>>(),
-            });
-            if let Err(e) = self.engine.call_as_sidecar(ext::realtime_presence_relay(&message)).await {
-                tracing::warn!("realtime: relaying a presence change failed: {e:?}");
+            let list = |ps: &[Presence]| ps.iter().map(|p| json!({"key": p.key, "meta": p.meta, "owner": p.owner})).collect::<Vec<_>>();
+            let message = json!({"origin": self.id, "private": private, "topic": name, "joins": list(&joins), "leaves": list(&leaves)});
+            // a leave and a join of 4 KiB metas each would pass PostgreSQL's limit on a
+            // notification: then they go one after the other
+            let messages = if message.to_string().len() < 7000 {
+                vec![message]
+            } else {
+                vec![
+                    json!({"origin": self.id, "private": private, "topic": name, "joins": [], "leaves": list(&leaves)}),
+                    json!({"origin": self.id, "private": private, "topic": name, "joins": list(&joins), "leaves": []}),
+                ]
+            };
+            for message in messages {
+                if let Err(e) = self.engine.call_as_sidecar(ext::realtime_presence_relay(&message)).await {
+                    tracing::warn!("realtime: relaying a presence change failed: {e:?}");
+                }
             }
         }
     }
 
-    /// A presence change another sidecar relayed.
+    /// Ask the other sidecars for the presences they track: this one has just begun listening,
+    /// so what they tracked before is not known here.
+    pub async fn ask_presence(&self) {
+        let message = json!({"origin": self.id, "sync": true});
+        if let Err(e) = self.engine.call_as_sidecar(ext::realtime_presence_relay(&message)).await {
+            tracing::warn!("realtime: asking the other sidecars for their presences failed: {e:?}");
+        }
+    }
+
+    /// Tell sidecar `to` the presences tracked here, as joins addressed to it: a topic at a time,
+    /// in notifications that stay under PostgreSQL's limit on a payload.
+    async fn answer_presence(&self, to: &str) {
+        let ours = format!("{}:", self.id);
+        let mut messages = vec![];
+        {
+            let registry = self.registry();
+            for ((private, topic), entries) in &registry.presence {
+                let mut joins: Vec<Value> = vec![];
+                let mut size = 0;
+                for (phx_ref, p) in entries.iter().filter(|(_, p)| p.owner.starts_with(&ours)) {
+                    let join = json!({"key": p.key, "meta": meta_with_ref(&p.meta, phx_ref), "owner": p.owner});
+                    let length = join.to_string().len();
+                    if size + length > SYNC_BYTES && !joins.is_empty() {
+                        messages
+                            .push(json!({"origin": self.id, "to": to, "private": private, "topic": topic, "joins": joins, "leaves": []}));
+                        (joins, size) = (vec![], 0);
+                    }
+                    size += length;
+                    joins.push(join);
+                }
+                if !joins.is_empty() {
+                    messages.push(json!({"origin": self.id, "to": to, "private": private, "topic": topic, "joins": joins, "leaves": []}));
+                }
+            }
+        }
+        for message in messages {
+            if let Err(e) = self.engine.call_as_sidecar(ext::realtime_presence_relay(&message)).await {
+                tracing::warn!("realtime: telling sidecar {to} our presences failed: {e:?}");
+                return;
+            }
+        }
+    }
+
+    /// A presence change another sidecar relayed, its question for ours, or its answer to ours.
     pub async fn presence_from_elsewhere(&self, message: &Value) {
-        if message["origin"].as_str() == Some(self.id.as_str()) {
+        let Some(origin) = message["origin"].as_str().filter(|o| *o != self.id) else { return };
+        if message["sync"] == true {
+            self.answer_presence(origin).await;
+            return;
+        }
+        if message["to"].as_str().is_some_and(|to| to != self.id) {
             return;
         }
         let (Some(private), Some(name)) = (message["private"].as_bool(), message["topic"].as_str()) else { return };
@@ -294,7 +351,7 @@ impl Hub {
                 })
                 .unwrap_or_default()
         };
-        let (joins, leaves) = (read(&message["joins"]), read(&message["leaves"]));
+        let (mut joins, leaves) = (read(&message["joins"]), read(&message["leaves"]));
         {
             let mut registry = self.registry();
             let entries = registry.presence.entry((private, name.to_string())).or_default();
@@ -303,6 +360,8 @@ impl Hub {
                     entries.remove(r);
                 }
             }
+            // what is known already (an answer may repeat a join relayed meanwhile) is not news
+            joins.retain(|p| p.meta.get("phx_ref").and_then(Value::as_str).is_none_or(|r| !entries.contains_key(r)));
             for p in &joins {
                 if let Some(r) = p.meta.get("phx_ref").and_then(Value::as_str) {
                     let mut meta = p.meta.clone();
@@ -312,6 +371,9 @@ impl Hub {
                     entries.insert(r.to_string(), Presence { key: p.key.clone(), meta, owner: p.owner.clone() });
                 }
             }
+        }
+        if joins.is_empty() && leaves.is_empty() {
+            return;
         }
         let diff = json!({"joins": group(&joins), "leaves": group(&leaves)});
         self.deliver_to_topic(private, name, None, &frame::push(&format!("realtime:{name}"), "presence_diff", diff));
@@ -458,6 +520,10 @@ impl Hub {
             .collect()
     }
 }
+
+/// The presences in one answer to another sidecar, as JSON (a notification's payload is under
+/// 8,000 bytes; one presence's meta is at most 4 KiB).
+const SYNC_BYTES: usize = 3000;
 
 /// Live changes a channel may hold while its replay is sent.
 const HELD: usize = 4096;

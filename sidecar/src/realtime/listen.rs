@@ -132,6 +132,8 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
     tracing::info!("realtime: listening");
     catch_up(hub, cursor).await?;
     hub.set_caught_up(true);
+    // what the other sidecars track began before this one listened
+    hub.ask_presence().await;
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {
         let first = tokio::select! {
