@@ -1212,3 +1212,44 @@ REVOKE EXECUTE ON FUNCTION bknd.realtime_changes_json(bigint[]), bknd.realtime_s
   bknd.realtime_replay_changes(text, text, bigint, timestamptz, bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.realtime_changes_json(bigint[]), bknd.realtime_stamp_unheard(),
   bknd.realtime_replay_changes(text, text, bigint, timestamptz, bigint, integer) TO authenticator;
+-- (realtime) broadcasts whose payload is bytes
+ALTER TABLE bknd.realtime_messages ADD COLUMN binary_payload bytea;
+-- realtime_send_from for a broadcast whose payload is bytes (supabase-js sends an ArrayBuffer
+-- payload as raw bytes): kept beside an empty JSON payload; as the caller, under the same
+-- policies.
+CREATE FUNCTION bknd.realtime_send_bytes(origin text, topic text, event text, payload bytea, private boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  sent bigint;
+BEGIN
+  PERFORM set_config('bknd.realtime_topic', topic, true);
+  sent := nextval('bknd.realtime_messages_id_seq');
+  INSERT INTO bknd.realtime_messages (id, topic, extension, event, payload, private, binary_payload)
+  VALUES (sent, topic, 'broadcast', event, '{}', coalesce(private, false), coalesce(payload, ''::bytea));
+  PERFORM pg_notify('bknd_realtime_message', sent::text || ' ' || coalesce(origin, ''));
+  RETURN sent;
+END $$;
+
+CREATE OR REPLACE FUNCTION bknd.realtime_message(message_id bigint) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object('id', id, 'topic', topic, 'event', event, 'payload', payload, 'private', private,
+    'binary', encode(binary_payload, 'base64'))
+  FROM bknd.realtime_messages WHERE id = message_id
+$$;
+CREATE OR REPLACE FUNCTION bknd.realtime_replay(topic text, since timestamptz, max_messages integer DEFAULT 25) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM set_config('bknd.realtime_topic', topic, true);
+  RETURN (
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', m.id, 'event', m.event, 'payload', m.payload,
+        'binary', encode(m.binary_payload, 'base64')) ORDER BY m.id), '[]')
+    FROM (SELECT r.id, r.event, r.payload, r.binary_payload FROM bknd.realtime_messages r
+          WHERE r.topic = realtime_replay.topic AND r.private AND r.extension = 'broadcast' AND r.event <> ''
+            AND r.inserted_at >= since
+          ORDER BY r.id LIMIT least(greatest(max_messages, 0), 25)) m);
+END $$;
+REVOKE EXECUTE ON FUNCTION bknd.realtime_send_bytes(text, text, text, bytea, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bknd.realtime_send_bytes(text, text, text, bytea, boolean) TO anon, authenticated, service_role;

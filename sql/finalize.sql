@@ -58,6 +58,7 @@ GRANT EXECUTE ON FUNCTION bknd.run_as(text, text, text, text, text, text[]) TO a
 -- TRIGGER needs EXECUTE on the trigger function)
 GRANT EXECUTE ON FUNCTION bknd.realtime_topic(), bknd.realtime_visible(text, text, jsonb), bknd.realtime_visibility_sql(text, text),
   bknd.realtime_send(text, text, jsonb, boolean), bknd.realtime_send_from(text, text, text, jsonb, boolean),
+  bknd.realtime_send_bytes(text, text, text, bytea, boolean),
   bknd.realtime_authorize(text, text), bknd.realtime_probe(text, text), bknd.realtime_replay(text, timestamptz, integer)
 TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION bknd.enable_realtime(text), bknd.disable_realtime(text), bknd.realtime_table(text),

@@ -40,7 +40,9 @@ CREATE TABLE bknd.realtime_messages (
   event text NOT NULL DEFAULT '' CONSTRAINT realtime_messages_event_check CHECK (length(event) <= 255),
   payload jsonb NOT NULL DEFAULT '{}',
   private boolean NOT NULL DEFAULT false,
-  inserted_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+  inserted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  -- a broadcast whose payload is bytes (a supabase-js client's ArrayBuffer; payload is {} then)
+  binary_payload bytea
 );
 CREATE INDEX realtime_messages_inserted_idx ON bknd.realtime_messages (inserted_at);
 
@@ -361,6 +363,23 @@ BEGIN
   RETURN bknd.realtime_send(topic, event, payload, private);
 END $$;
 
+-- realtime_send_from for a broadcast whose payload is bytes (supabase-js sends an ArrayBuffer
+-- payload as raw bytes): kept beside an empty JSON payload; as the caller, under the same
+-- policies.
+CREATE FUNCTION bknd.realtime_send_bytes(origin text, topic text, event text, payload bytea, private boolean) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  sent bigint;
+BEGIN
+  PERFORM set_config('bknd.realtime_topic', topic, true);
+  sent := nextval('bknd.realtime_messages_id_seq');
+  INSERT INTO bknd.realtime_messages (id, topic, extension, event, payload, private, binary_payload)
+  VALUES (sent, topic, 'broadcast', event, '{}', coalesce(private, false), coalesce(payload, ''::bytea));
+  PERFORM pg_notify('bknd_realtime_message', sent::text || ' ' || coalesce(origin, ''));
+  RETURN sent;
+END $$;
+
 -- A presence change (joins and leaves of one topic) to every sidecar; for the sidecar alone.
 CREATE FUNCTION bknd.realtime_presence_relay(diff jsonb) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp
@@ -370,7 +389,8 @@ AS $$ SELECT pg_notify('bknd_realtime_presence', diff::text) $$;
 CREATE FUNCTION bknd.realtime_message(message_id bigint) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT jsonb_build_object('id', id, 'topic', topic, 'event', event, 'payload', payload, 'private', private)
+  SELECT jsonb_build_object('id', id, 'topic', topic, 'event', event, 'payload', payload, 'private', private,
+    'binary', encode(binary_payload, 'base64'))
   FROM bknd.realtime_messages WHERE id = message_id
 $$;
 
@@ -430,8 +450,9 @@ AS $$
 BEGIN
   PERFORM set_config('bknd.realtime_topic', topic, true);
   RETURN (
-    SELECT coalesce(jsonb_agg(jsonb_build_object('id', m.id, 'event', m.event, 'payload', m.payload) ORDER BY m.id), '[]')
-    FROM (SELECT r.id, r.event, r.payload FROM bknd.realtime_messages r
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', m.id, 'event', m.event, 'payload', m.payload,
+        'binary', encode(m.binary_payload, 'base64')) ORDER BY m.id), '[]')
+    FROM (SELECT r.id, r.event, r.payload, r.binary_payload FROM bknd.realtime_messages r
           WHERE r.topic = realtime_replay.topic AND r.private AND r.extension = 'broadcast' AND r.event <> ''
             AND r.inserted_at >= since
           ORDER BY r.id LIMIT least(greatest(max_messages, 0), 25)) m);

@@ -624,6 +624,26 @@ test('broadcast: self and ack, between users and anon, from REST, from SQL and f
   await Promise.all([ca, cb, cn].map(leave));
 });
 
+test('broadcast: a payload of bytes reaches 2.0.0 clients as bytes and 1.0.0 clients as base64', TEST, async () => {
+  // only 2.0.0 sends bytes (1.0.0 frames are JSON text)
+  const s = client(TOKEN_A, 'A/2.0.0', { vsn: '2.0.0' });
+  const r2 = client(TOKEN_B, 'B/2.0.0', { vsn: '2.0.0' });
+  const r1 = client(null, 'anon/1.0.0', { vsn: '1.0.0' });
+  const cs = await joined(s, 'bytes', { config: { broadcast: { ack: true } } });
+  const c2 = await joined(r2, 'bytes', { broadcasts: ['bin'] });
+  const c1 = await joined(r1, 'bytes', { broadcasts: ['bin'] });
+  const sent = new Uint8Array([0, 1, 2, 254, 255]);
+  assert.equal(await cs.ch.send({ type: 'broadcast', event: 'bin', payload: sent.buffer }), 'ok');
+  const got2 = await c2.log.wait((e) => e.kind === 'broadcast' && e.event === 'bin', 'the bytes at 2.0.0');
+  assert.ok(got2.payload instanceof ArrayBuffer, `a 2.0.0 client gets an ArrayBuffer: ${JSON.stringify(got2)}`);
+  assert.deepEqual([...new Uint8Array(got2.payload)], [...sent]);
+  const got1 = await c1.log.wait((e) => e.kind === 'broadcast' && e.event === 'bin', 'the bytes at 1.0.0');
+  assert.deepEqual(got1.payload, { base64: Buffer.from(sent).toString('base64') });
+  // kept as bytes beside an empty JSON payload
+  assert.equal(await sql(`SELECT encode(binary_payload, 'hex') || ' ' || payload::text FROM bknd.realtime_messages WHERE topic = 'bytes'`), '000102feff {}');
+  await Promise.all([cs, c2, c1].map(leave));
+});
+
 test('presence: track, update and untrack give sync, join and leave to everyone on the channel', TEST, async () => {
   const a = client(TOKEN_A, 'A');
   const b = client(TOKEN_B, 'B');

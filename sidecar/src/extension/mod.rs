@@ -71,6 +71,14 @@ impl Arg for Option<&serde_json::Value> {
     }
 }
 
+/// Bytes, as base64 text (the SQL decodes them: `decode($n::text, 'base64')`).
+impl Arg for Vec<u8> {
+    fn arg(self) -> Option<String> {
+        use base64::Engine as _;
+        Some(base64::engine::general_purpose::STANDARD.encode(self))
+    }
+}
+
 /// A text[] argument: its elements as a JSON array, unpacked in the SQL.
 pub struct TextArray<'a>(pub &'a [String]);
 

@@ -34,6 +34,9 @@ calls! {
     /// a client's broadcast: `origin` names the sending channel, so it can skip its own
     fn realtime_send_from(origin: String, topic: String, event: String, payload: &Value, private: bool) =
         "SELECT to_jsonb(bknd.realtime_send_from($1::text, $2::text, $3::text, $4::text::jsonb, $5::text::boolean))::text";
+    /// a client's broadcast whose payload is bytes
+    fn realtime_send_bytes(origin: String, topic: String, event: String, payload: Vec<u8>, private: bool) =
+        "SELECT to_jsonb(bknd.realtime_send_bytes($1::text, $2::text, $3::text, decode($4::text, 'base64'), $5::text::boolean))::text";
     /// the sidecar's own
     fn realtime_message(id: i64) = "SELECT bknd.realtime_message($1::text::bigint)::text";
     /// the sidecar's own: a presence change to the other sidecars

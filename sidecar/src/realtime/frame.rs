@@ -1,7 +1,7 @@
 //! The Phoenix wire formats supabase-js speaks (docs/realtime.md): vsn 1.0.0 sends JSON
 //! objects, vsn 2.0.0 JSON arrays `[join_ref, ref, topic, event, payload]` plus binary frames,
-//! of which the client sends kind 3 (a user broadcast). Everything this server sends is text:
-//! the client decodes only kind 4 among binary frames, and text serves both versions.
+//! of which the client sends kind 3 (a user broadcast). This server sends text, and kind 4 (a
+//! user broadcast) for a broadcast whose payload is bytes, which only 2.0.0 can carry.
 
 use serde_json::{json, Value};
 
@@ -83,9 +83,10 @@ pub fn decode_text(text: &str, vsn: Vsn) -> Result<Frame, BadFrame> {
 }
 
 /// A binary frame from the client: kind 3, a user broadcast, as the `broadcast` push it stands
-/// for. `3, join_ref len, ref len, topic len, event len, meta len, encoding, join_ref, ref,
+/// for, and its payload when that is bytes (the push's `payload` is then null).
+/// `3, join_ref len, ref len, topic len, event len, meta len, encoding, join_ref, ref,
 /// topic, event, meta, payload` (lengths one byte each; encoding 1 is JSON, 0 raw bytes).
-pub fn decode_binary(bytes: &[u8]) -> Result<Frame, BadFrame> {
+pub fn decode_binary(bytes: &[u8]) -> Result<(Frame, Option<Vec<u8>>), BadFrame> {
     let short = || BadFrame("binary message is shorter than its header says".into());
     let (&kind, rest) = bytes.split_first().ok_or_else(short)?;
     if kind != 3 {
@@ -109,9 +110,9 @@ pub fn decode_binary(bytes: &[u8]) -> Result<Frame, BadFrame> {
     let event = text(take(lengths[3])?, "event")?;
     let meta = take(lengths[4])?.to_vec();
     let body = &rest[at..];
-    let payload = match encoding {
-        1 => serde_json::from_slice::<Value>(body).map_err(|e| BadFrame(format!("broadcast payload is not JSON: {e}")))?,
-        0 => return Err(BadFrame("binary broadcast payloads are not supported; send JSON".into())),
+    let (payload, raw) = match encoding {
+        1 => (serde_json::from_slice::<Value>(body).map_err(|e| BadFrame(format!("broadcast payload is not JSON: {e}")))?, None),
+        0 => (Value::Null, Some(body.to_vec())),
         other => return Err(BadFrame(format!("unknown payload encoding {other}"))),
     };
     let mut push = json!({"type": "broadcast", "event": event, "payload": payload});
@@ -120,13 +121,29 @@ pub fn decode_binary(bytes: &[u8]) -> Result<Frame, BadFrame> {
             push["meta"] = Value::Object(m);
         }
     }
-    Ok(Frame {
+    let frame = Frame {
         join_ref: Some(join_ref).filter(|s| !s.is_empty()),
         reference: Some(reference).filter(|s| !s.is_empty()),
         topic,
         event: "broadcast".into(),
         payload: push,
-    })
+    };
+    Ok((frame, raw))
+}
+
+/// A broadcast whose payload is bytes, as kind 4 carries it to a 2.0.0 client: `4, topic len,
+/// event len, meta len, encoding 0, topic, event, meta, payload`. None when a name is too long
+/// for its one-byte length (topics and events are at most 255 bytes when sent).
+pub fn encode_bytes(topic: &str, event: &str, meta: Option<&Value>, payload: &[u8]) -> Option<Vec<u8>> {
+    let meta = meta.map(Value::to_string).unwrap_or_default();
+    let (t, e, m) = (u8::try_from(topic.len()).ok()?, u8::try_from(event.len()).ok()?, u8::try_from(meta.len()).ok()?);
+    let mut out = Vec::with_capacity(5 + topic.len() + event.len() + meta.len() + payload.len());
+    out.extend_from_slice(&[4, t, e, m, 0]);
+    out.extend_from_slice(topic.as_bytes());
+    out.extend_from_slice(event.as_bytes());
+    out.extend_from_slice(meta.as_bytes());
+    out.extend_from_slice(payload);
+    Some(out)
 }
 
 /// A message to the client, as text.
@@ -184,17 +201,32 @@ mod tests {
         let mut bytes = vec![3, 1, 1, 14, 2, 0, 1];
         bytes.extend_from_slice(b"67realtime:room1ev");
         bytes.extend_from_slice("{\"hello\":\"wörld\"}".as_bytes());
-        let f = decode_binary(&bytes).unwrap();
+        let (f, raw) = decode_binary(&bytes).unwrap();
+        assert_eq!(raw, None);
         assert_eq!(f.event, "broadcast");
         assert_eq!(f.topic, "realtime:room1");
         assert_eq!((f.join_ref.as_deref(), f.reference.as_deref()), (Some("6"), Some("7")));
         assert_eq!(f.payload, json!({"type": "broadcast", "event": "ev", "payload": {"hello": "wörld"}}));
-        // truncated, other kinds, raw bytes: refused
+        // truncated, other kinds, unknown encodings: refused
         assert!(decode_binary(&bytes[..10]).is_err());
         assert!(decode_binary(&[0, 1, 2]).is_err());
         assert!(decode_binary(&[]).is_err());
-        let mut raw = bytes.clone();
-        raw[6] = 0;
-        assert!(decode_binary(&raw).is_err());
+        let mut other = bytes.clone();
+        other[6] = 7;
+        assert!(decode_binary(&other).is_err());
+    }
+
+    #[test]
+    fn a_broadcast_of_bytes_decodes_and_encodes() {
+        let mut bytes = vec![3, 0, 1, 1, 3, 0, 0];
+        bytes.extend_from_slice(b"7tbin");
+        bytes.extend_from_slice(&[0, 1, 255]);
+        let (f, raw) = decode_binary(&bytes).unwrap();
+        assert_eq!(raw.as_deref(), Some(&[0u8, 1, 255][..]));
+        assert_eq!(f.payload, json!({"type": "broadcast", "event": "bin", "payload": null}));
+        let out = encode_bytes("realtime:t", "bin", Some(&json!({"id": "1"})), &[0, 1, 255]).unwrap();
+        assert_eq!(&out[..5], &[4, 10, 3, 10, 0]);
+        assert_eq!(&out[5..], b"realtime:tbin{\"id\":\"1\"}\x00\x01\xff");
+        assert!(encode_bytes(&"x".repeat(300), "bin", None, &[]).is_none());
     }
 }

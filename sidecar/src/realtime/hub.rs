@@ -76,7 +76,28 @@ pub struct Outbox {
 impl Outbox {
     /// Queue `frame`; a full queue ends the socket rather than slowing everyone else.
     pub fn send(&self, frame: &frame::Frame) {
-        if self.queue.try_send(Message::Text(frame::encode(frame, self.vsn).into())).is_err() {
+        self.queue_message(Message::Text(frame::encode(frame, self.vsn).into()));
+    }
+
+    /// Queue a broadcast whose payload is bytes: kind 4 for 2.0.0; 1.0.0 carries only JSON, so
+    /// there the payload is `{"base64": ...}`.
+    pub fn send_bytes(&self, topic: &str, event: &str, meta: Option<&Value>, bytes: &[u8]) {
+        use base64::Engine as _;
+        match (self.vsn, frame::encode_bytes(topic, event, meta, bytes)) {
+            (Vsn::V2, Some(encoded)) => self.queue_message(Message::Binary(encoded.into())),
+            _ => {
+                let mut payload = json!({"type": "broadcast", "event": event,
+                    "payload": {"base64": base64::engine::general_purpose::STANDARD.encode(bytes)}});
+                if let Some(meta) = meta {
+                    payload["meta"] = meta.clone();
+                }
+                self.send(&frame::push(topic, "broadcast", payload));
+            }
+        }
+    }
+
+    fn queue_message(&self, message: Message) {
+        if self.queue.try_send(message).is_err() {
             self.closed.cancel();
         }
     }
@@ -393,11 +414,22 @@ impl Hub {
         let (Some(topic), Some(event)) = (message["topic"].as_str(), message["event"].as_str()) else { return };
         let private = message["private"].as_bool().unwrap_or(false);
         let sender = origin.strip_prefix(&format!("{}:", self.id)).and_then(|c| c.parse::<u64>().ok());
-        let payload = json!({"type": "broadcast", "event": event, "payload": message["payload"]});
-        self.deliver_to_topic(private, topic, sender, &frame::push(&format!("realtime:{topic}"), "broadcast", payload));
+        let wire_topic = format!("realtime:{topic}");
+        match bytes_of(&message) {
+            Some(bytes) => self.for_topic(private, topic, sender, |outbox| outbox.send_bytes(&wire_topic, event, None, &bytes)),
+            None => {
+                let payload = json!({"type": "broadcast", "event": event, "payload": message["payload"]});
+                self.deliver_to_topic(private, topic, sender, &frame::push(&wire_topic, "broadcast", payload));
+            }
+        }
     }
 
     fn deliver_to_topic(&self, private: bool, name: &str, sender: Option<u64>, message: &frame::Frame) {
+        self.for_topic(private, name, sender, |outbox| outbox.send(message));
+    }
+
+    /// `send` to every channel of a topic, but the sender unless it asked to hear itself.
+    fn for_topic(&self, private: bool, name: &str, sender: Option<u64>, send: impl Fn(&Outbox)) {
         let registry = self.registry();
         for (id, channel) in &registry.channels {
             if channel.private != private || channel.name != name {
@@ -406,7 +438,7 @@ impl Hub {
             if Some(*id) == sender && !channel.broadcast_self {
                 continue;
             }
-            channel.outbox.send(message);
+            send(&channel.outbox);
         }
     }
 
@@ -519,6 +551,12 @@ impl Hub {
             })
             .collect()
     }
+}
+
+/// A stored broadcast's payload when it is bytes (`binary`, base64, in the database's answer).
+pub fn bytes_of(message: &Value) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    message["binary"].as_str().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
 }
 
 /// The presences in one answer to another sidecar, as JSON (a notification's payload is under

@@ -70,11 +70,11 @@ pub async fn serve(ws: WebSocket, hub: Arc<Hub>, vsn: Vsn, apikey: Option<String
                         let _ = outbox.queue.try_send(Message::Close(Some(axum::extract::ws::CloseFrame { code, reason: reason.into() })));
                         break;
                     }
-                    Some(Ok(Message::Text(text))) => frame::decode_text(&text, vsn),
+                    Some(Ok(Message::Text(text))) => frame::decode_text(&text, vsn).map(|f| (f, None)),
                     Some(Ok(Message::Binary(bytes))) => frame::decode_binary(&bytes),
                     Some(Ok(_)) => continue, // ping and pong: the library answers
                 };
-                let frame = match frame {
+                let (frame, raw) = match frame {
                     Ok(f) => f,
                     Err(frame::BadFrame(why)) => {
                         outbox.send(&frame::push("phoenix", "phx_reply", json!({"status": "error", "response": {"reason": format!("malformed message: {why}")}})));
@@ -91,7 +91,7 @@ pub async fn serve(ws: WebSocket, hub: Arc<Hub>, vsn: Vsn, apikey: Option<String
                     }
                     continue;
                 }
-                handle(&hub, &outbox, &mut joined, frame, &apikey).await;
+                handle(&hub, &outbox, &mut joined, frame, raw, &apikey).await;
             }
         }
     }
@@ -107,7 +107,15 @@ pub async fn serve(ws: WebSocket, hub: Arc<Hub>, vsn: Vsn, apikey: Option<String
     }
 }
 
-async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Joined>, frame: Frame, apikey: &Option<String>) {
+/// `raw`: a broadcast's payload when it is bytes (a kind 3 frame with encoding 0).
+async fn handle(
+    hub: &Arc<Hub>,
+    outbox: &Outbox,
+    joined: &mut HashMap<String, Joined>,
+    frame: Frame,
+    raw: Option<Vec<u8>>,
+    apikey: &Option<String>,
+) {
     let refuse = |reason: String| outbox.send(&frame::reply(&frame, false, json!({"reason": reason})));
     if frame.topic == "phoenix" {
         match frame.event.as_str() {
@@ -201,9 +209,16 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                 match hub.engine().call(caller, Access::Read, ext::realtime_replay(name.clone(), since, limit)).await {
                     Ok(Value::Array(messages)) => {
                         for m in messages {
-                            let payload = json!({"type": "broadcast", "event": m["event"], "payload": m["payload"],
-                                "meta": {"id": m["id"].to_string(), "replayed": true}});
-                            outbox.send(&frame::push(&frame.topic, "broadcast", payload));
+                            let meta = json!({"id": m["id"].to_string(), "replayed": true});
+                            let event = m["event"].as_str().unwrap_or("");
+                            match super::hub::bytes_of(&m) {
+                                Some(bytes) => outbox.send_bytes(&frame.topic, event, Some(&meta), &bytes),
+                                None => outbox.send(&frame::push(
+                                    &frame.topic,
+                                    "broadcast",
+                                    json!({"type": "broadcast", "event": event, "payload": m["payload"], "meta": meta}),
+                                )),
+                            }
                         }
                     }
                     Ok(_) => {}
@@ -257,9 +272,14 @@ async fn handle(hub: &Arc<Hub>, outbox: &Outbox, joined: &mut HashMap<String, Jo
                         }
                         return;
                     }
-                    let payload = frame.payload.get("payload").cloned().unwrap_or(json!({}));
                     let caller = Caller::new(token, "POST", "/realtime/v1/websocket");
-                    let call = ext::realtime_send_from(hub.origin(id), name.clone(), event_name, &payload, private);
+                    let call = match raw {
+                        Some(bytes) => ext::realtime_send_bytes(hub.origin(id), name.clone(), event_name, bytes, private),
+                        None => {
+                            let payload = frame.payload.get("payload").cloned().unwrap_or(json!({}));
+                            ext::realtime_send_from(hub.origin(id), name.clone(), event_name, &payload, private)
+                        }
+                    };
                     let sent = hub.engine().call(caller, Access::Write, call).await;
                     if ack {
                         match sent {
