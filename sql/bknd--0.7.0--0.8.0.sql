@@ -1146,12 +1146,15 @@ CREATE OR REPLACE FUNCTION bknd.realtime_changes_in(xids text[]) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  base timestamptz := greatest(clock_timestamp(),
-    (SELECT max(k.committed_at) + interval '1 microsecond' FROM bknd.realtime_commits k));
+  base timestamptz;
 BEGIN
-  -- a stamp lost in a crash is made again when a listener starts (realtime_stamp_unheard), a
+  -- a stamp lost in a crash is made again when a listener connects (realtime_stamp_unheard), a
   -- little later, which a replay position still finds: so no wait for the disk here
   PERFORM set_config('synchronous_commit', 'off', true);
+  -- one stamper at a time, and the base read after the lock: stamps never go backwards when
+  -- two sidecars stamp at once
+  PERFORM pg_advisory_xact_lock(hashtext('bknd.realtime_commits'));
+  base := greatest(clock_timestamp(), (SELECT max(k.committed_at) + interval '1 microsecond' FROM bknd.realtime_commits k));
   INSERT INTO bknd.realtime_commits (xid, committed_at)
   SELECT x.xid::xid8, base + (x.ord - 1) * interval '1 microsecond'
   FROM unnest(xids) WITH ORDINALITY AS x(xid, ord)
@@ -1188,17 +1191,18 @@ BEGIN
   GET DIAGNOSTICS more = ROW_COUNT;
   RETURN gone + more;
 END $$;
--- Stamp the logged transactions no sidecar has heard of (committed while none listened), in
--- transaction id order, later than every stamp before: a sidecar's listener does it when it
--- starts, so a replay finds them. For the sidecar alone.
+-- Stamp the logged transactions no sidecar has heard of (committed while none listened, or
+-- whose stamp a crash lost), in transaction id order, later than every stamp before: a
+-- sidecar's listener does it whenever it connects, so a replay finds them. For the sidecar alone.
 CREATE FUNCTION bknd.realtime_stamp_unheard() RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  base timestamptz := greatest(clock_timestamp(),
-    (SELECT max(k.committed_at) + interval '1 microsecond' FROM bknd.realtime_commits k));
+  base timestamptz;
   stamped bigint;
 BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('bknd.realtime_commits'));
+  base := greatest(clock_timestamp(), (SELECT max(k.committed_at) + interval '1 microsecond' FROM bknd.realtime_commits k));
   INSERT INTO bknd.realtime_commits (xid, committed_at)
   SELECT u.xid, base + (row_number() OVER (ORDER BY u.xid) - 1) * interval '1 microsecond'
   FROM (SELECT DISTINCT c.xid FROM bknd.realtime_changes c

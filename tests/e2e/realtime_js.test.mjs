@@ -547,6 +547,16 @@ test('postgres_changes: a binding with a replay position first gets what committ
   await sleep(GRACE_MS);
   assert.deepEqual(changesOf(theirs).filter(rp).map(brief), ['INSERT rp-hidden']);
   await leave(theirs);
+  // anon may read notes ranked over 100: a row inserted at 5 and raised to 200 replays as its
+  // UPDATE alone, since the INSERT's row as logged (rank 5) was never anon's to read
+  const [raised] = await psqlInsert({ title: 'rp-raised', rank: 5, owner: USER_A });
+  await sql(`UPDATE public.notes SET rank = 200 WHERE id = ${lit(raised)}`);
+  const anon = client(null, 'anon');
+  const theirs2 = await joined(anon, 'rp-anon', { changes: [{ ...ALL_NOTES, replay: { since } }] });
+  await waitChange(theirs2, 'UPDATE rp-raised');
+  await sleep(GRACE_MS);
+  assert.deepEqual(changesOf(theirs2).filter(rp).map(brief), ['UPDATE rp-raised']);
+  await leave(theirs2);
   // a position that is not one is refused
   for (const replay of [{ since: 'yesterday' }, { since: -1 }, { since, limit: 0 }, { since, limit: 5000 }, 'now']) {
     await refused(a, 'rp-bad', { changes: [{ ...ALL_NOTES, replay }] });

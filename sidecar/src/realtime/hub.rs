@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::filter::{Event, Filter};
 use super::frame::{self, Vsn};
-use crate::engine::Engine;
+use crate::engine::{Engine, Failure};
 use crate::extension::realtime as ext;
 
 /// One `postgres_changes` binding of a channel.
@@ -96,6 +96,19 @@ impl Outbox {
         }
     }
 
+    /// Queue `frame`, waiting for room (a replay's many messages); false when the socket has
+    /// gone or its reader has not made room for a long while (then it is ended).
+    pub async fn send_waiting(&self, frame: &frame::Frame) -> bool {
+        let message = Message::Text(frame::encode(frame, self.vsn).into());
+        match tokio::time::timeout(std::time::Duration::from_secs(10), self.queue.send(message)).await {
+            Ok(Ok(())) => true,
+            _ => {
+                self.closed.cancel();
+                false
+            }
+        }
+    }
+
     fn queue_message(&self, message: Message) {
         if self.queue.try_send(message).is_err() {
             self.closed.cancel();
@@ -114,8 +127,10 @@ pub struct Channel {
     pub outbox: Outbox,
     /// while a replay is being sent, live changes wait here (change id, message)
     pub held: Option<Vec<(i64, frame::Frame)>>,
-    /// the changes a replay sent, never sent again live
+    /// the changes a replay read: not sent again live to its bindings
     pub replayed: HashSet<i64>,
+    /// until when `replayed` matters (the listener has delivered past the replay by then)
+    pub replayed_until: Option<std::time::Instant>,
 }
 
 impl Channel {
@@ -138,6 +153,9 @@ struct Registry {
     channels: HashMap<u64, Channel>,
     /// (private, channel name) -> presences by phx_ref
     presence: HashMap<(bool, String), BTreeMap<String, Presence>>,
+    /// presences another sidecar said have left, and when: an answer to this sidecar's question
+    /// may be older than the leave and must not bring them back
+    left: HashMap<String, std::time::Instant>,
 }
 
 pub struct Hub {
@@ -172,17 +190,45 @@ impl Hub {
         tokio::time::timeout(limit, caught_up.wait_for(|c| *c)).await.is_ok_and(|r| r.is_ok())
     }
 
-    /// A replay has been sent: the channel's held changes follow, but those the replay sent.
-    pub fn release(&self, id: u64, replayed: HashSet<i64>) {
-        let mut registry = self.registry();
-        let Some(channel) = registry.channels.get_mut(&id) else { return };
-        let held = channel.held.take().unwrap_or_default();
-        for (change, message) in held {
-            if !replayed.contains(&change) {
-                channel.outbox.send(&message);
+    /// A replay has been sent: the channel's held changes follow, but those the replay sent to
+    /// the same bindings, at the pace the client reads them; then live changes flow again.
+    pub async fn release(&self, id: u64, replayed: HashSet<i64>) {
+        let (outbox, replaying) = {
+            let mut registry = self.registry();
+            let Some(channel) = registry.channels.get_mut(&id) else { return };
+            let replaying: HashSet<u32> = channel.bindings.iter().filter(|b| b.replay.is_some()).map(|b| b.id).collect();
+            channel.replayed.clone_from(&replayed);
+            channel.replayed_until = Some(std::time::Instant::now() + REPLAYED_FOR);
+            (channel.outbox.clone(), replaying)
+        };
+        loop {
+            let held = {
+                let mut registry = self.registry();
+                let Some(channel) = registry.channels.get_mut(&id) else { return };
+                match channel.held.as_mut() {
+                    Some(held) if !held.is_empty() => std::mem::take(held),
+                    _ => {
+                        channel.held = None;
+                        return;
+                    }
+                }
+            };
+            for (change, mut message) in held {
+                // held before the replay's ids were known: what the replay read is not sent
+                // again to the replaying bindings
+                if replayed.contains(&change) {
+                    if let Some(ids) = message.payload["ids"].as_array_mut() {
+                        ids.retain(|i| i.as_u64().is_none_or(|i| !replaying.contains(&(i as u32))));
+                        if ids.is_empty() {
+                            continue;
+                        }
+                    }
+                }
+                if !outbox.send_waiting(&message).await {
+                    return;
+                }
             }
         }
-        channel.replayed = replayed;
     }
 
     pub fn engine(&self) -> &Engine {
@@ -286,7 +332,7 @@ impl Hub {
             let message = json!({"origin": self.id, "private": private, "topic": name, "joins": list(&joins), "leaves": list(&leaves)});
             // a leave and a join of 4 KiB metas each would pass PostgreSQL's limit on a
             // notification: then they go one after the other
-            let messages = if message.to_string().len() < 7000 {
+            let messages = if notified_size(message.to_string().len()) < NOTIFY_BYTES {
                 vec![message]
             } else {
                 vec![
@@ -324,7 +370,7 @@ impl Hub {
                 for (phx_ref, p) in entries.iter().filter(|(_, p)| p.owner.starts_with(&ours)) {
                     let join = json!({"key": p.key, "meta": meta_with_ref(&p.meta, phx_ref), "owner": p.owner});
                     let length = join.to_string().len();
-                    if size + length > SYNC_BYTES && !joins.is_empty() {
+                    if notified_size(size + length + ENVELOPE_BYTES) >= NOTIFY_BYTES && !joins.is_empty() {
                         messages
                             .push(json!({"origin": self.id, "to": to, "private": private, "topic": topic, "joins": joins, "leaves": []}));
                         (joins, size) = (vec![], 0);
@@ -340,7 +386,6 @@ impl Hub {
         for message in messages {
             if let Err(e) = self.engine.call_as_sidecar(ext::realtime_presence_relay(&message)).await {
                 tracing::warn!("realtime: telling sidecar {to} our presences failed: {e:?}");
-                return;
             }
         }
     }
@@ -374,15 +419,22 @@ impl Hub {
         };
         let (mut joins, leaves) = (read(&message["joins"]), read(&message["leaves"]));
         {
-            let mut registry = self.registry();
+            let mut guard = self.registry();
+            let registry = &mut *guard;
+            let now = std::time::Instant::now();
+            registry.left.retain(|_, at| now.duration_since(*at) < LEFT_FOR);
             let entries = registry.presence.entry((private, name.to_string())).or_default();
             for p in &leaves {
                 if let Some(r) = p.meta.get("phx_ref").and_then(Value::as_str) {
                     entries.remove(r);
+                    registry.left.insert(r.to_string(), now);
                 }
             }
-            // what is known already (an answer may repeat a join relayed meanwhile) is not news
-            joins.retain(|p| p.meta.get("phx_ref").and_then(Value::as_str).is_none_or(|r| !entries.contains_key(r)));
+            // what is known already (an answer may repeat a join relayed meanwhile) is not news,
+            // and what has left does not come back
+            joins.retain(|p| {
+                p.meta.get("phx_ref").and_then(Value::as_str).is_none_or(|r| !entries.contains_key(r) && !registry.left.contains_key(r))
+            });
             for p in &joins {
                 if let Some(r) = p.meta.get("phx_ref").and_then(Value::as_str) {
                     let mut meta = p.meta.clone();
@@ -477,7 +529,10 @@ impl Hub {
         if groups.is_empty() {
             return;
         }
-        let visible = self.visible(schema, table, changes, &groups).await;
+        let visible = self.visible(schema, table, changes, &groups, false).await.unwrap_or_else(|e| {
+            tracing::warn!("realtime: checking who may see changes of {schema}.{table} failed: {e:?}");
+            HashMap::new()
+        });
 
         let mut registry = self.registry();
         let mut slow = vec![];
@@ -485,13 +540,21 @@ impl Hub {
             let (kind, row, data) = change_data(schema, table, change);
             let change_id = change["id"].as_i64().unwrap_or(0);
             for (id, channel) in registry.channels.iter_mut() {
+                if channel.replayed_until.is_some_and(|until| until < std::time::Instant::now()) {
+                    channel.replayed = HashSet::new();
+                    channel.replayed_until = None;
+                }
                 if !visible.get(&channel.subscriber.claims_key).is_some_and(|seen| seen.contains(&position)) {
                     continue;
                 }
-                if channel.replayed.contains(&change_id) {
-                    continue;
-                }
-                let ids: Vec<u32> = channel.bindings.iter().filter(|b| b.takes(schema, table, kind, row)).map(|b| b.id).collect();
+                // a change the replay read went to the replaying bindings then (or was not theirs)
+                let replayed = channel.replayed.contains(&change_id);
+                let ids: Vec<u32> = channel
+                    .bindings
+                    .iter()
+                    .filter(|b| !(replayed && b.replay.is_some()) && b.takes(schema, table, kind, row))
+                    .map(|b| b.id)
+                    .collect();
                 if ids.is_empty() {
                     continue;
                 }
@@ -513,16 +576,26 @@ impl Hub {
 
     /// Which of one table's `changes` each group of subscribers may SELECT now: positions (from
     /// 0) by claims key. Every group's check in one call: the database switches to each group's
-    /// role and claims.
-    pub async fn visible(&self, schema: &str, table: &str, changes: &[Value], groups: &[(String, Value)]) -> HashMap<String, Vec<usize>> {
+    /// role and claims. `as_logged`: check the rows as the log has them against the policies
+    /// instead of looking them up (a replay sends rows as they were, which must have been
+    /// readable too, not only the rows as they are).
+    pub async fn visible(
+        &self,
+        schema: &str,
+        table: &str,
+        changes: &[Value],
+        groups: &[(String, Value)],
+        as_logged: bool,
+    ) -> Result<HashMap<String, Vec<usize>>, Failure> {
         // the rows to look for (a key's one value, or its object when it has several columns),
-        // and the deleted rows to check against the policies
+        // and the rows to check against the policies (deleted ones, whose row is gone)
         let mut keys = vec![];
-        let mut deleted = vec![];
+        let mut rows = vec![];
         for (i, c) in changes.iter().enumerate() {
-            if c["type"] == "DELETE" {
+            if c["type"] == "DELETE" || as_logged {
                 keys.push(Value::Null);
-                deleted.push(json!({"ord": i + 1, "row": c["deleted_row"]}));
+                let row = if c["type"] == "DELETE" { &c["deleted_row"] } else { &c["record"] };
+                rows.push(json!({"ord": i + 1, "row": row}));
             } else {
                 keys.push(match &c["primary_key"] {
                     Value::Object(k) if k.len() == 1 => k.values().next().cloned().unwrap_or(Value::Null),
@@ -530,18 +603,14 @@ impl Hub {
                 });
             }
         }
-        let probes = json!({"keys": keys, "deleted": deleted});
+        let probes = json!({"keys": keys, "deleted": rows});
         let subscribers: Value = groups.iter().map(|(_, s)| s.clone()).collect();
         let call = ext::realtime_visible_to(schema.to_string(), table.to_string(), &probes, &subscribers);
-        let answers = match self.engine.call_as_sidecar(call).await {
-            Ok(Value::Array(answers)) => answers,
-            Ok(_) => vec![],
-            Err(e) => {
-                tracing::warn!("realtime: checking who may see changes of {schema}.{table} failed: {e:?}");
-                vec![]
-            }
+        let answers = match self.engine.call_as_sidecar(call).await? {
+            Value::Array(answers) => answers,
+            _ => vec![],
         };
-        groups
+        Ok(groups
             .iter()
             .zip(answers.iter())
             .map(|((key, _), seen)| {
@@ -549,7 +618,7 @@ impl Hub {
                     seen.as_array().map(|p| p.iter().filter_map(Value::as_u64).map(|p| p as usize - 1).collect()).unwrap_or_default();
                 (key.clone(), positions)
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -559,9 +628,24 @@ pub fn bytes_of(message: &Value) -> Option<Vec<u8>> {
     message["binary"].as_str().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
 }
 
-/// The presences in one answer to another sidecar, as JSON (a notification's payload is under
-/// 8,000 bytes; one presence's meta is at most 4 KiB).
-const SYNC_BYTES: usize = 3000;
+/// How long a presence that left elsewhere is remembered as gone.
+const LEFT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a notification's payload may carry: PostgreSQL takes under 8,000 bytes. One presence
+/// (a meta of at most 4 KiB, a key of at most 255 bytes) always fits with room to spare.
+const NOTIFY_BYTES: usize = 7900;
+/// An answer's fields besides its presences (two ids, a topic of at most 255 bytes), as JSON.
+const ENVELOPE_BYTES: usize = 400;
+
+/// The size of compact JSON once PostgreSQL has written it out as jsonb text, at most: jsonb
+/// adds a space after every `:` and `,`, and a separator follows at least one other byte.
+fn notified_size(compact: usize) -> usize {
+    compact * 3 / 2
+}
+
+/// How long a replay's change ids are kept to keep live delivery from repeating them: the
+/// changes committed before the replay read the log reach the hub long before.
+const REPLAYED_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Live changes a channel may hold while its replay is sent.
 const HELD: usize = 4096;

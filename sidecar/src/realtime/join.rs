@@ -173,6 +173,9 @@ pub async fn join(hub: &Hub, name: &str, payload: &Value, fallback_token: Option
     let presence = &config["presence"];
     let presence_key =
         presence["key"].as_str().filter(|k| !k.is_empty()).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if presence_key.len() > 255 {
+        return Err(Refused("InvalidPresenceKey: a presence key has at most 255 bytes".into()));
+    }
     Ok(Joining {
         name: name.to_string(),
         private,

@@ -117,19 +117,19 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
             }
         }
     });
-    // the first time, what ended before listening began is not this sidecar's to deliver; what
-    // committed while no sidecar listened is stamped, so a replay finds it
+    // the first time, what ended before listening began is not this sidecar's to deliver
     if cursor.horizon.is_none() {
-        let horizon = oldest_running(&client).await?;
-        if let Err(e) = hub.engine().call_as_sidecar(ext::realtime_stamp_unheard()).await {
-            anyhow::bail!("stamping the changes committed while no sidecar listened failed: {e:?}");
-        }
-        cursor.horizon = Some(horizon);
+        cursor.horizon = Some(oldest_running(&client).await?);
     }
     // a check from an earlier connection is not one whose notifications have all arrived
     cursor.checked = None;
     client.batch_execute("LISTEN bknd_realtime; LISTEN bknd_realtime_message; LISTEN bknd_realtime_presence").await?;
     tracing::info!("realtime: listening");
+    // what committed while no sidecar listened, or whose stamp a crash lost, is stamped, so a
+    // replay finds it
+    if let Err(e) = hub.engine().call_as_sidecar(ext::realtime_stamp_unheard()).await {
+        anyhow::bail!("stamping the changes no sidecar has heard of failed: {e:?}");
+    }
     catch_up(hub, cursor).await?;
     hub.set_caught_up(true);
     // what the other sidecars track began before this one listened

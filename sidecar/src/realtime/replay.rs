@@ -20,6 +20,8 @@ const PAGE: i64 = 500;
 /// At most this many of a table's logged changes are read for one replay (visible to the
 /// subscriber or not); past it the replay stops and says so.
 const MAX_READ: usize = 20_000;
+/// How far back the log goes (`bknd.realtime_prune`'s default, run by the sidecar).
+const KEPT_MS: i64 = 3_600_000;
 /// How long a replay waits for the listener to catch up (after a sidecar or database restart).
 const CATCH_UP: Duration = Duration::from_secs(10);
 
@@ -54,6 +56,10 @@ pub async fn send(
         return (sent, Some(Incomplete("UnableToReplayChanges: the database is not reachable; changes are replayed once it is".into())));
     }
     let mut incomplete = None;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    if tables.values().any(|(since, _)| *since < now_ms - KEPT_MS) {
+        incomplete = Some(Incomplete("ReplayTruncated: the log keeps an hour of changes; older ones are not replayed".into()));
+    }
     for ((schema, table), (since, limit)) in tables {
         if let Err(why) = replay_table(hub, outbox, topic, subscriber, bindings, (&schema, &table), since, limit, &mut sent).await {
             incomplete.get_or_insert(why);
@@ -91,7 +97,17 @@ async fn replay_table(
             return Ok(());
         }
         read += page.len();
-        let visible = hub.visible(schema, table, &page, &group).await.remove(&subscriber.claims_key).unwrap_or_default();
+        // readable now (the row is there and its policies admit it) and as it was logged (the
+        // policies admit the row as the replay sends it)
+        let checked = async {
+            let now = hub.visible(schema, table, &page, &group, false).await?.remove(&subscriber.claims_key).unwrap_or_default();
+            let then = hub.visible(schema, table, &page, &group, true).await?.remove(&subscriber.claims_key).unwrap_or_default();
+            Ok::<_, crate::engine::Failure>(now.into_iter().filter(|p| then.contains(p)).collect::<Vec<usize>>())
+        };
+        let visible = checked.await.map_err(|e| {
+            tracing::warn!("realtime: checking a replay of {schema}.{table} failed: {e:?}");
+            Incomplete(format!("UnableToReplayChanges: checking the changes of {schema}.{table} failed"))
+        })?;
         for position in visible {
             let change = &page[position];
             let committed = change["committed_ms"].as_i64().unwrap_or(i64::MAX);
@@ -110,7 +126,9 @@ async fn replay_table(
                     change["commit_timestamp"].as_str().unwrap_or("")
                 )));
             }
-            outbox.send(&push(topic, json!({"ids": ids, "data": data})));
+            if !outbox.send_waiting(&push(topic, json!({"ids": ids, "data": data}))).await {
+                return Ok(()); // the client has gone
+            }
             if let Some(id) = change["id"].as_i64() {
                 sent.insert(id);
             }

@@ -162,6 +162,7 @@ async fn handle(
                 // live changes wait while the replay is sent
                 held: replays.then(Vec::new),
                 replayed: Default::default(),
+                replayed_until: None,
             });
             joined.insert(
                 frame.topic.clone(),
@@ -192,7 +193,7 @@ async fn handle(
             }
             if let Some((subscriber, bindings)) = replaying {
                 let (sent, incomplete) = replay::send(hub, outbox, &name, &subscriber, &bindings).await;
-                hub.release(id, sent);
+                hub.release(id, sent).await;
                 if let Some(replay::Incomplete(why)) = incomplete {
                     outbox.send(&from_channel(
                         "system",
