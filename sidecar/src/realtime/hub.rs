@@ -156,6 +156,8 @@ struct Registry {
     /// presences another sidecar said have left, and when: an answer to this sidecar's question
     /// may be older than the leave and must not bring them back
     left: HashMap<String, std::time::Instant>,
+    /// the owners of presences here whose sidecar was not listening at the last sweep
+    absent: HashSet<String>,
 }
 
 pub struct Hub {
@@ -357,6 +359,47 @@ impl Hub {
         }
     }
 
+    /// Tell every sidecar the presences tracked here (after this one's listener was away, they
+    /// may have swept them).
+    pub async fn announce_presence(&self) {
+        self.answer_presence("*").await;
+    }
+
+    /// Presences owned by sidecars whose listener is not connected, in this sweep and the one
+    /// before (a listener that reconnects is not gone), leave: a sidecar that was killed could
+    /// not say so itself.
+    pub async fn sweep_presence(&self, live: &[String]) {
+        let gone: Vec<((bool, String), Vec<Presence>)> = {
+            let mut guard = self.registry();
+            let registry = &mut *guard;
+            let owner_of = |p: &Presence| p.owner.split(':').next().unwrap_or("").to_string();
+            let absent: HashSet<String> = registry
+                .presence
+                .values()
+                .flat_map(|entries| entries.values().map(owner_of))
+                .filter(|o| *o != self.id && !live.contains(o))
+                .collect();
+            let sweep: HashSet<String> = absent.intersection(&registry.absent).cloned().collect();
+            registry.absent = absent;
+            if sweep.is_empty() {
+                return;
+            }
+            let mut gone = vec![];
+            for (topic, entries) in registry.presence.iter_mut() {
+                let refs: Vec<String> = entries.iter().filter(|(_, p)| sweep.contains(&owner_of(p))).map(|(r, _)| r.clone()).collect();
+                let left: Vec<Presence> = refs.iter().filter_map(|r| entries.remove(r).map(|p| with_ref(p, r))).collect();
+                if !left.is_empty() {
+                    gone.push((topic.clone(), left));
+                }
+            }
+            gone
+        };
+        for ((private, name), left) in gone {
+            // every sidecar sweeps for itself: nothing to relay
+            self.presence_changed(private, &name, vec![], left, false).await;
+        }
+    }
+
     /// Tell sidecar `to` the presences tracked here, as joins addressed to it: a topic at a time,
     /// in notifications that stay under PostgreSQL's limit on a payload.
     async fn answer_presence(&self, to: &str) {
@@ -397,7 +440,7 @@ impl Hub {
             self.answer_presence(origin).await;
             return;
         }
-        if message["to"].as_str().is_some_and(|to| to != self.id) {
+        if message["to"].as_str().is_some_and(|to| to != self.id && to != "*") {
             return;
         }
         let (Some(private), Some(name)) = (message["private"].as_bool(), message["topic"].as_str()) else { return };

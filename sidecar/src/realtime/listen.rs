@@ -88,6 +88,22 @@ pub async fn watch(database_url: String, hub: Arc<Hub>) {
     }
 }
 
+/// Every this many checks, presences of sidecars that no longer listen are swept.
+const SWEEP_EVERY_TICKS: u32 = 5;
+
+/// The sidecars whose listener is connected to this database now, by their hub ids.
+async fn live_sidecars(client: &tokio_postgres::Client) -> anyhow::Result<Vec<String>> {
+    let prefix = format!("{LISTENER_NAME} ");
+    let row = client
+        .query_one(
+            "SELECT coalesce(array_agg(substr(application_name, length($1) + 1)), '{}') FROM pg_stat_activity
+             WHERE datname = current_database() AND starts_with(application_name, $1)",
+            &[&prefix],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// The oldest transaction still running, as the connection sees it now.
 async fn oldest_running(client: &tokio_postgres::Client) -> anyhow::Result<u64> {
     let row = client.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[]).await?;
@@ -96,8 +112,9 @@ async fn oldest_running(client: &tokio_postgres::Client) -> anyhow::Result<u64> 
 
 async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) -> anyhow::Result<()> {
     let (mut config, tls) = crate::tls::connector_for(database_url)?;
-    // named, so an operator (or a test) can tell it in pg_stat_activity
-    config.application_name(LISTENER_NAME);
+    // named, so an operator (or a test) can tell it in pg_stat_activity, and the other sidecars
+    // can tell that this one is alive (its presences stay theirs to show)
+    config.application_name(format!("{LISTENER_NAME} {}", hub.id));
     let (client, mut connection) = config.connect(tls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
     let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -132,9 +149,12 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
     }
     catch_up(hub, cursor).await?;
     hub.set_caught_up(true);
-    // what the other sidecars track began before this one listened
+    // what the other sidecars track began before this one listened, and what this one tracks
+    // may have been swept by them while it was away
     hub.ask_presence().await;
+    hub.announce_presence().await;
     let mut check = tokio::time::interval(CHECK_EVERY);
+    let mut ticks = 0u32;
     loop {
         let first = tokio::select! {
             // what has arrived goes first: a check made while notifications wait would move the
@@ -149,6 +169,12 @@ async fn listen_once(database_url: &str, hub: &Arc<Hub>, cursor: &mut Cursor) ->
                 if rx.is_empty() {
                     if let Ok(oldest) = oldest_running(&client).await {
                         cursor.checked(oldest);
+                    }
+                }
+                ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(SWEEP_EVERY_TICKS) {
+                    if let Ok(live) = live_sidecars(&client).await {
+                        hub.sweep_presence(&live).await;
                     }
                 }
                 continue;
