@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use pgrx::datum::{DatumWithOid, FromDatum, IntoDatum};
 use pgrx::prelude::*;
-use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};
+use pgrx::spi::{OwnedPreparedStatement, Query, SpiClient, SpiResult, SpiTupleTable};
 use pgrx::PgOid;
 
 /// At most this many statements keep a plan: bknd's own and the sidecar's are a few dozen; a
@@ -31,7 +31,7 @@ fn with_rows<R>(sql: &str, args: &[DatumWithOid], limit: Option<i64>, read: impl
                 let oids: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
                 let prepared = client.prepare_mut(sql, &oids)?;
                 if PLANS.with_borrow(|plans| plans.len()) >= KEPT_AT_MOST {
-                    return read(client.update(&prepared, limit, args)?);
+                    return read(execute(client, &prepared, limit, args)?);
                 }
                 let plan = Rc::new(prepared.keep());
                 PLANS.with_borrow_mut(|plans| plans.insert(sql.to_string(), plan.clone()));
@@ -39,8 +39,21 @@ fn with_rows<R>(sql: &str, args: &[DatumWithOid], limit: Option<i64>, read: impl
             }
         };
         // no borrow of PLANS is held while the statement runs (it may call back into bknd)
-        read(client.update(&*plan, limit, args)?)
+        read(execute(client, &*plan, limit, args)?)
     })
+}
+
+/// Run a plan made with `prepare_mut`: read-write (it sees earlier writes and may write) but
+/// without taking a transaction id first, as pgrx's `SpiClient::update` does. A read then
+/// commits nothing: no commit record, no WAL flush, no xid used up (a write takes its id
+/// when it writes).
+fn execute<'conn, Q: Query<'conn>>(
+    client: &SpiClient<'conn>,
+    plan: Q,
+    limit: Option<i64>,
+    args: &[DatumWithOid],
+) -> SpiResult<SpiTupleTable<'conn>> {
+    client.select(plan, limit, args)
 }
 
 /// The first column of the first row.
@@ -148,7 +161,7 @@ pub fn first_row_as_text(sql: &str, args: &[Option<String>]) -> SpiResult<Option
             };
             values.push(value);
         }
-        let rows = crate::statement_error::keeping_sqlstate(|| client.update(&statement.plan, Some(1), &values))?;
+        let rows = crate::statement_error::keeping_sqlstate(|| execute(client, &statement.plan, Some(1), &values))?;
         if rows.is_empty() {
             return Ok(None);
         }
