@@ -12,6 +12,6 @@ const ADVISORS: &str = include_str!("../sql/queries/advisors.sql");
 /// `[{level: error|warn|info, kind, object, description, fix}]`, most serious first.
 #[pg_extern(stable, parallel_safe)]
 fn advisors(schemas: default!(Vec<String>, "ARRAY['public']")) -> pgrx::JsonB {
-    let found = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(ADVISORS, &[schemas.into()]));
+    let found = errors::spi(crate::plans::get_one::<pgrx::JsonB>(ADVISORS, &[schemas.into()]));
     found.unwrap_or(pgrx::JsonB(json!([])))
 }

@@ -43,7 +43,7 @@ fn agent_context(schemas: Vec<String>) -> pgrx::JsonB {
            WHERE n.nspname = ANY ($1) AND c.relkind IN ('r', 'p', 'v', 'm') \
              AND has_schema_privilege(n.oid, 'USAGE') \
              AND has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')) x), '[]'::jsonb))";
-    let found = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(sql, &[schemas.into()]));
+    let found = errors::spi(crate::plans::get_one::<pgrx::JsonB>(sql, &[schemas.into()]));
     found.unwrap_or(pgrx::JsonB(json!({})))
 }
 
@@ -53,6 +53,6 @@ const API_SCHEMA: &str = include_str!("../sql/queries/api_schema.sql");
 /// `{SCHEMA: {tables: [{name, columns, relationships}], views, functions, enums}}`.
 #[pg_extern(stable, strict, parallel_safe)]
 fn api_schema(schemas: Vec<String>) -> pgrx::JsonB {
-    let found = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(API_SCHEMA, &[schemas.into()]));
+    let found = errors::spi(crate::plans::get_one::<pgrx::JsonB>(API_SCHEMA, &[schemas.into()]));
     found.unwrap_or(pgrx::JsonB(json!({})))
 }

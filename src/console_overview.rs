@@ -69,7 +69,7 @@ fn record_requests(counts: pgrx::JsonB) -> i64 {
         requests.push(n);
         failed.push(e);
     }
-    let written = errors::spi(Spi::get_one_with_args::<i64>(
+    let written = errors::spi(crate::plans::get_one::<i64>(
         "WITH added AS (INSERT INTO bknd.request_stats AS r (hour, surface, requests, errors) \
            SELECT date_trunc('hour', now()), s, n, e FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(s, n, e) \
            ON CONFLICT (hour, surface) DO UPDATE SET requests = r.requests + EXCLUDED.requests, errors = r.errors + EXCLUDED.errors \

@@ -24,7 +24,7 @@ fn execute_sql(query: &str, read_only: default!(bool, true)) -> pgrx::JsonB {
     // a syntax error says where, too
     with_error_position(|| single_statement(&text));
     if read_only {
-        errors::spi(Spi::run("SET LOCAL transaction_read_only = on"));
+        crate::jwt::set_local("transaction_read_only", "on");
     }
     let answer = crate::identity::with_role_changes_refused(|| with_error_position(|| unsafe { run(&text) }));
     pgrx::JsonB(answer)

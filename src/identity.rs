@@ -6,7 +6,6 @@
 //! internally, and restores it afterwards, also when an error unwinds through.
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 
 use crate::errors::{self, Code};
 
@@ -49,7 +48,7 @@ pub fn with_role_changes_refused<R>(f: impl FnOnce() -> R) -> R {
 
 /// The owner of extension `bknd` (whoever ran CREATE EXTENSION, a superuser).
 pub fn extension_owner() -> pg_sys::Oid {
-    let owner = Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'bknd'");
+    let owner = crate::plans::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'bknd'", &[]);
     match errors::spi_or(owner, None) {
         Some(oid) => oid,
         None => errors::raise(Code::ERRCODE_UNDEFINED_OBJECT, "extension bknd is not installed"),
@@ -81,7 +80,7 @@ pub fn require_console_role(what: &str, console_roles: &[&str]) {
         return;
     }
     let superuser =
-        errors::spi(Spi::get_one_with_args::<bool>("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", &[role.as_str().into()]))
+        errors::spi(crate::plans::get_one::<bool>("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", &[role.as_str().into()]))
             .unwrap_or(false);
     if !superuser {
         let who = console_roles.join(" or ");
@@ -117,7 +116,7 @@ pub fn remember_authenticated_role() {
 pub fn acting_role(what: &str) -> String {
     refuse_switched_role(what);
     let outer = unsafe { pg_sys::GetOuterUserId() };
-    errors::spi(Spi::get_one_with_args::<String>("SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1", &[outer.into()]))
+    errors::spi(crate::plans::get_one::<String>("SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = $1", &[outer.into()]))
         .unwrap_or_default()
 }
 

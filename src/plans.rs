@@ -61,6 +61,15 @@ pub fn get_one<A: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Sp
     with_rows(sql, args, Some(1), |rows| rows.first().get_one())
 }
 
+/// The first two columns of the first row.
+pub fn get_two<A, B>(sql: &str, args: &[DatumWithOid]) -> SpiResult<(Option<A>, Option<B>)>
+where
+    A: FromDatum + IntoDatum,
+    B: FromDatum + IntoDatum,
+{
+    with_rows(sql, args, Some(1), |rows| rows.first().get_two())
+}
+
 /// The first three columns of the first row.
 pub fn get_three<A, B, C>(sql: &str, args: &[DatumWithOid]) -> SpiResult<(Option<A>, Option<B>, Option<C>)>
 where

@@ -63,7 +63,8 @@ pub fn keys() -> Rc<KeySet> {
 
 fn load() -> (pg_sys::Oid, KeySet) {
     identity::as_extension_owner(|| {
-        let table = errors::spi(Spi::get_one::<pg_sys::Oid>("SELECT 'bknd.secrets'::regclass::oid")).unwrap_or(pg_sys::InvalidOid);
+        let table =
+            errors::spi(crate::plans::get_one::<pg_sys::Oid>("SELECT 'bknd.secrets'::regclass::oid", &[])).unwrap_or(pg_sys::InvalidOid);
         let rows: Vec<(String, String)> = errors::spi(Spi::connect(|client| {
             client
                 .select("SELECT name, value FROM bknd.secrets", None, &[])?

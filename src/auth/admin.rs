@@ -25,7 +25,7 @@ fn uuid_arg(id: &str) -> Result<String, Value> {
 pub(super) fn existing(id: &str) -> Result<String, Value> {
     let id = uuid_arg(id)?;
     let found =
-        errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.users WHERE id = $1::uuid)", &[id.as_str().into()]))
+        errors::spi(crate::plans::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.users WHERE id = $1::uuid)", &[id.as_str().into()]))
             .unwrap_or(false);
     if found {
         Ok(id)
@@ -47,7 +47,7 @@ fn apply_ban(id: &str, attrs: &Value) -> Result<(), Value> {
             let seconds = match interval {
                 Some(hours) => hours * 3600.0,
                 None => errors::spi_or(
-                    Spi::get_one_with_args::<f64>("SELECT extract(epoch FROM $1::interval)::float8", &[s.as_str().into()]),
+                    crate::plans::get_one::<f64>("SELECT extract(epoch FROM $1::interval)::float8", &[s.as_str().into()]),
                     None,
                 )
                 .ok_or_else(|| fail(400, "validation_failed", "ban_duration must be \"none\" or a duration such as \"24h\""))?,
@@ -106,7 +106,7 @@ fn role_granted_to_authenticator(role: &str) -> bool {
         return false;
     }
     errors::spi_or(
-        Spi::get_one_with_args::<bool>(
+        crate::plans::get_one::<bool>(
             "SELECT pg_has_role('authenticator', r.oid, 'MEMBER') AND NOT r.rolsuper FROM pg_roles r WHERE r.rolname = $1",
             &[role.into()],
         ),
@@ -125,7 +125,7 @@ fn admin_list_users(page: default!(i32, 1), per_page: default!(i32, 50)) -> pgrx
             .map(|r| r.get::<String>(1).map(Option::unwrap_or_default))
             .collect::<Result<Vec<_>, _>>()
     }));
-    let total = errors::spi(Spi::get_one::<i64>("SELECT count(*) FROM bknd.users")).unwrap_or(0);
+    let total = errors::spi(crate::plans::get_one::<i64>("SELECT count(*) FROM bknd.users", &[])).unwrap_or(0);
     let users: Vec<Value> = ids.iter().map(|id| user::json(id)).collect();
     pgrx::JsonB(json!({"users": users, "aud": "authenticated", "total": total}))
 }

@@ -78,10 +78,11 @@ fn admin_search_users(
         None
     };
     // the statistics lag behind the first writes: below 10,000 rows counting is cheap and right
-    let estimate = errors::spi(Spi::get_one::<i64>(
+    let estimate = errors::spi(crate::plans::get_one::<i64>(
         "SELECT CASE WHEN e < 10000 THEN (SELECT count(*) FROM bknd.users) ELSE e END FROM ( \
            SELECT greatest(c.reltuples::bigint, coalesce(s.n_live_tup, 0)) AS e FROM pg_class c \
            LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid WHERE c.oid = 'bknd.users'::regclass) x",
+        &[],
     ))
     .unwrap_or(0);
     pgrx::JsonB(json!({"users": users, "next": next, "estimate": estimate}))
@@ -139,7 +140,7 @@ fn admin_remove_factors(id: &str) -> pgrx::JsonB {
 fn remove_all(id: &str, table: &str, action: &str, counted: &str) -> pgrx::JsonB {
     answer((|| -> Outcome {
         let id = existing(id)?;
-        let removed = errors::spi(Spi::get_one_with_args::<i64>(
+        let removed = errors::spi(crate::plans::get_one::<i64>(
             &format!("WITH gone AS (DELETE FROM {table} WHERE user_id = $1::uuid RETURNING 1) SELECT count(*) FROM gone"),
             &[id.as_str().into()],
         ))

@@ -181,7 +181,7 @@ fn console_totp_begin(session: &str) -> pgrx::JsonB {
     // could take the second factor over; turning it off (with a code) comes first
     // (no row: TOTP is on; spi_or, since SPI calls an empty answer an error)
     let email = errors::spi_or(
-        Spi::get_one_with_args::<String>(
+        crate::plans::get_one::<String>(
             "UPDATE bknd.console_members SET totp_pending = $2 WHERE id = $1::uuid AND totp_secret IS NULL RETURNING email",
             &[id.as_str().into(), secret.as_str().into()],
         ),
@@ -217,7 +217,7 @@ fn console_totp_enable(session: &str, code: &str) -> pgrx::JsonB {
         return refused;
     }
     let pending = errors::spi_or(
-        Spi::get_one_with_args::<String>(
+        crate::plans::get_one::<String>(
             "SELECT totp_pending FROM bknd.console_members WHERE id = $1::uuid AND totp_secret IS NULL FOR UPDATE",
             &[id.as_str().into()],
         ),
@@ -317,7 +317,7 @@ fn console_sign_out(token: &str) -> bool {
 #[pg_extern(stable, parallel_safe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn console_has_members() -> bool {
-    errors::spi(Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.console_members)")).unwrap_or(false)
+    errors::spi(crate::plans::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.console_members)", &[])).unwrap_or(false)
 }
 
 /// What a console request's bearer token starts with: the sidecar turns a member's session

@@ -66,7 +66,8 @@ fn refuse_last_owner(member: &Value, what: &str) {
     if member["role"] != "owner" {
         return;
     }
-    let owners = errors::spi(Spi::get_one::<i64>("SELECT count(*) FROM bknd.console_members WHERE role = 'owner'")).unwrap_or(0);
+    let owners =
+        errors::spi(crate::plans::get_one::<i64>("SELECT count(*) FROM bknd.console_members WHERE role = 'owner'", &[])).unwrap_or(0);
     if owners <= 1 {
         errors::raise_hint(Code::ERRCODE_RESTRICT_VIOLATION, format!("cannot {what} the last owner"), "make another member an owner first");
     }

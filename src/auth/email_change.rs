@@ -114,7 +114,7 @@ pub fn confirm(user_id: &str, purpose: &str, sent_to: &str, ip: Option<&str>) ->
         return Err(fail(400, "user_banned", "User is banned"));
     }
     let other = if purpose == NEW { CURRENT } else { NEW };
-    let waiting = errors::spi(Spi::get_one_with_args::<bool>(
+    let waiting = errors::spi(crate::plans::get_one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM bknd.one_time_tokens WHERE user_id = $1::uuid AND purpose = $2 AND used_at IS NULL)",
         &[user_id.into(), other.into()],
     ))

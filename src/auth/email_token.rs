@@ -150,7 +150,7 @@ fn redeem(hash: Vec<u8>, kind: &str, purposes: &[&str], ip: Option<&str>, pkce_l
     if email_change::is_email_change(&purpose) {
         return email_change::confirm(&user_id, &purpose, sent_to.as_deref().unwrap_or(""), ip);
     }
-    let banned = errors::spi(Spi::get_one_with_args::<bool>(
+    let banned = errors::spi(crate::plans::get_one::<bool>(
         "UPDATE bknd.users SET email_confirmed_at = coalesce(email_confirmed_at, now()), last_sign_in_at = now() \
          WHERE id = $1::uuid RETURNING coalesce(banned_until > now(), false)",
         &[user_id.as_str().into()],

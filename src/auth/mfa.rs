@@ -44,12 +44,12 @@ fn enroll(friendly_name: Option<&str>, issuer: Option<&str>) -> Outcome {
         return Err(fail(422, "validation_failed", "issuer must be at most 100 printable characters, without ':'"));
     }
     let (user_id, _) = signed_in()?;
-    let email = errors::spi(Spi::get_one_with_args::<String>(
+    let email = errors::spi(crate::plans::get_one::<String>(
         "SELECT coalesce(email, id::text) FROM bknd.users WHERE id = $1::uuid",
         &[user_id.as_str().into()],
     ))
     .unwrap_or_default();
-    let count = errors::spi(Spi::get_one_with_args::<i64>(
+    let count = errors::spi(crate::plans::get_one::<i64>(
         "SELECT count(*) FROM bknd.mfa_factors WHERE user_id = $1::uuid",
         &[user_id.as_str().into()],
     ))
@@ -58,7 +58,7 @@ fn enroll(friendly_name: Option<&str>, issuer: Option<&str>) -> Outcome {
         return Err(fail(422, "too_many_enrolled_mfa_factors", "Maximum number of enrolled factors reached"));
     }
     let secret = totp::new_secret();
-    let id = errors::spi(Spi::get_one_with_args::<String>(
+    let id = errors::spi(crate::plans::get_one::<String>(
         "INSERT INTO bknd.mfa_factors (user_id, friendly_name, secret) VALUES ($1::uuid, $2, $3) RETURNING id::text",
         &[user_id.as_str().into(), friendly_name.into(), secret.as_str().into()],
     ))
@@ -74,7 +74,7 @@ fn enroll(friendly_name: Option<&str>, issuer: Option<&str>) -> Outcome {
 fn own_factor(user_id: &str, factor_id: &str) -> Result<(String, Option<i64>, String), Value> {
     let id = valid_uuid(factor_id)?;
     let row = errors::spi_or(
-        Spi::get_three_with_args::<String, i64, String>(
+        crate::plans::get_three::<String, i64, String>(
             "SELECT secret, last_used_step, status FROM bknd.mfa_factors WHERE id = $1::uuid AND user_id = $2::uuid",
             &[id.as_str().into(), user_id.into()],
         ),
@@ -94,7 +94,7 @@ fn mfa_challenge(factor_id: &str, ip: default!(Option<&str>, "NULL")) -> pgrx::J
     answer((|| -> Outcome {
         let (user_id, _) = signed_in()?;
         own_factor(&user_id, factor_id)?;
-        let row = errors::spi(Spi::get_two_with_args::<String, i64>(
+        let row = errors::spi(crate::plans::get_two::<String, i64>(
             "INSERT INTO bknd.mfa_challenges (factor_id, ip) VALUES ($1::uuid, $2::inet) \
              RETURNING id::text, extract(epoch FROM created_at)::bigint + $3",
             &[factor_id.into(), ip.into(), CHALLENGE_SECONDS.into()],
@@ -115,7 +115,7 @@ fn mfa_verify(factor_id: &str, challenge_id: &str, code: &str, ip: default!(Opti
         let challenge = valid_uuid(challenge_id).map_err(|_| fail(404, "mfa_challenge_not_found", "Challenge not found"))?;
         // FOR UPDATE: one verification per challenge, even when two race
         let open = errors::spi_or(
-            Spi::get_one_with_args::<bool>(
+            crate::plans::get_one::<bool>(
                 "SELECT verified_at IS NULL AND created_at > now() - make_interval(secs => $3) FROM bknd.mfa_challenges \
                  WHERE id = $1::uuid AND factor_id = $2::uuid FOR UPDATE",
                 &[challenge.as_str().into(), factor_id.into(), (CHALLENGE_SECONDS as f64).into()],
@@ -154,7 +154,7 @@ fn mfa_unenroll(factor_id: &str) -> pgrx::JsonB {
     answer((|| -> Outcome {
         let (user_id, _) = signed_in()?;
         let (_, _, status) = own_factor(&user_id, factor_id)?;
-        let aal = errors::spi(Spi::get_one::<String>("SELECT bknd.claims() ->> 'aal'")).unwrap_or_default();
+        let aal = errors::spi(crate::plans::get_one::<String>("SELECT bknd.claims() ->> 'aal'", &[])).unwrap_or_default();
         if status == "verified" && aal != "aal2" {
             return Err(fail(403, "insufficient_aal", "AAL2 required to unenroll verified factor"));
         }

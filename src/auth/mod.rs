@@ -30,7 +30,10 @@ use crate::identity;
 
 /// The signed-in caller from the request's claims: (user id, session id).
 pub fn caller() -> Option<(String, Option<String>)> {
-    let row = errors::spi_or(Spi::get_two::<String, String>("SELECT bknd.uid()::text, bknd.claims() ->> 'session_id'"), (None, None));
+    let row = errors::spi_or(
+        crate::plans::get_two::<String, String>("SELECT bknd.uid()::text, bknd.claims() ->> 'session_id'", &[]),
+        (None, None),
+    );
     row.0.map(|uid| (uid, row.1))
 }
 
@@ -68,7 +71,7 @@ pub fn settings() -> Value {
 fn configure_auth(config: pgrx::JsonB) -> pgrx::JsonB {
     identity::require_console_role("configure auth", &["owner", "admin"]);
     let Value::Object(_) = &config.0 else { errors::invalid("config must be a JSON object") };
-    let merged = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(
+    let merged = errors::spi(crate::plans::get_one::<pgrx::JsonB>(
         "UPDATE bknd.auth_settings SET config = config || $1 RETURNING config",
         &[config.into()],
     ));

@@ -72,7 +72,7 @@ fn configure_oauth_provider(
         errors::invalid("an oidc provider needs an issuer (or authorize_url, token_url and userinfo_url)");
     }
     let known =
-        errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.oauth_providers WHERE name = $1)", &[name.into()]))
+        errors::spi(crate::plans::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.oauth_providers WHERE name = $1)", &[name.into()]))
             .unwrap_or(false);
     if client_id.trim().is_empty() || (client_secret.is_empty() && !known) {
         errors::invalid("client_id and client_secret must not be empty");
@@ -80,7 +80,7 @@ fn configure_oauth_provider(
     // the stored secret is kept only for the same kind and endpoints: pointed elsewhere, the
     // next sign-in would hand it to whoever runs the new endpoint
     if client_secret.is_empty() {
-        let same = errors::spi(Spi::get_one_with_args::<bool>(
+        let same = errors::spi(crate::plans::get_one::<bool>(
             "SELECT kind = $2 AND issuer IS NOT DISTINCT FROM $3 AND authorize_url IS NOT DISTINCT FROM $4 \
                AND token_url IS NOT DISTINCT FROM $5 AND userinfo_url IS NOT DISTINCT FROM $6 \
              FROM bknd.oauth_providers WHERE name = $1",
@@ -92,7 +92,7 @@ fn configure_oauth_provider(
         }
     }
     let scopes = scopes.unwrap_or(default_scopes(kind));
-    let row = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(
+    let row = errors::spi(crate::plans::get_one::<pgrx::JsonB>(
         "INSERT INTO bknd.oauth_providers AS p (name, kind, client_id, client_secret, issuer, authorize_url, token_url, userinfo_url, scopes, enabled) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, client_id = EXCLUDED.client_id, \
@@ -122,7 +122,7 @@ fn configure_oauth_provider(
 #[search_path(pg_catalog, pg_temp)]
 fn remove_oauth_provider(name: &str) -> bool {
     identity::require_console_role("remove an OAuth provider", &["owner", "admin"]);
-    errors::spi(Spi::get_one_with_args::<bool>(
+    errors::spi(crate::plans::get_one::<bool>(
         "WITH d AS (DELETE FROM bknd.oauth_providers WHERE name = $1 RETURNING 1) SELECT count(*) > 0 FROM d",
         &[name.into()],
     ))
@@ -153,7 +153,7 @@ fn oauth_begin(
         let challenge = pkce::challenge(code_challenge, code_challenge_method)?;
         rate_limit::hit(&format!("oauth:ip:{}", ip.unwrap_or("-")), 60, 300, ip)?;
         let config = errors::spi_or(
-            Spi::get_one_with_args::<pgrx::JsonB>(
+            crate::plans::get_one::<pgrx::JsonB>(
                 "SELECT jsonb_build_object('kind', kind, 'client_id', client_id, 'issuer', issuer, 'authorize_url', authorize_url, 'scopes', scopes) \
                  FROM bknd.oauth_providers WHERE name = $1 AND enabled",
                 &[provider.into()],
@@ -185,7 +185,7 @@ fn oauth_begin(
 fn oauth_take_state(state: &str) -> pgrx::JsonB {
     crate::identity::refuse_switched_role("take an OAuth state");
     let row = errors::spi_or(
-        Spi::get_one_with_args::<pgrx::JsonB>(
+        crate::plans::get_one::<pgrx::JsonB>(
             "UPDATE bknd.oauth_states s SET taken_at = now() FROM bknd.oauth_providers p \
              WHERE s.state_hash = $1 AND s.taken_at IS NULL AND s.created_at > now() - make_interval(secs => $2) \
                AND p.name = s.provider AND p.enabled \
@@ -209,7 +209,7 @@ fn oauth_complete(state: &str, identity: pgrx::JsonB, ip: default!(Option<&str>,
     let ip = valid_ip(ip);
     answer((|| -> Outcome {
         let row = errors::spi_or(
-            Spi::get_three_with_args::<String, String, String>(
+            crate::plans::get_three::<String, String, String>(
                 "UPDATE bknd.oauth_states SET completed_at = now() \
                  WHERE state_hash = $1 AND taken_at IS NOT NULL AND completed_at IS NULL AND created_at > now() - make_interval(secs => $2) \
                  RETURNING provider, code_challenge, code_challenge_method",
@@ -246,7 +246,7 @@ fn link_or_create(provider: &str, identity: &Value, ip: Option<&str>) -> Result<
     user::lock_until_commit("bknd.identities", &format!("{provider} {provider_id}"));
 
     let linked = errors::spi_or(
-        Spi::get_one_with_args::<String>(
+        crate::plans::get_one::<String>(
             "UPDATE bknd.identities SET identity_data = $3, last_sign_in_at = now(), updated_at = now() \
              WHERE provider = $1 AND provider_id = $2 RETURNING user_id::text",
             &[provider.into(), provider_id.as_str().into(), pgrx::JsonB(identity.clone()).into()],
@@ -277,7 +277,7 @@ fn link_or_create(provider: &str, identity: &Value, ip: Option<&str>) -> Result<
                         return Err(fail(422, "signup_disabled", "Signups not allowed for this instance"));
                     }
                     let meta = profile(identity);
-                    let id = errors::spi(Spi::get_one_with_args::<String>(
+                    let id = errors::spi(crate::plans::get_one::<String>(
                         "INSERT INTO bknd.users (email, email_confirmed_at, user_metadata) \
                          VALUES ($1, CASE WHEN $2 THEN now() END, $3) RETURNING id::text",
                         &[email.as_deref().into(), verified.into(), pgrx::JsonB(meta).into()],
@@ -295,7 +295,7 @@ fn link_or_create(provider: &str, identity: &Value, ip: Option<&str>) -> Result<
             id
         }
     };
-    let banned = errors::spi(Spi::get_one_with_args::<bool>(
+    let banned = errors::spi(crate::plans::get_one::<bool>(
         "SELECT coalesce(banned_until > now(), false) FROM bknd.users WHERE id = $1::uuid",
         &[user_id.as_str().into()],
     ))

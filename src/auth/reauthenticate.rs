@@ -46,7 +46,7 @@ pub fn password_change_allowed(user_id: &str, session_id: Option<&str>, nonce: O
     }
     let recent = session_id.is_some_and(|s| {
         errors::spi_or(
-            Spi::get_one_with_args::<bool>(
+            crate::plans::get_one::<bool>(
                 "SELECT created_at > now() - make_interval(secs => $3) FROM bknd.sessions WHERE id = $1::uuid AND user_id = $2::uuid",
                 &[s.into(), user_id.into(), (RECENT_SECONDS as f64).into()],
             ),
@@ -66,7 +66,7 @@ pub fn password_change_allowed(user_id: &str, session_id: Option<&str>, nonce: O
             .ok_or_else(not_valid)?;
     rate_limit::hit(&format!("verify_code:email:{email}"), 10, 300, ip)?;
     let used = errors::spi_or(
-        Spi::get_one_with_args::<i64>(
+        crate::plans::get_one::<i64>(
             "UPDATE bknd.one_time_tokens SET used_at = now() \
              WHERE user_id = $1::uuid AND purpose = $2 AND kind = 'code' AND token_hash = $3 AND used_at IS NULL AND expires_at > now() \
              RETURNING id",

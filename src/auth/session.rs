@@ -102,7 +102,7 @@ fn refresh(token: &str, ip: Option<&str>) -> Outcome {
     let (Some(id), Some(session_id), Some(revoked)) = row else { return Err(invalid()) };
     let (user_id, aal, amr, banned) = session_user(&session_id).ok_or_else(invalid)?;
     if revoked {
-        let recently = errors::spi(Spi::get_one_with_args::<bool>(
+        let recently = errors::spi(crate::plans::get_one::<bool>(
             "SELECT revoked_at > now() - make_interval(secs => $2) FROM bknd.refresh_tokens WHERE id = $1",
             &[id.into(), (REUSE_GRACE_SECONDS as f64).into()],
         ))

@@ -50,7 +50,7 @@ pub fn lock_until_commit(kind: &str, key: &str) {
 
 /// Insert a user with an email identity; returns the id.
 pub fn create(email: &str, password_hash: Option<&str>, confirmed: bool, user_metadata: Value, app_metadata: Value, role: &str) -> String {
-    let id = errors::spi(Spi::get_one_with_args::<String>(
+    let id = errors::spi(crate::plans::get_one::<String>(
         "INSERT INTO bknd.users (email, password_hash, email_confirmed_at, user_metadata, app_metadata, role) \
          VALUES ($1, $2, CASE WHEN $3 THEN now() END, $4, $5, $6) RETURNING id::text",
         &[
@@ -122,7 +122,7 @@ fn sign_up(email: &str, password: &str, data: default!(Option<pgrx::JsonB>, "NUL
 }
 
 fn now_text() -> String {
-    errors::spi(Spi::get_one::<String>("SELECT to_json(now())#>>'{}'")).unwrap_or_default()
+    errors::spi(crate::plans::get_one::<String>("SELECT to_json(now())#>>'{}'", &[])).unwrap_or_default()
 }
 
 pub fn amr(method: &str) -> Value {

@@ -42,7 +42,8 @@ impl Change {
         for sql in &self.statements {
             errors::spi(Spi::run(sql));
         }
-        let (by_role, by_sub) = errors::spi(Spi::get_two::<String, String>("SELECT current_user::text, bknd.claims() ->> 'sub'"));
+        let (by_role, by_sub) =
+            errors::spi(crate::plans::get_two::<String, String>("SELECT current_user::text, bknd.claims() ->> 'sub'", &[]));
         // The history table is writable by the extension owner only.
         identity::as_extension_owner(|| {
             errors::spi(Spi::run_with_args(

@@ -236,7 +236,7 @@ impl ColumnSpec {
         }
         if let Some(pattern) = &self.pattern {
             // Compile it now rather than on the first insert: a bad one raises 2201B here.
-            errors::spi(pgrx::Spi::get_one_with_args::<bool>("SELECT '' ~ $1", &[pattern.as_str().into()]));
+            errors::spi(crate::plans::get_one::<bool>("SELECT '' ~ $1", &[pattern.as_str().into()]));
         }
     }
 

@@ -5,7 +5,6 @@
 //! SQL reserved words, and do not collide with Postgres' or bknd's own names. They are always
 //! quoted when spliced into SQL.
 
-use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, quote_qualified_identifier};
 use sha2::{Digest, Sha256};
 
@@ -77,7 +76,7 @@ fn preview(name: &str) -> String {
 }
 
 fn is_reserved_word(lower: &str) -> bool {
-    let hit = Spi::get_one_with_args::<bool>(
+    let hit = crate::plans::get_one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_get_keywords() WHERE word = $1 AND catcode IN ('R', 'T'))",
         &[lower.into()],
     );

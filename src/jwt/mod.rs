@@ -199,7 +199,7 @@ fn console_session(token: &str, method: Option<&str>, path: Option<&str>, header
     claims["role"] = Value::String(role.clone());
     become_caller(&role, &claims, method, path, headers);
     if answer["read_only"].as_bool().unwrap_or(true) {
-        errors::spi(Spi::run("SET LOCAL transaction_read_only = on"));
+        set_local("transaction_read_only", "on");
     }
     JsonB(claims)
 }

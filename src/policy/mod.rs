@@ -68,7 +68,7 @@ fn managed_policies(table: pg_sys::Oid, op: &str, role: &str) -> Vec<String> {
         "SELECT coalesce(array_agg(polname::text ORDER BY polname), '{{}}') FROM pg_catalog.pg_policy \
          WHERE polrelid = $1 AND polcmd = $2::\"char\" AND polroles = ARRAY[{role_oid_sql}] AND polname LIKE 'bknd\\_%'"
     );
-    errors::spi(Spi::get_one_with_args::<Vec<String>>(&sql, &[table.into(), cmd.into()])).unwrap_or_default()
+    errors::spi(crate::plans::get_one::<Vec<String>>(&sql, &[table.into(), cmd.into()])).unwrap_or_default()
 }
 
 /// Allow `operations` on `table_name` to `to_role` where `rule` holds.

@@ -11,7 +11,7 @@ const BUCKET_JSON: &str = "SELECT jsonb_build_object('id', id, 'name', id, 'owne
    'updated_at', updated_at) FROM bknd.buckets WHERE id = $1";
 
 fn bucket_json(id: &str) -> pgrx::JsonB {
-    errors::spi_or(Spi::get_one_with_args::<pgrx::JsonB>(BUCKET_JSON, &[id.into()]), None)
+    errors::spi_or(crate::plans::get_one::<pgrx::JsonB>(BUCKET_JSON, &[id.into()]), None)
         .unwrap_or_else(|| errors::raise(Code::ERRCODE_NO_DATA_FOUND, "Bucket not found"))
 }
 
@@ -23,7 +23,7 @@ fn create_bucket(
     file_size_limit: default!(Option<i64>, "NULL"),
     allowed_mime_types: default!(Option<Vec<String>>, "NULL"),
 ) -> pgrx::JsonB {
-    let exists = errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.buckets WHERE id = $1)", &[name.into()]));
+    let exists = errors::spi(crate::plans::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.buckets WHERE id = $1)", &[name.into()]));
     if exists == Some(true) {
         errors::raise(Code::ERRCODE_UNIQUE_VIOLATION, "The resource already exists");
     }
@@ -44,7 +44,7 @@ fn update_bucket(name: &str, changes: pgrx::JsonB) -> pgrx::JsonB {
             errors::invalid(format!("unknown bucket setting {key:?}"));
         }
     }
-    let updated = errors::spi(Spi::get_one_with_args::<bool>(
+    let updated = errors::spi(crate::plans::get_one::<bool>(
         "WITH u AS (UPDATE bknd.buckets SET \
            public = CASE WHEN $2 ? 'public' THEN ($2->>'public')::boolean ELSE public END, \
            file_size_limit = CASE WHEN $2 ? 'file_size_limit' THEN ($2->>'file_size_limit')::bigint ELSE file_size_limit END, \
@@ -63,7 +63,7 @@ fn update_bucket(name: &str, changes: pgrx::JsonB) -> pgrx::JsonB {
 #[pg_extern(volatile, parallel_unsafe)]
 fn empty_bucket(name: &str) -> Vec<String> {
     bucket_json(name);
-    errors::spi(Spi::get_one_with_args::<Vec<String>>(
+    errors::spi(crate::plans::get_one::<Vec<String>>(
         "WITH d AS (DELETE FROM bknd.objects WHERE bucket_id = $1 RETURNING version) \
          SELECT coalesce(array_agg(version::text), '{}') FROM d",
         &[name.into()],
@@ -76,7 +76,7 @@ fn empty_bucket(name: &str) -> Vec<String> {
 fn delete_bucket(name: &str) -> bool {
     bucket_json(name);
     let any = crate::identity::as_extension_owner(|| {
-        errors::spi(Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.objects WHERE bucket_id = $1)", &[name.into()]))
+        errors::spi(crate::plans::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM bknd.objects WHERE bucket_id = $1)", &[name.into()]))
     });
     if any == Some(true) {
         errors::raise(Code::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "The bucket you tried to delete is not empty");

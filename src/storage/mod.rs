@@ -8,7 +8,6 @@ mod object;
 mod policy;
 mod sign;
 
-use pgrx::prelude::*;
 use serde_json::Value;
 
 use crate::errors::{self, Code};
@@ -22,7 +21,7 @@ pub struct Bucket {
 pub fn bucket(id: &str) -> Bucket {
     let row = crate::identity::as_extension_owner(|| {
         errors::spi_or(
-            Spi::get_one_with_args::<pgrx::JsonB>(
+            crate::plans::get_one::<pgrx::JsonB>(
                 "SELECT jsonb_build_object('limit', file_size_limit, 'mime', allowed_mime_types) FROM bknd.buckets WHERE id = $1",
                 &[id.into()],
             ),

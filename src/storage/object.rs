@@ -21,7 +21,7 @@ const OBJECT_JSON: &str = "jsonb_build_object('id', o.id, 'bucket_id', o.bucket_
 /// The ready object `bucket`/`name` if the caller may see it.
 pub fn visible(bucket: &str, name: &str) -> Option<Value> {
     errors::spi_or(
-        Spi::get_one_with_args::<pgrx::JsonB>(
+        crate::plans::get_one::<pgrx::JsonB>(
             &format!("SELECT {OBJECT_JSON} FROM bknd.objects o WHERE o.bucket_id = $1 AND o.name = $2 AND o.status = 'ready'"),
             &[bucket.into(), name.into()],
         ),
@@ -51,7 +51,7 @@ fn storage_object(bucket: &str, name: &str) -> pgrx::JsonB {
 #[search_path(pg_catalog, pg_temp)]
 fn storage_public_object(bucket: &str, name: &str) -> pgrx::JsonB {
     let name = object_name(name);
-    let public = errors::spi(Spi::get_one_with_args::<bool>("SELECT public FROM bknd.buckets WHERE id = $1", &[bucket.into()]));
+    let public = errors::spi(crate::plans::get_one::<bool>("SELECT public FROM bknd.buckets WHERE id = $1", &[bucket.into()]));
     match (public, visible(bucket, &name)) {
         (Some(true), Some(v)) => pgrx::JsonB(v),
         _ => errors::raise(Code::ERRCODE_NO_DATA_FOUND, "Object not found"),
@@ -95,7 +95,7 @@ pub fn begin(
             errors::raise(Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED, "The object exceeded the maximum allowed size");
         }
     }
-    let id = errors::spi(Spi::get_one::<String>("SELECT gen_random_uuid()::text")).unwrap_or_default();
+    let id = errors::spi(crate::plans::get_one::<String>("SELECT gen_random_uuid()::text", &[])).unwrap_or_default();
     // as the caller, first: the INSERT policy decides before anything is said about the name,
     // so a caller who may not write here cannot learn whether someone else's object is there
     errors::spi(Spi::run_with_args(
@@ -111,7 +111,7 @@ pub fn begin(
     ));
     let existing = as_extension_owner(|| {
         errors::spi_or(
-            Spi::get_two_with_args::<String, String>(
+            crate::plans::get_two::<String, String>(
                 "SELECT id::text, version::text FROM bknd.objects WHERE bucket_id = $1 AND name = $2 AND status = 'ready'",
                 &[bucket.into(), name.as_str().into()],
             ),
@@ -135,7 +135,7 @@ pub fn begin(
         });
     }
     let version = as_extension_owner(|| {
-        errors::spi(Spi::get_one_with_args::<String>("SELECT version::text FROM bknd.objects WHERE id = $1::uuid", &[id.as_str().into()]))
+        errors::spi(crate::plans::get_one::<String>("SELECT version::text FROM bknd.objects WHERE id = $1::uuid", &[id.as_str().into()]))
     });
     json!({"id": id, "version": version, "bucket": bucket, "name": name, "upsert": upsert,
            "mime_type": mime, "size_limit": settings.file_size_limit})
@@ -143,7 +143,7 @@ pub fn begin(
 
 /// Whether the caller's UPDATE policy lets it change the object `id` (touching it to find out).
 fn may_update(id: &str) -> bool {
-    let touched = errors::spi(Spi::get_one_with_args::<i64>(
+    let touched = errors::spi(crate::plans::get_one::<i64>(
         "WITH u AS (UPDATE bknd.objects SET updated_at = now() WHERE id = $1::uuid RETURNING 1) SELECT count(*) FROM u",
         &[id.into()],
     ));
@@ -187,7 +187,7 @@ fn finish(
     user_metadata: Option<pgrx::JsonB>,
 ) -> Value {
     let row = errors::spi_or(
-        Spi::get_one_with_args::<pgrx::JsonB>(
+        crate::plans::get_one::<pgrx::JsonB>(
             "SELECT jsonb_build_object('bucket', bucket_id, 'name', name, 'replaces', replaces_version, 'mime', mime_type, \
                'owner', owner_id) FROM bknd.objects WHERE id = $1 AND status = 'pending' FOR UPDATE",
             &[id.into()],
@@ -213,7 +213,7 @@ fn finish(
     errors::spi(Spi::run("SELECT pg_catalog.set_config('bknd.object_replacing', 'on', true)"));
     let replaced = match row["replaces"].as_str() {
         Some(version) => errors::spi_or(
-            Spi::get_one_with_args::<String>(
+            crate::plans::get_one::<String>(
                 "DELETE FROM bknd.objects WHERE bucket_id = $1 AND name = $2 AND status = 'ready' \
                    AND (version = $3::uuid OR (replaces_version = $3::uuid AND owner_id IS NOT DISTINCT FROM $4::uuid)) \
                  RETURNING version::text",
@@ -241,7 +241,7 @@ fn finish(
 fn storage_abort_upload(id: pgrx::Uuid) -> Option<String> {
     crate::identity::refuse_switched_role("abort uploads");
     errors::spi_or(
-        Spi::get_one_with_args::<String>(
+        crate::plans::get_one::<String>(
             "DELETE FROM bknd.objects WHERE id = $1 AND status = 'pending' RETURNING version::text",
             &[id.into()],
         ),
@@ -265,7 +265,7 @@ fn storage_move(bucket: &str, from: &str, to: &str, to_bucket: default!(Option<&
     super::bucket(bucket);
     // RLS's check of the new row comes before the unique index's: a caller who may not write
     // `to` gets 403 whether or not someone else's object is there
-    let moved = errors::spi(Spi::get_one_with_args::<i64>(
+    let moved = errors::spi(crate::plans::get_one::<i64>(
         "WITH u AS (UPDATE bknd.objects SET name = $3, updated_at = now() \
            WHERE bucket_id = $1 AND name = $2 AND status = 'ready' RETURNING 1) SELECT count(*) FROM u",
         &[bucket.into(), from.as_str().into(), to.as_str().into()],
@@ -298,7 +298,7 @@ fn storage_begin_move(bucket: &str, from: &str, to: &str, to_bucket: &str) -> pg
 #[search_path(pg_catalog, pg_temp)]
 fn storage_finish_move(upload_id: pgrx::Uuid, source_id: pgrx::Uuid, size: i64, etag: &str) -> pgrx::JsonB {
     crate::identity::refuse_switched_role("finish moves");
-    let removed = errors::spi(Spi::get_one_with_args::<i64>(
+    let removed = errors::spi(crate::plans::get_one::<i64>(
         "WITH d AS (DELETE FROM bknd.objects WHERE id = $1 AND status = 'ready' RETURNING 1) SELECT count(*) FROM d",
         &[source_id.into()],
     ));
@@ -345,7 +345,7 @@ fn storage_remove(bucket: &str, names: Vec<String>) -> pgrx::JsonB {
         errors::invalid("at most 1000 objects at a time");
     }
     let names: Vec<String> = names.iter().map(|n| object_name(n)).collect();
-    let removed = errors::spi(Spi::get_one_with_args::<pgrx::JsonB>(
+    let removed = errors::spi(crate::plans::get_one::<pgrx::JsonB>(
         &format!(
             "WITH d AS (DELETE FROM bknd.objects o WHERE o.bucket_id = $1 AND o.name = ANY($2) AND o.status = 'ready' RETURNING o.*) \
              SELECT coalesce(jsonb_agg({OBJECT_JSON} ORDER BY o.name), '[]') FROM d o"

@@ -56,7 +56,7 @@ fn allow_storage(
         ensure_single_create_policy(&sql);
         // the policy belongs on the extension's table, which only its owner may alter
         identity::as_extension_owner(|| {
-            let exists = errors::spi(Spi::get_one_with_args::<bool>(
+            let exists = errors::spi(crate::plans::get_one::<bool>(
                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_policy WHERE polrelid = 'bknd.objects'::regclass AND polname = $1)",
                 &[name.as_str().into()],
             ));
@@ -74,7 +74,8 @@ fn allow_storage(
 #[pg_extern(stable, strict, parallel_safe)]
 fn storage_policies(bucket: &str) -> pgrx::JsonB {
     super::bucket(bucket);
-    let objects = errors::spi(Spi::get_one::<pg_sys::Oid>("SELECT 'bknd.objects'::regclass::oid")).expect("bknd.objects exists");
+    let objects =
+        errors::spi(crate::plans::get_one::<pg_sys::Oid>("SELECT 'bknd.objects'::regclass::oid", &[])).expect("bknd.objects exists");
     let all = crate::ddl::catalog::json_query(crate::ddl::describe::POLICIES, Some(objects));
     let prefix = format!("((bucket_id = {}::text) AND ", quote_literal(bucket));
     let of_bucket = |p: &serde_json::Value| ["using", "with_check"].iter().any(|k| p[k].as_str().is_some_and(|e| e.starts_with(&prefix)));

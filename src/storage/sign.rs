@@ -18,9 +18,10 @@ use crate::identity::as_extension_owner;
 const MAX_EXPIRES_IN: i32 = 7 * 24 * 3600;
 
 fn mac() -> Hmac<Sha256> {
-    let secret =
-        as_extension_owner(|| errors::spi_or(Spi::get_one::<String>("SELECT value FROM bknd.secrets WHERE name = 'storage_secret'"), None))
-            .unwrap_or_else(|| errors::raise(Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "bknd has no storage secret"));
+    let secret = as_extension_owner(|| {
+        errors::spi_or(crate::plans::get_one::<String>("SELECT value FROM bknd.secrets WHERE name = 'storage_secret'", &[]), None)
+    })
+    .unwrap_or_else(|| errors::raise(Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "bknd has no storage secret"));
     Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length")
 }
 
@@ -95,7 +96,7 @@ fn storage_verify(token: &str, operation: &str, bucket: &str, name: &str) -> pgr
     }
     let id = payload["id"].as_str().unwrap_or("");
     let row = errors::spi_or(
-        Spi::get_one_with_args::<pgrx::JsonB>(
+        crate::plans::get_one::<pgrx::JsonB>(
             "SELECT jsonb_build_object('id', id, 'version', version, 'bucket', bucket_id, 'name', name, 'mime_type', mime_type) \
              FROM bknd.objects WHERE id = $1::uuid AND status = 'pending'",
             &[id.into()],

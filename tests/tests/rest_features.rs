@@ -177,15 +177,22 @@ fn reads_take_no_transaction_id() {
     let mut c = db.admin();
     // the next id to be handed out (reading it takes none)
     const NEXT_XID: &str = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint";
-    let before = scalar_i64(&mut c, NEXT_XID);
-    for i in 0..20 {
+    let reads = |i: usize| {
         let r = request(&sidecar.base, "GET", &format!("/rest/v1/notes?select=rank&rank=eq.{i}"), &bearer, None);
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(request(&sidecar.base, "GET", "/rest/v1/notes?select=rank&order=rank", &[], None).status, 200);
+        // the profile read of the auth API (no such user here: read all the same)
+        assert!(request(&sidecar.base, "GET", "/auth/v1/user", &bearer, None).status < 500);
+    };
+    // the sidecar's first moments write once (its own start-up), so count from the second round
+    reads(0);
+    let before = scalar_i64(&mut c, NEXT_XID);
+    for i in 1..=20 {
+        reads(i);
     }
     // the sidecar's own background work (request counts) may take one or two in the meantime
     let used = scalar_i64(&mut c, NEXT_XID) - before;
-    assert!(used <= 2, "40 reads took {used} transaction ids");
+    assert!(used <= 2, "60 reads took {used} transaction ids");
     // a write still takes its id and commits
     let h = [bearer.clone(), vec![("Content-Type".to_string(), "application/json".to_string())]].concat();
     let r = request(&sidecar.base, "POST", "/rest/v1/notes", &h, Some(r#"{"rank": 2}"#));

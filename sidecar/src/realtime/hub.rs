@@ -237,8 +237,19 @@ impl Hub {
         &self.engine
     }
 
+    /// What a channel of this sidecar sends and owns under: "<sidecar id>:<channel>".
     pub fn origin(&self, channel: u64) -> String {
         format!("{}:{channel}", self.id)
+    }
+
+    /// The channel an origin names, when this sidecar made it.
+    fn own_channel(&self, origin: &str) -> Option<u64> {
+        let (sidecar, channel) = split_origin(origin);
+        if sidecar == self.id {
+            channel.parse().ok()
+        } else {
+            None
+        }
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -372,7 +383,7 @@ impl Hub {
         let gone: Vec<((bool, String), Vec<Presence>)> = {
             let mut guard = self.registry();
             let registry = &mut *guard;
-            let owner_of = |p: &Presence| p.owner.split(':').next().unwrap_or("").to_string();
+            let owner_of = |p: &Presence| split_origin(&p.owner).0.to_string();
             let absent: HashSet<String> = registry
                 .presence
                 .values()
@@ -508,7 +519,7 @@ impl Hub {
         };
         let (Some(topic), Some(event)) = (message["topic"].as_str(), message["event"].as_str()) else { return };
         let private = message["private"].as_bool().unwrap_or(false);
-        let sender = origin.strip_prefix(&format!("{}:", self.id)).and_then(|c| c.parse::<u64>().ok());
+        let sender = self.own_channel(origin);
         let wire_topic = format!("realtime:{topic}");
         match bytes_of(&message) {
             Some(bytes) => self.for_topic(private, topic, sender, |outbox| outbox.send_bytes(&wire_topic, event, None, &bytes)),
@@ -709,6 +720,11 @@ pub fn change_data<'a>(schema: &str, table: &str, change: &'a Value) -> (&'a str
         data["old_record"] = change["old_record"].clone();
     }
     (kind, row, data)
+}
+
+/// An origin's sidecar id and channel ("<sidecar id>:<channel>", see `Hub::origin`).
+fn split_origin(origin: &str) -> (&str, &str) {
+    origin.split_once(':').unwrap_or((origin, ""))
 }
 
 fn meta_with_ref(meta: &Value, phx_ref: &str) -> Value {
