@@ -9,7 +9,6 @@ use std::ffi::CString;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::spi::quote_literal;
 use pgrx::JsonB;
 use serde_json::json;
 
@@ -63,12 +62,11 @@ fn managed_policies(table: pg_sys::Oid, op: &str, role: &str) -> Vec<String> {
         "update" => "w",
         _ => "d",
     };
-    let role_oid_sql = if role == "public" { "0::oid".to_string() } else { format!("{}::regrole::oid", quote_literal(role)) };
-    let sql = format!(
-        "SELECT coalesce(array_agg(polname::text ORDER BY polname), '{{}}') FROM pg_catalog.pg_policy \
-         WHERE polrelid = $1 AND polcmd = $2::\"char\" AND polroles = ARRAY[{role_oid_sql}] AND polname LIKE 'bknd\\_%'"
-    );
-    errors::spi(crate::plans::get_one::<Vec<String>>(&sql, &[table.into(), cmd.into()])).unwrap_or_default()
+    // the role is a parameter: its name is looked up on every run, never kept in the plan
+    let sql = "SELECT coalesce(array_agg(polname::text ORDER BY polname), '{}') FROM pg_catalog.pg_policy \
+         WHERE polrelid = $1 AND polcmd = $2::\"char\" AND polname LIKE 'bknd\\_%' \
+           AND polroles = ARRAY[CASE WHEN $3 = 'public' THEN 0::oid ELSE $3::regrole::oid END]";
+    errors::spi(crate::plans::get_one::<Vec<String>>(sql, &[table.into(), cmd.into(), role.into()])).unwrap_or_default()
 }
 
 /// Allow `operations` on `table_name` to `to_role` where `rule` holds.
