@@ -2,6 +2,10 @@
 //! for the sidecar's statements run through `bknd.run_as`: each costs more to parse and plan
 //! than to run. Postgres revalidates kept plans when what they depend on changes (tables,
 //! search_path, the role for row security).
+//!
+//! Every statement bknd runs for a result goes through here rather than pgrx's `Spi::get_*`,
+//! which take a transaction id before they run (see `execute`): a read must commit nothing.
+//! Values are parameters, never part of the text, so one text is one plan.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
