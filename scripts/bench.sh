@@ -98,16 +98,16 @@ BKND_LOG=warn target/release/bknd serve --database-url "postgres://authenticator
 SIDECAR_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$REST_PORT/rest/v1/items?limit=1" >/dev/null && break; sleep 0.1; done
 
-rps() { # lua script -> requests per second; any non-2xx response voids the figure
+rps() { # lua script [seconds] -> requests per second; any non-2xx response voids the figure
   local out
-  out=$(wrk -t 2 -c "$REST_CLIENTS" -d "${SECONDS_EACH}s" -s "$1" "http://127.0.0.1:$REST_PORT")
+  out=$(wrk -t 2 -c "$REST_CLIENTS" -d "${2:-$SECONDS_EACH}s" -s "$1" "http://127.0.0.1:$REST_PORT")
   if grep -q "Non-2xx" <<<"$out"; then
     echo "bench: $1 got error responses:" >&2; grep "Non-2xx" <<<"$out" >&2; echo 0; return
   fi
   sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' <<<"$out"
 }
-pg_tps() { # pgbench script -> transactions per second
-  "$PGBENCH" -n -M prepared -h 127.0.0.1 -p "$PORT" -U authenticator -c "$REST_CLIENTS" -j 2 -T "$SECONDS_EACH" -f "$1" bench 2>/dev/null \
+pg_tps() { # pgbench script [seconds] -> transactions per second
+  "$PGBENCH" -n -M prepared -h 127.0.0.1 -p "$PORT" -U authenticator -c "$REST_CLIENTS" -j 2 -T "${2:-$SECONDS_EACH}" -f "$1" bench 2>/dev/null \
     | sed -nE 's/^tps = ([0-9.]+).*/\1/p'
 }
 if want rest; then
@@ -116,10 +116,13 @@ echo
 echo "REST (wrk, $REST_CLIENTS connections, ${SECONDS_EACH}s each) against pgbench (as authenticator -> anon, prepared) running"
 echo "  steps: the request's database work step by step (BEGIN, bknd.authenticate, the statement, COMMIT)"
 echo "  once:  the one statement the sidecar sends (bknd.run_as_row: authenticate and the statement at once)"
+echo "  (each figure the mean of 2 rounds of $(( (SECONDS_EACH + 1) / 2 ))s, the three taking turns: this machine's speed drifts between minutes)"
+mean2() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + b) / 2 }'; }
 for case in by_id list insert; do
-  R=$(rps "bench/$case.lua")
-  P=$(pg_tps "bench/$case.sql")
-  O=$(pg_tps "bench/${case}_once.sql")
+  HALF=$(( (SECONDS_EACH + 1) / 2 ))
+  R1=$(rps "bench/$case.lua" "$HALF"); P1=$(pg_tps "bench/$case.sql" "$HALF"); O1=$(pg_tps "bench/${case}_once.sql" "$HALF")
+  O2=$(pg_tps "bench/${case}_once.sql" "$HALF"); P2=$(pg_tps "bench/$case.sql" "$HALF"); R2=$(rps "bench/$case.lua" "$HALF")
+  R=$(mean2 "$R1" "$R2"); P=$(mean2 "$P1" "$P2"); O=$(mean2 "$O1" "$O2")
   printf '  %-8s REST %7.0f req/s   steps %7.0f tps  ratio %s   once %7.0f tps  ratio %s\n' "$case" "$R" "$P" "$(ratio "$R" "$P")" "$O" "$(ratio "$R" "$O")"
 done
 echo "  goal: ratio >= 0.90 against the steps"

@@ -16,8 +16,19 @@ use crate::rest::schema::reload::{watch, SharedSchema};
 use crate::rest::RestConfig;
 use crate::storage::StorageConfig;
 
+/// The state every handler takes: one shared value, so the router's per-request clones of it
+/// (each layer and extractor takes one) are one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub engine: Engine,
     pub pool: deadpool_postgres::Pool,
     pub rest: Arc<RestConfig>,
@@ -45,7 +56,7 @@ impl App {
         let engine = Engine::new(pool.clone(), &config.rest.anon_role, statement_timeout_ms);
         let (store, local) = crate::storage::backend::open(config.storage.as_deref())?;
         let storage = StorageConfig { store, local, max_upload_bytes: config.max_upload_bytes };
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             engine: engine.clone(),
             pool,
             rest: Arc::new(config.rest),
@@ -54,7 +65,7 @@ impl App {
             storage: Arc::new(storage),
             mcp: Arc::new(config.mcp),
             realtime: crate::realtime::hub::Hub::new(engine.clone()),
-        };
+        }));
         let mut background = Background::default();
         background.spawn(watch(config.database_url.clone(), state.rest.schemas.clone(), state.schema.clone()));
         background.spawn(crate::realtime::listen::watch(config.database_url.clone(), state.realtime.clone()));
