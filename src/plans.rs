@@ -5,7 +5,8 @@
 //!
 //! Every statement bknd runs for a result goes through here rather than pgrx's `Spi::get_*`,
 //! which take a transaction id before they run (see `execute`): a read must commit nothing.
-//! Values are parameters, never part of the text, so one text is one plan.
+//! Values are parameters, never part of the text, so one text is one plan (the sidecar writes a
+//! page's LIMIT and OFFSET as numbers, so it may send many texts: the kept set makes room).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,29 +17,56 @@ use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, Query, SpiClient, SpiResult, SpiTupleTable};
 use pgrx::PgOid;
 
-/// At most this many statements keep a plan: bknd's own and the sidecar's are a few dozen; a
-/// caller sending endless distinct texts gets them planned afresh instead of filling memory.
+/// At most this many statements keep a plan: bknd's own and the sidecar's are a few dozen. A
+/// caller sending endless distinct texts (a page at every offset) cannot fill memory: when full,
+/// the plan used longest ago makes room, so the statements in use stay kept.
 const KEPT_AT_MOST: usize = 256;
 
+/// Plans by statement text, each with when it was last used.
+struct Kept<V> {
+    by_text: HashMap<String, (Rc<V>, u64)>,
+    clock: u64,
+}
+
+impl<V> Kept<V> {
+    fn new() -> Kept<V> {
+        Kept { by_text: HashMap::new(), clock: 0 }
+    }
+
+    fn get(&mut self, sql: &str) -> Option<Rc<V>> {
+        self.clock += 1;
+        let (value, used) = self.by_text.get_mut(sql)?;
+        *used = self.clock;
+        Some(value.clone())
+    }
+
+    fn keep(&mut self, sql: &str, value: Rc<V>) {
+        if self.by_text.len() >= KEPT_AT_MOST {
+            // a scan of a few hundred entries, only when a new text comes to a full map
+            let coldest = self.by_text.iter().min_by_key(|(_, (_, used))| *used).map(|(text, _)| text.clone());
+            if let Some(text) = coldest {
+                self.by_text.remove(&text);
+            }
+        }
+        self.by_text.insert(sql.to_string(), (value, self.clock));
+    }
+}
+
 thread_local! {
-    static PLANS: RefCell<HashMap<String, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+    static PLANS: RefCell<Kept<OwnedPreparedStatement>> = RefCell::new(Kept::new());
 }
 
 /// Run `sql` through its kept plan (prepared for the argument types of its first call) and
 /// hand the rows (at most `limit`) to `read`.
 fn with_rows<R>(sql: &str, args: &[DatumWithOid], limit: Option<i64>, read: impl FnOnce(SpiTupleTable) -> SpiResult<R>) -> SpiResult<R> {
     Spi::connect_mut(|client: &mut SpiClient| {
-        let kept = PLANS.with_borrow(|plans| plans.get(sql).cloned());
+        let kept = PLANS.with_borrow_mut(|plans| plans.get(sql));
         let plan = match kept {
             Some(plan) => plan,
             None => {
                 let oids: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
-                let prepared = client.prepare_mut(sql, &oids)?;
-                if PLANS.with_borrow(|plans| plans.len()) >= KEPT_AT_MOST {
-                    return read(execute(client, &prepared, limit, args)?);
-                }
-                let plan = Rc::new(prepared.keep());
-                PLANS.with_borrow_mut(|plans| plans.insert(sql.to_string(), plan.clone()));
+                let plan = Rc::new(client.prepare_mut(sql, &oids)?.keep());
+                PLANS.with_borrow_mut(|plans| plans.keep(sql, plan.clone()));
                 plan
             }
         };
@@ -99,7 +127,7 @@ struct Inferred {
 }
 
 thread_local! {
-    static INFERRED: RefCell<HashMap<String, Rc<Inferred>>> = RefCell::new(HashMap::new());
+    static INFERRED: RefCell<Kept<Inferred>> = RefCell::new(Kept::new());
 }
 
 /// The types PostgreSQL gives `$1..$n` in `sql` from where they are used (those it cannot
@@ -127,7 +155,7 @@ fn inferred_types(sql: &str) -> Vec<pg_sys::Oid> {
 }
 
 fn inferred(client: &mut SpiClient, sql: &str) -> SpiResult<Rc<Inferred>> {
-    if let Some(kept) = INFERRED.with_borrow(|plans| plans.get(sql).cloned()) {
+    if let Some(kept) = INFERRED.with_borrow_mut(|plans| plans.get(sql)) {
         return Ok(kept);
     }
     let types = inferred_types(sql);
@@ -142,9 +170,7 @@ fn inferred(client: &mut SpiClient, sql: &str) -> SpiResult<Rc<Inferred>> {
         })
         .collect();
     let kept = Rc::new(Inferred { plan, inputs });
-    if INFERRED.with_borrow(|plans| plans.len()) < KEPT_AT_MOST {
-        INFERRED.with_borrow_mut(|plans| plans.insert(sql.to_string(), kept.clone()));
-    }
+    INFERRED.with_borrow_mut(|plans| plans.keep(sql, kept.clone()));
     Ok(kept)
 }
 

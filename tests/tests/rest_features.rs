@@ -43,6 +43,31 @@ fn exact_planned_and_estimated_counts() {
     assert!((4500..=5500).contains(&total(&large)), "estimated {:?}", header(&large, "content-range"));
 }
 
+/// A page's LIMIT and OFFSET are numbers in the statement's text, so paging makes a new text
+/// for every offset: a connection lets its prepared statements go past a bound and keeps
+/// answering (the planned count prepares two statements a page: 600 here).
+#[test]
+fn paging_through_many_offsets_keeps_answering() {
+    let db = TestDb::new("paging");
+    db.admin()
+        .batch_execute(
+            r#"SELECT bknd.create_table('pages', '{"n": {"type": "integer"}}', '{"id": "bigint", "owner": false}');
+               SELECT bknd.allow('pages', 'select', 'anon');
+               INSERT INTO pages (n) SELECT g FROM generate_series(1, 300) g;
+               ANALYZE pages;"#,
+        )
+        .unwrap();
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let planned = vec![("Prefer".to_string(), "count=planned".to_string())];
+    for offset in 0..300 {
+        let r = request(&sidecar.base, "GET", &format!("/rest/v1/pages?select=n&order=n&limit=1&offset={offset}"), &planned, None);
+        assert_eq!((r.status, r.body.clone()), (206, format!(r#"[{{"n":{}}}]"#, offset + 1)), "offset {offset}");
+    }
+    let r = request(&sidecar.base, "GET", "/rest/v1/pages?select=n&order=n.desc&limit=2&offset=1", &[], None);
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!((r.status, body), (200, serde_json::json!([{"n": 299}, {"n": 298}])));
+}
+
 #[test]
 fn the_schema_cache_reloads_without_a_restart() {
     let db = TestDb::new("reload");
@@ -161,6 +186,39 @@ fn a_table_or_function_made_a_moment_ago_is_there_for_the_next_request() {
 /// flushed to disk for a GET, and reads do not use up ids toward wraparound. Seen from inside
 /// the request's own transaction (a view that shows its id), so other tests running at the same
 /// time cannot disturb it; a write must still take one.
+/// The plans `bknd.run_as_row` keeps are bounded, and a full set makes room for new statements
+/// (the one used longest ago goes): paging through offsets (numbers in the text) neither fills
+/// memory nor stops the statements in use from being kept.
+#[test]
+fn kept_plans_stay_bounded_and_make_room() {
+    let db = TestDb::new("kept_plans");
+    let mut c = db.admin();
+    let run = |c: &mut postgres::Client, sql: &str| {
+        // each its own implicit transaction: run_as_row's role lasts until its commit
+        c.query_one("SELECT bknd.run_as_row(NULL, 'GET', '/x', NULL, 'anon', true, $1, '{}')::text", &[&sql]).unwrap();
+    };
+    run(&mut c, "SELECT 1 AS n /* in use */");
+    for i in 1..=300 {
+        run(&mut c, &format!("SELECT {i} AS n /* one-off */"));
+        if i % 50 == 0 {
+            run(&mut c, "SELECT 1 AS n /* in use */");
+        }
+    }
+    let row = c
+        .query_one(
+            // the texts as parameters: this statement's own plan must not match them
+            "SELECT count(*) FILTER (WHERE ident LIKE $1), bool_or(ident = $2), bool_or(ident = $3), bool_or(ident = $4)
+             FROM pg_backend_memory_contexts WHERE name = 'CachedPlanSource'",
+            &[&"%one-off%", &"SELECT 1 AS n /* in use */", &"SELECT 300 AS n /* one-off */", &"SELECT 1 AS n /* one-off */"],
+        )
+        .unwrap();
+    let (one_offs, in_use, newest, oldest): (i64, bool, bool, bool) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(one_offs < 256, "{one_offs} plans kept");
+    assert!(in_use, "the statement in use lost its plan");
+    assert!(newest, "a statement coming to a full set was not kept");
+    assert!(!oldest, "the plan used longest ago was kept");
+}
+
 #[test]
 fn reads_take_no_transaction_id() {
     let db = TestDb::new("reads_no_xid");

@@ -1,4 +1,5 @@
-//! SQL building. Every value is a bind parameter; every identifier is quoted.
+//! SQL building. Every value is a bind parameter (but a page's LIMIT and OFFSET: integers,
+//! written as numbers so a page's plan is kept, query/read.rs); every identifier is quoted.
 //!
 //! Parameters are sent in text format with no declared type, so PostgreSQL types them from
 //! where they are used (`"id" = $1` makes `$1` a bigint), just as PostgREST's unknown-typed
