@@ -1257,3 +1257,11 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION bknd.realtime_send_bytes(text, text, text, bytea, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bknd.realtime_send_bytes(text, text, text, bytea, boolean) TO anon, authenticated, service_role;
+
+-- One expression with no FROM, so the planner inlines it: a policy's (SELECT bknd.uid()) and an
+-- owner_id default do not parse and plan a function body again on every statement.
+CREATE OR REPLACE FUNCTION bknd.uid() RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN bknd.claims() ->> 'sub' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+              THEN (bknd.claims() ->> 'sub')::uuid END
+$$;

@@ -113,11 +113,12 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), ''), '{}')::jsonb
 $$;
 
+-- One expression with no FROM, so the planner inlines it: a policy's (SELECT bknd.uid()) and an
+-- owner_id default do not parse and plan a function body again on every statement.
 CREATE FUNCTION bknd.uid() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-              THEN s::uuid END
-  FROM (SELECT bknd.claims() ->> 'sub' AS s) c
+  SELECT CASE WHEN bknd.claims() ->> 'sub' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+              THEN (bknd.claims() ->> 'sub')::uuid END
 $$;
 
 CREATE FUNCTION bknd.role() RETURNS text
