@@ -117,7 +117,8 @@ echo "REST (wrk, $REST_CLIENTS connections, ${SECONDS_EACH}s each) against pgben
 echo "  steps: the request's database work step by step (BEGIN, bknd.authenticate, the statement, COMMIT)"
 echo "  once:  the one statement the sidecar sends (bknd.run_as_row: authenticate and the statement at once)"
 echo "  (each figure the mean of 2 rounds of $(( (SECONDS_EACH + 1) / 2 ))s, the three taking turns: this machine's speed drifts between minutes)"
-mean2() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + b) / 2 }'; }
+# a round that got error responses (0) or no figure voids the mean
+mean2() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (a + 0 == 0 || b + 0 == 0) ? 0 : (a + b) / 2 }'; }
 for case in by_id list insert; do
   HALF=$(( (SECONDS_EACH + 1) / 2 ))
   R1=$(rps "bench/$case.lua" "$HALF"); P1=$(pg_tps "bench/$case.sql" "$HALF"); O1=$(pg_tps "bench/${case}_once.sql" "$HALF")

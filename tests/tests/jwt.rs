@@ -213,8 +213,11 @@ fn uid_is_null_for_non_uuid_subjects() {
     // a uuid in either case is one; no claims at all is NULL
     c.execute("SELECT set_config('request.jwt.claims', '{\"sub\": \"6F1C1C4E-4A57-4C1B-9D4B-7B4B1F0A0001\"}', true)", &[]).unwrap();
     assert_eq!(scalar_string(&mut c, "SELECT bknd.uid()::text").unwrap(), "6f1c1c4e-4a57-4c1b-9d4b-7b4b1f0a0001");
-    c.execute("SELECT set_config('request.jwt.claims', '', true)", &[]).unwrap();
-    assert_eq!(scalar_string(&mut c, "SELECT coalesce(bknd.uid()::text, 'none')").unwrap(), "none");
+    // a sub that is not a string, or none at all: NULL
+    for claims in ["", "{}", r#"{"sub": null}"#, r#"{"sub": 42}"#, r#"{"sub": " 6f1c1c4e-4a57-4c1b-9d4b-7b4b1f0a0001"}"#] {
+        c.execute("SELECT set_config('request.jwt.claims', $1, true)", &[&claims]).unwrap();
+        assert_eq!(scalar_string(&mut c, "SELECT coalesce(bknd.uid()::text, 'none')").unwrap(), "none", "{claims}");
+    }
     c.batch_execute("ROLLBACK").unwrap();
 }
 

@@ -44,8 +44,9 @@ fn exact_planned_and_estimated_counts() {
 }
 
 /// A page's LIMIT and OFFSET are numbers in the statement's text, so paging makes a new text
-/// for every offset: a connection lets its prepared statements go past a bound and keeps
-/// answering (the planned count prepares two statements a page: 600 here).
+/// for every offset: a connection lets its prepared statements go past a bound (256) and keeps
+/// answering. Planned counts take the step-by-step path, whose statements the driver prepares;
+/// one connection, so every page lands on it.
 #[test]
 fn paging_through_many_offsets_keeps_answering() {
     let db = TestDb::new("paging");
@@ -53,19 +54,24 @@ fn paging_through_many_offsets_keeps_answering() {
         .batch_execute(
             r#"SELECT bknd.create_table('pages', '{"n": {"type": "integer"}}', '{"id": "bigint", "owner": false}');
                SELECT bknd.allow('pages', 'select', 'anon');
-               INSERT INTO pages (n) SELECT g FROM generate_series(1, 300) g;
-               ANALYZE pages;"#,
+               INSERT INTO pages (n) SELECT g FROM generate_series(1, 400) g;
+               ANALYZE pages;
+               CREATE FUNCTION prepared_here() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM pg_prepared_statements';
+               GRANT EXECUTE ON FUNCTION prepared_here() TO anon;"#,
         )
         .unwrap();
-    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &["--pool-size", "1"]);
     let planned = vec![("Prefer".to_string(), "count=planned".to_string())];
-    for offset in 0..300 {
+    for offset in 0..400 {
         let r = request(&sidecar.base, "GET", &format!("/rest/v1/pages?select=n&order=n&limit=1&offset={offset}"), &planned, None);
         assert_eq!((r.status, r.body.clone()), (206, format!(r#"[{{"n":{}}}]"#, offset + 1)), "offset {offset}");
     }
     let r = request(&sidecar.base, "GET", "/rest/v1/pages?select=n&order=n.desc&limit=2&offset=1", &[], None);
     let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!((r.status, body), (200, serde_json::json!([{"n": 299}, {"n": 298}])));
+    assert_eq!((r.status, body), (200, serde_json::json!([{"n": 399}, {"n": 398}])));
+    let r = request(&sidecar.base, "POST", "/rest/v1/rpc/prepared_here", &[], Some("{}"));
+    let held: i64 = r.body.trim().parse().unwrap_or_else(|_| panic!("{} {}", r.status, r.body));
+    assert!(held <= 260, "the connection holds {held} prepared statements after 400 pages");
 }
 
 #[test]
@@ -182,10 +188,6 @@ fn a_table_or_function_made_a_moment_ago_is_there_for_the_next_request() {
     assert!(r.body.contains("PGRST205"), "{}", r.body);
 }
 
-/// A read commits nothing: no transaction id is taken, so no commit record is written and
-/// flushed to disk for a GET, and reads do not use up ids toward wraparound. Seen from inside
-/// the request's own transaction (a view that shows its id), so other tests running at the same
-/// time cannot disturb it; a write must still take one.
 /// The plans `bknd.run_as_row` keeps are bounded, and a full set makes room for new statements
 /// (the one used longest ago goes): paging through offsets (numbers in the text) neither fills
 /// memory nor stops the statements in use from being kept.
@@ -219,6 +221,10 @@ fn kept_plans_stay_bounded_and_make_room() {
     assert!(!oldest, "the plan used longest ago was kept");
 }
 
+/// A read commits nothing: no transaction id is taken, so no commit record is written and
+/// flushed to disk for a GET, and reads do not use up ids toward wraparound. Seen from inside
+/// the request's own transaction (a view that shows its id), so other tests running at the same
+/// time cannot disturb it; a write must still take one.
 #[test]
 fn reads_take_no_transaction_id() {
     let db = TestDb::new("reads_no_xid");

@@ -74,7 +74,7 @@ pub async fn after_authenticating(client: &ClientWrapper, statement: Option<&'st
 pub const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)::text";
 
 /// Prepared statements one pooled connection keeps (each also held by its backend).
-const STATEMENTS_KEPT_AT_MOST: usize = 512;
+const STATEMENTS_KEPT_AT_MOST: usize = 256;
 
 #[derive(Clone)]
 pub struct Engine {

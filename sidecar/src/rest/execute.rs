@@ -91,12 +91,12 @@ where
                     if let Some((text, sql)) = &stmt.explain {
                         let params = sql.bind();
                         let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                        let prepared = client.prepare_cached(text).await.map_err(fail)?;
+                        let prepared = prepare(client, text).await.map_err(fail)?;
                         planned = plan_rows(&client.query_one(&prepared, &refs).await.map_err(fail)?);
                     }
                     let params = stmt.sql.bind();
                     let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                    let prepared = client.prepare_cached(&stmt.text).await.map_err(fail)?;
+                    let prepared = prepare(client, &stmt.text).await.map_err(fail)?;
                     if stmt.blind_commit {
                         let (row, committed) = tokio::join!(client.query_one(&prepared, &refs), client.batch_execute("COMMIT"));
                         let row = StatementRow::Typed(row.map_err(fail)?);
@@ -125,6 +125,17 @@ where
             })
         })
         .await
+}
+
+/// A REST statement, prepared once per connection. A text that fails to prepare leaves the
+/// driver's cache an empty entry its size does not count (crate::engine bounds the cache by that
+/// size), and the texts vary with a page's numbers: the entry is taken out again.
+async fn prepare(client: &deadpool_postgres::ClientWrapper, text: &str) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    let prepared = client.prepare_cached(text).await;
+    if prepared.is_err() {
+        client.statement_cache.remove(text, &[]);
+    }
+    prepared
 }
 
 /// "Plan Rows" of the top plan node in EXPLAIN (FORMAT JSON) output.
