@@ -188,6 +188,38 @@ fn a_table_or_function_made_a_moment_ago_is_there_for_the_next_request() {
     assert!(r.body.contains("PGRST205"), "{}", r.body);
 }
 
+/// Names that exist nowhere do not reload the schema cache on every request: a reload reads the
+/// whole catalog, so after one finds nothing such requests are answered from the cache for a
+/// second. DDL still reaches the cache at once through its notification.
+#[test]
+fn made_up_names_do_not_reload_the_schema_each_time() {
+    let db = TestDb::new("made_up_names");
+    let sidecar = Sidecar::start(&url("authenticator", &db.name), &[]);
+    let loads = || -> i64 {
+        let r = request(&sidecar.base, "GET", "/health", &[], None);
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["schema_cache_loads"].as_i64().unwrap()
+    };
+    assert_eq!(request(&sidecar.base, "GET", "/rest/v1/", &[], None).status, 200);
+    let before = loads();
+    for i in 0..30 {
+        let r = request(&sidecar.base, "GET", &format!("/rest/v1/made_up_{i}"), &[], None);
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert!(r.body.contains("PGRST205"), "{}", r.body);
+    }
+    let reloads = loads() - before;
+    assert!(reloads <= 3, "30 made-up names reloaded the schema {reloads} times");
+    db.admin()
+        .batch_execute(
+            r#"SELECT bknd.create_table('real_one', '{"n": {"type": "integer"}}'); SELECT bknd.allow('real_one', 'select', 'anon');"#,
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while request(&sidecar.base, "GET", "/rest/v1/real_one", &[], None).status != 200 {
+        assert!(Instant::now() < deadline, "a table made during the pause never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The plans `bknd.run_as_row` keeps are bounded, and a full set makes room for new statements
 /// (the one used longest ago goes): paging through offsets (numbers in the text) neither fills
 /// memory nor stops the statements in use from being kept.

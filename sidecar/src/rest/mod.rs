@@ -80,12 +80,12 @@ async fn handle_inner(state: &AppState, request: Request) -> Result<Response<Bod
         }
     };
     // a name the cache does not know may be a table or function made a moment ago
-    let known = match &req.target {
+    let knows = |cache: &schema::SchemaCache| match &req.target {
         Target::Root => true,
         Target::Relation(name) => cache.relation(&req.schema, name).is_some(),
         Target::Rpc(name) => cache.functions.contains_key(&(req.schema.clone(), name.to_string())),
     };
-    let cache = if known { cache } else { state.schema.refresh(std::time::Duration::from_secs(2)).await.unwrap_or(cache) };
+    let cache = if knows(&cache) { cache } else { state.schema.refresh_for_unknown(cache, std::time::Duration::from_secs(2), knows).await };
     match &req.target {
         Target::Root if !(parts.method == Method::GET || parts.method == Method::HEAD) => {
             Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "PGRST117", format!("Unsupported HTTP method: {}", parts.method)))

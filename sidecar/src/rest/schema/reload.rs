@@ -3,7 +3,9 @@
 //! every reconnect. A dedicated connection LISTENs; requests read the current cache through an
 //! `Arc` swap, so a reload never blocks them. A request for a table or function the cache does
 //! not know asks for a reload and waits for one that began after it (`refresh`): the NOTIFY of
-//! a table made a moment ago may not have arrived yet, and the next request must see it.
+//! a table made a moment ago may not have arrived yet, and the next request must see it. A reload
+//! that still does not find the name pauses such asks for a second (made-up names must not keep
+//! a backend reading the catalog).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -25,7 +27,15 @@ pub struct SharedSchema {
     begun: Arc<AtomicU64>,
     /// a request's ask for a reload (one stored permit: asks coalesce)
     wanted: Arc<Notify>,
+    /// when a reload asked for by an unknown name last found it still unknown
+    fruitless: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// After a reload that did not find the name a request asked for, unknown names wait this long
+/// before they may ask again: every reload reads the whole catalog (tens of milliseconds of a
+/// backend), so a stream of made-up names must not keep one busy. A name that a reload does find
+/// (a table made a moment ago) sets no pause; the NOTIFY of DDL reloads at any time.
+const PAUSE_AFTER_FRUITLESS: Duration = Duration::from_secs(1);
 
 impl SharedSchema {
     pub fn new() -> SharedSchema {
@@ -35,7 +45,30 @@ impl SharedSchema {
             loads: Arc::new(AtomicU64::new(0)),
             begun: Arc::new(AtomicU64::new(0)),
             wanted: Arc::new(Notify::new()),
+            fruitless: Arc::new(std::sync::Mutex::new(None)),
         }
+    }
+
+    /// The cache for a request whose name (`known` tells) the current cache lacks: a reload
+    /// that began after the request, unless one asked for the same reason found nothing within
+    /// PAUSE_AFTER_FRUITLESS (then the current cache, at once).
+    pub async fn refresh_for_unknown(
+        &self,
+        current: Arc<SchemaCache>,
+        timeout: Duration,
+        known: impl Fn(&SchemaCache) -> bool,
+    ) -> Arc<SchemaCache> {
+        let paused = |at: &Option<std::time::Instant>| at.is_some_and(|t| t.elapsed() < PAUSE_AFTER_FRUITLESS);
+        if self.fruitless.lock().map(|at| paused(&at)).unwrap_or(false) {
+            return current;
+        }
+        let fresh = self.refresh(timeout).await.unwrap_or(current);
+        if !known(&fresh) {
+            if let Ok(mut at) = self.fruitless.lock() {
+                *at = Some(std::time::Instant::now());
+            }
+        }
+        fresh
     }
 
     /// The cache, once it has loaded.
