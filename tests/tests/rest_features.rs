@@ -10,6 +10,19 @@ fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
     r.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
+/// GET `path` until it answers `status` (within 10 s, else fail saying `what`).
+fn until_status(base: &str, path: &str, status: u16, what: &str) -> HttpResponse {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = request(base, "GET", path, &[], None);
+        if r.status == status {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "{what}: {} {}", r.status, r.body);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn total(r: &HttpResponse) -> i64 {
     header(r, "content-range").and_then(|v| v.rsplit('/').next()).and_then(|t| t.parse().ok()).unwrap_or(-1)
 }
@@ -86,23 +99,11 @@ fn the_schema_cache_reloads_without_a_restart() {
                INSERT INTO late (v) VALUES ('here');"#,
         )
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = request(&sidecar.base, "GET", "/rest/v1/late?select=v", &[], None);
-        if r.status == 200 {
-            assert_eq!(r.body, r#"[{"v":"here"}]"#);
-            break;
-        }
-        assert!(Instant::now() < deadline, "the new table never appeared: {} {}", r.status, r.body);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let r = until_status(&sidecar.base, "/rest/v1/late?select=v", 200, "the new table never appeared");
+    assert_eq!(r.body, r#"[{"v":"here"}]"#);
     // and a dropped one disappears
     db.admin().batch_execute("SELECT bknd.drop_table('late')").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while request(&sidecar.base, "GET", "/rest/v1/late", &[], None).status != 404 {
-        assert!(Instant::now() < deadline, "the dropped table is still served");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until_status(&sidecar.base, "/rest/v1/late", 404, "the dropped table is still served");
 }
 
 #[test]
@@ -213,11 +214,7 @@ fn made_up_names_do_not_reload_the_schema_each_time() {
             r#"SELECT bknd.create_table('real_one', '{"n": {"type": "integer"}}'); SELECT bknd.allow('real_one', 'select', 'anon');"#,
         )
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while request(&sidecar.base, "GET", "/rest/v1/real_one", &[], None).status != 200 {
-        assert!(Instant::now() < deadline, "a table made during the pause never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until_status(&sidecar.base, "/rest/v1/real_one", 200, "a table made during the pause never appeared");
 }
 
 /// The plans `bknd.run_as_row` keeps are bounded, and a full set makes room for new statements

@@ -73,9 +73,6 @@ pub async fn after_authenticating(client: &ClientWrapper, statement: Option<&'st
 /// database, sets the claims and switches role for the rest of the transaction.
 pub const AUTHENTICATE: &str = "SELECT bknd.authenticate($1::text, $2::text, $3::text, $4::text::jsonb, $5::text)::text";
 
-/// Prepared statements one pooled connection keeps (each also held by its backend).
-const STATEMENTS_KEPT_AT_MOST: usize = 256;
-
 #[derive(Clone)]
 pub struct Engine {
     pool: Pool,
@@ -114,16 +111,10 @@ impl Engine {
     /// A pooled connection, or `Unavailable` once --pool-timeout has passed (or at once when
     /// the database refuses connections).
     pub async fn connection(&self) -> Result<Object, Failure> {
-        let client = self.pool.get().await.map_err(|e| match e {
+        self.pool.get().await.map_err(|e| match e {
             PoolError::Timeout(_) => Failure::unavailable("no database connection within --pool-timeout", e),
             e => Failure::unavailable("database connection", e),
-        })?;
-        // statement texts carry numbers (a page's LIMIT and OFFSET), so their variety has no
-        // bound: past this many the connection's prepared statements are let go and made anew
-        if client.statement_cache.size() > STATEMENTS_KEPT_AT_MOST {
-            client.statement_cache.clear();
-        }
-        Ok(client)
+        })
     }
 
     /// Run `work` in a task of its own (see the module's note), in the request's span.

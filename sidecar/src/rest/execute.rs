@@ -127,10 +127,17 @@ where
         .await
 }
 
-/// A REST statement, prepared once per connection. A text that fails to prepare leaves the
-/// driver's cache an empty entry its size does not count (crate::engine bounds the cache by that
-/// size), and the texts vary with a page's numbers: the entry is taken out again.
+/// Prepared statements one pooled connection keeps for REST (each also held by its backend).
+const STATEMENTS_KEPT_AT_MOST: usize = 256;
+
+/// A REST statement, prepared once per connection. Its texts carry a page's numbers (LIMIT and
+/// OFFSET), so their variety has no bound: past STATEMENTS_KEPT_AT_MOST the connection's
+/// prepared statements are let go and made anew. A text that fails to prepare leaves the
+/// driver's cache an empty entry its size does not count: it is taken out again.
 async fn prepare(client: &deadpool_postgres::ClientWrapper, text: &str) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    if client.statement_cache.size() > STATEMENTS_KEPT_AT_MOST {
+        client.statement_cache.clear();
+    }
     let prepared = client.prepare_cached(text).await;
     if prepared.is_err() {
         client.statement_cache.remove(text, &[]);
