@@ -113,7 +113,12 @@ impl Engine {
                     .map_err(|e| statement_or_token_failure(&e, anonymous))?;
                 let flat: Option<Vec<Option<String>>> = row.try_get(0).map_err(|e| Failure::internal("reading a row's columns", e))?;
                 Ok(flat.map(|flat| {
-                    TextRow(flat.chunks(2).map(|pair| (pair[0].clone().unwrap_or_default(), pair.get(1).cloned().flatten())).collect())
+                    let mut flat = flat.into_iter();
+                    let mut columns = Vec::with_capacity(flat.len() / 2);
+                    while let Some(name) = flat.next() {
+                        columns.push((name.unwrap_or_default(), flat.next().flatten()));
+                    }
+                    TextRow(columns)
                 }))
             })
         })

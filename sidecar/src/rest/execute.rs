@@ -62,7 +62,7 @@ where
     }
     let engine = state.engine.clone();
     let mut caller = Caller::new(req.token.clone(), req.method.as_str(), &req.path);
-    caller.headers = Some(req.headers_json.to_string());
+    caller.headers = Some(req.headers_json.clone());
     let pre_request = state.rest.pre_request.clone();
     let access = if stmt.read_only { Access::Read } else { Access::Write };
     // the pre-request function, the EXPLAIN and the statement may each take the statement timeout

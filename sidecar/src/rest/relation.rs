@@ -51,8 +51,8 @@ fn columns(rel: &Relation) -> Vec<String> {
 }
 
 /// 406 unless exactly one row: the write is rolled back.
-fn single_row_check(req: &ApiRequest, rows: i64) -> Result<(), ApiError> {
-    if req.accept == MediaType::SingleObject && rows != 1 {
+fn single_row_check(accept: MediaType, rows: i64) -> Result<(), ApiError> {
+    if accept == MediaType::SingleObject && rows != 1 {
         return Err(ApiError::new(StatusCode::NOT_ACCEPTABLE, "PGRST116", "Cannot coerce the result to a single JSON object")
             .details(format!("The result contains {rows} rows")));
     }
@@ -71,12 +71,12 @@ async fn read(state: &AppState, cache: &SchemaCache, req: &ApiRequest, rel: &Rel
     apply_range(req, &mut root);
     let mut sql = Sql::default();
     let text = read_statement(&mut sql, &root, count_sql(req), shape(req))?;
-    let req_check = req.clone();
+    let accept = req.accept;
     let blind_commit = req.accept != MediaType::SingleObject;
     let mut stmt = Statement::new(text, sql, true, blind_commit);
     stmt.explain = explain_for(req, &root)?;
     let outcome = execute::run(state, req, stmt, move |row| {
-        single_row_check(&req_check, execute::int(row, "page_total").unwrap_or(0))?;
+        single_row_check(accept, execute::int(row, "page_total").unwrap_or(0))?;
         Ok(Finish::Commit)
     })
     .await?;
@@ -289,11 +289,11 @@ async fn write(
     }
     let count = req.prefer.count.is_some();
     let text = write_statement(&mut sql, &spec, read.as_ref(), count, shape(req))?;
-    let req_check = req.clone();
-    let blind_commit = req.accept != MediaType::SingleObject && !req.prefer.tx_rollback;
+    let (accept, tx_rollback) = (req.accept, req.prefer.tx_rollback);
+    let blind_commit = req.accept != MediaType::SingleObject && !tx_rollback;
     let row = execute::run(state, req, Statement::new(text, sql, false, blind_commit), move |row| {
-        single_row_check(&req_check, execute::int(row, "page_total").unwrap_or(0))?;
-        Ok(if req_check.prefer.tx_rollback { Finish::Rollback } else { Finish::Commit })
+        single_row_check(accept, execute::int(row, "page_total").unwrap_or(0))?;
+        Ok(if tx_rollback { Finish::Rollback } else { Finish::Commit })
     })
     .await?
     .row;

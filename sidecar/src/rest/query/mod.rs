@@ -21,12 +21,20 @@ impl Sql {
     /// A placeholder for `value`.
     pub fn param(&mut self, value: impl Into<String>) -> String {
         self.params.push(Some(value.into()));
-        format!("${}", self.params.len())
+        self.placeholder()
     }
 
     pub fn null_param(&mut self) -> String {
         self.params.push(None);
-        format!("${}", self.params.len())
+        self.placeholder()
+    }
+
+    /// `$n` for the last parameter (an integer's to_string is not the formatting machinery)
+    fn placeholder(&self) -> String {
+        let mut p = String::with_capacity(4);
+        p.push('$');
+        p.push_str(&self.params.len().to_string());
+        p
     }
 
     pub fn bind(&self) -> Vec<TextParam> {
@@ -36,11 +44,30 @@ impl Sql {
 
 /// `"name"` with embedded quotes doubled.
 pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    let mut quoted = String::with_capacity(name.len() + 2);
+    push_ident(&mut quoted, name);
+    quoted
+}
+
+/// `name` quoted onto the end of `out` (one allocation less than `ident`: statements are built
+/// on every request).
+pub fn push_ident(out: &mut String, name: &str) {
+    out.push('"');
+    for (i, part) in name.split('"').enumerate() {
+        if i > 0 {
+            out.push_str("\"\"");
+        }
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 pub fn qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", ident(schema), ident(name))
+    let mut quoted = String::with_capacity(schema.len() + name.len() + 5);
+    push_ident(&mut quoted, schema);
+    quoted.push('.');
+    push_ident(&mut quoted, name);
+    quoted
 }
 
 /// A string literal, for the few places SQL needs one that is not a value (json keys in
@@ -80,4 +107,18 @@ impl ToSql for TextParam {
 pub fn cast_type(name: &str) -> Option<String> {
     let ok = !name.is_empty() && name.trim_end_matches("[]").chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ');
     ok.then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ident, qualified};
+
+    #[test]
+    fn names_are_quoted_with_inner_quotes_doubled() {
+        assert_eq!(ident("items"), "\"items\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(ident("\"\""), "\"\"\"\"\"\"");
+        assert_eq!(ident(""), "\"\"");
+        assert_eq!(qualified("public", "x\"; DROP TABLE t; --"), "\"public\".\"x\"\"; DROP TABLE t; --\"");
+    }
 }

@@ -2,7 +2,7 @@
 //! result is aggregated to JSON text in the database (no row-by-row work in Rust).
 
 use super::where_clause::{conditions, field_sql, order_sql, with_cast};
-use super::{ident, qualified, Sql};
+use super::{ident, push_ident, qualified, Sql};
 use crate::rest::error::ApiError;
 use crate::rest::plan::{EmbedNode, Projection, ReadNode, Source};
 use crate::rest::schema::Relationship;
@@ -22,9 +22,15 @@ pub struct NodeSql {
 
 impl NodeSql {
     pub fn select(&self) -> String {
-        let mut s = format!("SELECT {} FROM {}{}", self.select_list, self.from, self.laterals);
-        if !self.conditions.is_empty() {
-            s.push_str(&format!(" WHERE {}", self.conditions.join(" AND ")));
+        let mut s = String::with_capacity(64 + self.select_list.len() + self.from.len() + self.laterals.len());
+        s.push_str("SELECT ");
+        s.push_str(&self.select_list);
+        s.push_str(" FROM ");
+        s.push_str(&self.from);
+        s.push_str(&self.laterals);
+        for (i, condition) in self.conditions.iter().enumerate() {
+            s.push_str(if i == 0 { " WHERE " } else { " AND " });
+            s.push_str(condition);
         }
         s.push_str(&self.order);
         s.push_str(&self.limit_offset);
@@ -42,7 +48,15 @@ impl NodeSql {
 
 pub fn source_sql(source: &Source, alias: &str) -> String {
     match source {
-        Source::Table { schema, name } => format!("{} AS {}", qualified(schema, name), ident(alias)),
+        Source::Table { schema, name } => {
+            let mut s = String::with_capacity(schema.len() + name.len() + alias.len() + 12);
+            push_ident(&mut s, schema);
+            s.push('.');
+            push_ident(&mut s, name);
+            s.push_str(" AS ");
+            push_ident(&mut s, alias);
+            s
+        }
         Source::Cte(name) => format!("{} AS {}", ident(name), ident(alias)),
         Source::Call(call) => format!("{call} AS {}", ident(alias)),
     }
@@ -56,7 +70,16 @@ pub fn node_sql(sql: &mut Sql, node: &ReadNode, extra_from: &str, extra: Vec<Str
     let mut inner_laterals = String::new();
     for p in &node.projections {
         match p {
-            Projection::Star(Some(cols)) => select.extend(cols.iter().map(|c| format!("{}.{}", ident(a), ident(c)))),
+            Projection::Star(Some(cols)) => {
+                let alias = ident(a);
+                select.extend(cols.iter().map(|c| {
+                    let mut column = String::with_capacity(alias.len() + c.len() + 3);
+                    column.push_str(&alias);
+                    column.push('.');
+                    push_ident(&mut column, c);
+                    column
+                }))
+            }
             Projection::Star(None) => select.push(format!("{}.*", ident(a))),
             Projection::Column { field, label, cast } => {
                 let expr = field_sql(sql, a, field);
@@ -83,20 +106,16 @@ pub fn node_sql(sql: &mut Sql, node: &ReadNode, extra_from: &str, extra: Vec<Str
     // afresh and every request is planned again; a page size repeats, its plan is kept
     let mut limit_offset = String::new();
     if let Some(l) = node.limit {
-        limit_offset.push_str(&format!(" LIMIT {l}"));
+        limit_offset.push_str(" LIMIT ");
+        limit_offset.push_str(&l.to_string());
     }
     if let Some(o) = node.offset {
-        limit_offset.push_str(&format!(" OFFSET {o}"));
+        limit_offset.push_str(" OFFSET ");
+        limit_offset.push_str(&o.to_string());
     }
-    Ok(NodeSql {
-        select_list: select.join(", "),
-        from: format!("{}{extra_from}", source_sql(&node.source, a)),
-        laterals,
-        inner_laterals,
-        conditions: conds,
-        order,
-        limit_offset,
-    })
+    let mut from = source_sql(&node.source, a);
+    from.push_str(extra_from);
+    Ok(NodeSql { select_list: select.join(", "), from, laterals, inner_laterals, conditions: conds, order, limit_offset })
 }
 
 fn join_conditions(child: &str, parent: &str, join: &[(String, String)]) -> Vec<String> {
@@ -216,7 +235,14 @@ pub fn read_statement(sql: &mut Sql, root: &ReadNode, count: CountSql, shape: Bo
             format!("(SELECT pg_catalog.count(*) FROM ({limited}) _c)")
         }
     };
-    Ok(format!("SELECT {total} AS total, pg_catalog.count(*) AS page_total, {} AS body FROM ({}) _bknd_t", body_expr(shape), node.select()))
+    let select = node.select();
+    let mut statement = String::with_capacity(select.len() + total.len() + 160);
+    for piece in
+        ["SELECT ", &total, " AS total, pg_catalog.count(*) AS page_total, ", body_expr(shape), " AS body FROM (", &select, ") _bknd_t"]
+    {
+        statement.push_str(piece);
+    }
+    Ok(statement)
 }
 
 #[cfg(test)]

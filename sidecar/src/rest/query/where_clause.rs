@@ -1,25 +1,25 @@
 //! Filters, logic trees and ORDER BY as SQL.
 
-use super::{cast_type, ident, Sql};
+use super::{cast_type, push_ident, Sql};
 use crate::rest::request::field::{Arrow, Field};
 use crate::rest::request::filter::{Filter, IsValue, Logic, Operation, Quantifier};
 use crate::rest::request::order::OrderTerm;
 
 /// `"t0"."data"->$1->>$2`
 pub fn field_sql(sql: &mut Sql, alias: &str, field: &Field) -> String {
-    let mut out = format!("{}.{}", ident(alias), ident(&field.name));
+    // pushed piece by piece rather than formatted: this runs for every filter of every request
+    let mut out = String::with_capacity(alias.len() + field.name.len() + 8);
+    push_ident(&mut out, alias);
+    out.push('.');
+    push_ident(&mut out, &field.name);
     for step in &field.json_path {
-        let op = match step.arrow {
+        out.push_str(match step.arrow {
             Arrow::Json => "->",
             Arrow::Text => "->>",
-        };
+        });
+        out.push_str(&sql.param(&step.key));
         // an integer key indexes an array
-        let key = if step.key.parse::<i64>().is_ok() {
-            format!("{}::int", sql.param(&step.key))
-        } else {
-            format!("{}::text", sql.param(&step.key))
-        };
-        out = format!("{out}{op}{key}");
+        out.push_str(if step.key.parse::<i64>().is_ok() { "::int" } else { "::text" });
     }
     out
 }
@@ -33,7 +33,14 @@ fn array_literal(items: &[String]) -> String {
 pub fn filter_sql(sql: &mut Sql, alias: &str, filter: &Filter) -> String {
     let column = field_sql(sql, alias, &filter.field);
     let condition = match &filter.operation {
-        Operation::Compare { op, quantifier: None, value } => format!("{column} {op} {}", sql.param(value)),
+        Operation::Compare { op, quantifier: None, value } => {
+            let mut condition = column;
+            condition.push(' ');
+            condition.push_str(op);
+            condition.push(' ');
+            condition.push_str(&sql.param(value));
+            condition
+        }
         Operation::Compare { op, quantifier: Some(q), value } => {
             let q = match q {
                 Quantifier::Any => "ANY",
@@ -71,7 +78,7 @@ pub fn logic_sql(sql: &mut Sql, alias: &str, logic: &Logic) -> String {
     match logic {
         Logic::Filter(f) => filter_sql(sql, alias, f),
         Logic::Tree { negate, or, children } => {
-            let parts: Vec<String> = children.iter().map(|c| format!("({})", logic_sql(sql, alias, c))).collect();
+            let parts: Vec<String> = children.iter().map(|c| parenthesized(&logic_sql(sql, alias, c))).collect();
             let joined = if parts.is_empty() { "TRUE".to_string() } else { parts.join(if *or { " OR " } else { " AND " }) };
             if *negate {
                 format!("NOT ({joined})")
@@ -84,7 +91,15 @@ pub fn logic_sql(sql: &mut Sql, alias: &str, logic: &Logic) -> String {
 
 /// The conditions of `filters`, ANDed; empty when there are none.
 pub fn conditions(sql: &mut Sql, alias: &str, filters: &[Logic]) -> Vec<String> {
-    filters.iter().map(|f| format!("({})", logic_sql(sql, alias, f))).collect()
+    filters.iter().map(|f| parenthesized(&logic_sql(sql, alias, f))).collect()
+}
+
+fn parenthesized(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('(');
+    out.push_str(text);
+    out.push(')');
+    out
 }
 
 pub fn order_sql(sql: &mut Sql, alias: &str, order: &[OrderTerm]) -> String {

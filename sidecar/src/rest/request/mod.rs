@@ -10,7 +10,6 @@ pub mod select;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
-use serde_json::{Map, Value};
 
 use crate::rest::error::ApiError;
 use prefer::Preferences;
@@ -46,8 +45,8 @@ pub struct ApiRequest {
     pub range: Option<(i64, Option<i64>)>,
     pub token: Option<String>,
     pub body: Bytes,
-    /// request headers as a JSON object with lower-case names, for `request.headers`
-    pub headers_json: Value,
+    /// request headers as JSON object text with lower-case names, for `request.headers`
+    pub headers_json: String,
     pub path: String,
 }
 
@@ -109,12 +108,6 @@ pub fn parse(
     };
     let token = bearer(headers);
 
-    let mut headers_json = Map::new();
-    for (name, value) in headers {
-        if let Ok(v) = value.to_str() {
-            headers_json.insert(name.as_str().to_ascii_lowercase(), Value::String(v.to_string()));
-        }
-    }
     Ok(ApiRequest {
         method,
         target,
@@ -126,9 +119,28 @@ pub fn parse(
         range,
         token,
         body,
-        headers_json: Value::Object(headers_json),
+        headers_json: headers_json(headers),
         path: rest.to_string(),
     })
+}
+
+/// The headers as a JSON object (names are lower-case in a HeaderMap): for a name sent more
+/// than once, its last value that is text. Written straight to text, as it is sent.
+fn headers_json(headers: &HeaderMap) -> String {
+    let mut json = Vec::with_capacity(256);
+    json.push(b'{');
+    for name in headers.keys() {
+        let Some(value) = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).next_back() else { continue };
+        if json.len() > 1 {
+            json.push(b',');
+        }
+        // writing a str into a Vec cannot fail
+        let _ = serde_json::to_writer(&mut json, name.as_str());
+        json.push(b':');
+        let _ = serde_json::to_writer(&mut json, value);
+    }
+    json.push(b'}');
+    String::from_utf8(json).unwrap_or_else(|_| "{}".to_string())
 }
 
 fn decode_path(p: &str) -> String {

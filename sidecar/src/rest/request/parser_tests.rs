@@ -162,3 +162,19 @@ proptest! {
         let _ = query_string::parse(&p);
     }
 }
+
+#[test]
+fn headers_become_one_json_object_with_the_last_text_value_of_each_name() {
+    use axum::http::{HeaderMap, HeaderValue};
+    let mut headers = HeaderMap::new();
+    headers.insert("x-a", HeaderValue::from_static("one"));
+    headers.append("x-a", HeaderValue::from_static("two"));
+    headers.append("x-a", HeaderValue::from_bytes(b"\xff").unwrap());
+    headers.insert("x-quote", HeaderValue::from_static(r#"say "hi" \ there"#));
+    headers.insert("x-binary", HeaderValue::from_bytes(b"\xfe\xff").unwrap());
+    let json = super::headers_json(&headers);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed, serde_json::json!({"x-a": "two", "x-quote": r#"say "hi" \ there"#}));
+    assert!(json.starts_with(r#"{"x-a":"two""#), "names keep the order they came in: {json}");
+    assert_eq!(super::headers_json(&HeaderMap::new()), "{}");
+}
