@@ -1265,3 +1265,12 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN bknd.claims() ->> 'sub' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
               THEN (bknd.claims() ->> 'sub')::uuid END
 $$;
+
+-- The channel's name during a private channel's checks (as Supabase's realtime.topic()).
+-- No SET clause, so the planner inlines it into a policy (with one, each call, once per row
+-- checked, saved and restored the setting and ran the body anew); every name is qualified and
+-- the comparison is pg_catalog's operator, so the caller's search_path cannot change it.
+CREATE OR REPLACE FUNCTION bknd.realtime_topic() RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT CASE WHEN pg_catalog.current_setting('bknd.realtime_topic', true) OPERATOR(pg_catalog.=) '' THEN NULL
+                  ELSE pg_catalog.current_setting('bknd.realtime_topic', true) END $$;

@@ -58,9 +58,13 @@ GRANT USAGE ON SEQUENCE bknd.realtime_messages_id_seq TO anon, authenticated, se
 CREATE POLICY bknd_realtime_public_send ON bknd.realtime_messages FOR INSERT TO anon, authenticated WITH CHECK (NOT private);
 
 -- The channel's name during a private channel's checks (as Supabase's realtime.topic()).
+-- No SET clause, so the planner inlines it into a policy (with one, each call, once per row
+-- checked, saved and restored the setting and ran the body anew); every name is qualified and
+-- the comparison is pg_catalog's operator, so the caller's search_path cannot change it.
 CREATE FUNCTION bknd.realtime_topic() RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT nullif(current_setting('bknd.realtime_topic', true), '') $$;
+LANGUAGE sql STABLE
+AS $$ SELECT CASE WHEN pg_catalog.current_setting('bknd.realtime_topic', true) OPERATOR(pg_catalog.=) '' THEN NULL
+                  ELSE pg_catalog.current_setting('bknd.realtime_topic', true) END $$;
 
 -- The trigger on a table that publishes. Arguments: its primary key columns. It runs as whoever
 -- wrote the row (since 0.8.0), so to_jsonb, which calls any cast to json a column's type has,

@@ -340,3 +340,42 @@ fn realtime_leaves_tables_that_do_not_publish_alone() {
     assert_eq!(publishes(&db, "quiet"), json!(false));
     assert_eq!(footprint(&mut admin, "quiet"), before, "disable_realtime('quiet') left something behind");
 }
+
+/// bknd.realtime_topic() is inlined where a policy calls it (a SET clause made every call, once
+/// per row checked, save and restore the setting and run its body), and the caller's
+/// search_path cannot change its answer: an `=` of the caller's own comes first on the path
+/// and says every text equals every other.
+#[test]
+fn realtime_topic_is_inlined_and_ignores_the_callers_operators() {
+    let db = TestDb::new("rt_topic_inlined");
+    let mut c = db.admin();
+    let plan: Vec<String> = c
+        .query("EXPLAIN (VERBOSE, COSTS OFF) SELECT 1 FROM bknd.realtime_messages WHERE topic = bknd.realtime_topic()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("realtime_topic()") && plan.contains("current_setting('bknd.realtime_topic'"), "{plan}");
+
+    c.batch_execute(
+        "CREATE SCHEMA hostile;
+         CREATE FUNCTION hostile.always(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+         CREATE OPERATOR hostile.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hostile.always);
+         SET search_path = hostile, pg_catalog;",
+    )
+    .unwrap();
+    assert!(c.query_one("SELECT 'a'::text = 'b'::text", &[]).unwrap().get::<_, bool>(0), "the hostile = is in use");
+    let topic = |c: &mut Client, value: Option<&str>| -> Option<String> {
+        let mut t = c.transaction().unwrap();
+        if let Some(v) = value {
+            t.execute("SELECT pg_catalog.set_config('bknd.realtime_topic', $1, true)", &[&v]).unwrap();
+        }
+        let topic = t.query_one("SELECT bknd.realtime_topic()", &[]).unwrap().get(0);
+        t.rollback().unwrap();
+        topic
+    };
+    assert_eq!(topic(&mut c, Some("room:1")).as_deref(), Some("room:1"));
+    assert_eq!(topic(&mut c, Some("")), None);
+    assert_eq!(topic(&mut c, None), None);
+}
