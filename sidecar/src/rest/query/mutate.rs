@@ -39,19 +39,29 @@ pub const TARGET_ALIAS: &str = "_bknd_target";
 fn write_cte(spec: &WriteSpec) -> String {
     let table = qualified(spec.schema, spec.table);
     let target = ident(TARGET_ALIAS);
-    let where_ = if spec.conditions.is_empty() { String::new() } else { format!(" WHERE {}", spec.conditions.join(" AND ")) };
+    // pieces joined with concat rather than format!: a write builds this on every request
+    let where_ = if spec.conditions.is_empty() { String::new() } else { [" WHERE ", &spec.conditions.join(" AND ")].concat() };
     let body = spec.body_param.clone().unwrap_or_else(|| "NULL".into());
     match &spec.write {
         Write::Insert { columns, on_conflict, defaults } => {
             let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
-            let rows = format!(
-                "(SELECT CASE WHEN pg_catalog.json_typeof(_b) = 'array' THEN _b ELSE pg_catalog.json_build_array(_b) END FROM (SELECT {body}::json AS _b) _bb)"
-            );
+            let rows = [
+                "(SELECT CASE WHEN pg_catalog.json_typeof(_b) = 'array' THEN _b ELSE pg_catalog.json_build_array(_b) END FROM (SELECT ",
+                &body,
+                "::json AS _b) _bb)",
+            ]
+            .concat();
             let select = match defaults {
-                None => format!(
-                    "SELECT {} FROM pg_catalog.json_populate_recordset(NULL::{table}, {rows}) _r",
-                    cols.iter().map(|c| format!("_r.{c}")).collect::<Vec<_>>().join(", ")
-                ),
+                None => [
+                    "SELECT ",
+                    &cols.iter().map(|c| ["_r.", c].concat()).collect::<Vec<_>>().join(", "),
+                    " FROM pg_catalog.json_populate_recordset(NULL::",
+                    &table,
+                    ", ",
+                    &rows,
+                    ") _r",
+                ]
+                .concat(),
                 Some(defaults) => {
                     // a key absent from an object takes the column default, not NULL
                     let exprs: Vec<String> = defaults
@@ -82,8 +92,8 @@ fn write_cte(spec: &WriteSpec) -> String {
             let inserted = if on_conflict.is_some() { ", (xmax = 0) AS _bknd_inserted" } else { ", true AS _bknd_inserted" };
             // no column (`[]`, `{}`): no column list, and `SELECT FROM` (zero columns) gives one
             // row of defaults per object, none for an empty array
-            let list = if cols.is_empty() { String::new() } else { format!("({}) ", cols.join(", ")) };
-            format!("INSERT INTO {table} AS {target} {list}{select}{conflict} RETURNING {target}.*{inserted}")
+            let list = if cols.is_empty() { String::new() } else { ["(", &cols.join(", "), ") "].concat() };
+            ["INSERT INTO ", &table, " AS ", &target, " ", &list, &select, &conflict, " RETURNING ", &target, ".*", inserted].concat()
         }
         Write::Update { columns } => {
             let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
@@ -108,24 +118,41 @@ pub fn write_statement(
 ) -> Result<String, ApiError> {
     let cte = write_cte(spec);
     let source = ident(SOURCE_CTE);
+    // pieces joined with concat rather than format!: a write builds this on every request
     let location = if spec.pk.is_empty() {
         "NULL::text".to_string()
     } else {
         let cols: Vec<String> = spec.pk.iter().map(|c| ident(c)).collect();
-        format!("(SELECT pg_catalog.row_to_json(_l)::text FROM (SELECT {} FROM {source} LIMIT 1) _l)", cols.join(", "))
+        ["(SELECT pg_catalog.row_to_json(_l)::text FROM (SELECT ", &cols.join(", "), " FROM ", &source, " LIMIT 1) _l)"].concat()
     };
-    let total = if count { format!("(SELECT pg_catalog.count(*) FROM {source})") } else { "NULL::bigint".into() };
-    let inserted = format!("(SELECT pg_catalog.count(*) FROM {source} WHERE _bknd_inserted)");
-    let (page, body) = match read {
+    let counted = ["(SELECT pg_catalog.count(*) FROM ", &source, ")"].concat();
+    let total = if count { counted.clone() } else { "NULL::bigint".into() };
+    let inserted = ["(SELECT pg_catalog.count(*) FROM ", &source, " WHERE _bknd_inserted)"].concat();
+    let body = match read {
         Some(node) => {
             let n = node_sql(sql, node, "", vec![])?;
-            (format!("(SELECT pg_catalog.count(*) FROM {source})"), format!("(SELECT {} FROM ({}) _bknd_t)", body_expr(shape), n.select()))
+            ["(SELECT ", body_expr(shape), " FROM (", &n.select(), ") _bknd_t)"].concat()
         }
-        None => (format!("(SELECT pg_catalog.count(*) FROM {source})"), "NULL::text".to_string()),
+        None => "NULL::text".to_string(),
     };
-    Ok(format!(
-        "WITH {source} AS ({cte}) SELECT {total} AS total, {page} AS page_total, {body} AS body, {location} AS location, {inserted} AS inserted"
-    ))
+    Ok([
+        "WITH ",
+        &source,
+        " AS (",
+        &cte,
+        ") SELECT ",
+        &total,
+        " AS total, ",
+        &counted,
+        " AS page_total, ",
+        &body,
+        " AS body, ",
+        &location,
+        " AS location, ",
+        &inserted,
+        " AS inserted",
+    ]
+    .concat())
 }
 
 #[cfg(test)]
