@@ -221,8 +221,10 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Logs go to stderr; stdout is kept for output other programs read (keys, MCP stdio).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BKND_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // colours only for a terminal: escape codes in a log file are noise, and formatting them
-    // into each request's span fields is work on every request
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // colours only for a terminal and without NO_COLOR (with_ansi overrides the subscriber's
+    // own NO_COLOR check): escape codes in a log file are noise, and formatting them into each
+    // request's span fields is work on every request
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color;
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

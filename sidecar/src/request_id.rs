@@ -22,7 +22,7 @@ pub fn of(request: &Request) -> String {
     match request.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
         Some(id) if sane(id) => id.to_string(),
         // encoded straight into a buffer: to_string would go through the formatting machinery
-        _ => uuid::Uuid::new_v4().hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_string(),
+        _ => uuid::Uuid::new_v4().hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned(),
     }
 }
 
